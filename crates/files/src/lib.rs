@@ -1,0 +1,112 @@
+//! File helpers shared by every stage: writes that never leave a half-written file
+//! looking complete, and errors that name the path and what was expected.
+//!
+//! ```
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("hello.txt");
+//! files::write_atomic(&path, b"hello").unwrap();
+//! assert_eq!(files::read_string(&path, "greeting").unwrap(), "hello");
+//! ```
+
+use anyhow::{Context, Result, bail};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Write `bytes` to `path` atomically: into a temporary file beside it, flushed to disk,
+/// then renamed over `path`. A crash or an error leaves either the old file or none,
+/// never a truncated one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .with_context(|| format!("cannot write `{}`: expected a file path", path.display()))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".tmp{}", std::process::id()));
+    let tmp = dir.join(tmp_name);
+    let result = (|| -> std::io::Result<()> {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write `{}`", path.display()));
+    }
+    Ok(())
+}
+
+/// [`write_atomic`] for text.
+pub fn write_string_atomic(path: &Path, text: &str) -> Result<()> {
+    write_atomic(path, text.as_bytes())
+}
+
+/// Make sure `dir` is a directory we can write into, creating it (and its parents) if needed.
+/// `what` names the input in the error, e.g. `"--out"`.
+pub fn ensure_dir(dir: &Path, what: &str) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        bail!(
+            "{what} `{}` is a file, expected a directory (or a path that does not exist yet)",
+            dir.display()
+        );
+    }
+    fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create {what} directory `{}`", dir.display()))
+}
+
+/// Read a UTF-8 text file; `what` names it in the error, e.g. `"corpus"`.
+pub fn read_string(path: &Path, what: &str) -> Result<String> {
+    if path.is_dir() {
+        bail!("{what} `{}` is a directory, expected a file", path.display());
+    }
+    let bytes =
+        fs::read(path).with_context(|| format!("cannot read {what} `{}`", path.display()))?;
+    String::from_utf8(bytes)
+        .map_err(|e| anyhow::anyhow!("{what} `{}` is not valid UTF-8: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.txt");
+        write_string_atomic(&p, "one").unwrap();
+        write_string_atomic(&p, "two").unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "two");
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("a.txt")]);
+    }
+
+    #[test]
+    fn failed_write_names_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("missing-dir").join("a.txt");
+        let err = write_atomic(&p, b"x").unwrap_err();
+        assert!(format!("{err:#}").contains("missing-dir"), "{err:#}");
+    }
+
+    #[test]
+    fn ensure_dir_rejects_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        fs::write(&f, "x").unwrap();
+        let err = ensure_dir(&f, "--out").unwrap_err().to_string();
+        assert!(err.contains("--out") && err.contains("is a file"), "{err}");
+        ensure_dir(&dir.path().join("x/y"), "--out").unwrap();
+    }
+
+    #[test]
+    fn read_string_names_the_input() {
+        let err = read_string(Path::new("/no/such/corpus.txt"), "corpus").unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("corpus") && msg.contains("/no/such/corpus.txt"), "{msg}");
+    }
+}

@@ -1,0 +1,55 @@
+//! The chat template and its special tokens, in one place for every chapter.
+//!
+//! A conversation turn is laid out as
+//!
+//! ```text
+//! <|user|>What colour is the flag of Bramford?
+//! <|assistant|>The flag of Bramford is green.<|end|>
+//! ```
+//!
+//! The *prompt* a model is given is everything up to and including `<|assistant|>`;
+//! the *response* is everything the model writes after it, ending with `<|end|>` when the
+//! model finished properly. Pretraining documents are separated by `<|endoftext|>`.
+
+/// Opens the user's turn.
+pub const USER: &str = "<|user|>";
+/// Opens the assistant's turn: the model writes after this.
+pub const ASSISTANT: &str = "<|assistant|>";
+/// Closes the assistant's turn. A response that does not end with it is badly formatted.
+pub const END: &str = "<|end|>";
+/// Separates pretraining documents.
+pub const ENDOFTEXT: &str = "<|endoftext|>";
+
+/// Every special token, in the order they get their ids (0, 1, 2, 3) in the tokenizer.
+pub const SPECIAL_TOKENS: [&str; 4] = [ENDOFTEXT, USER, ASSISTANT, END];
+
+/// The text a model is prompted with for a user's message: `<|user|>{text}\n<|assistant|>`.
+pub fn prompt_text(user: &str) -> String {
+    format!("{USER}{user}\n{ASSISTANT}")
+}
+
+/// A response as a finished model would write it: `{answer}<|end|>`.
+pub fn finished(answer: &str) -> String {
+    format!("{answer}{END}")
+}
+
+/// The answer inside a response: the text before the first `<|end|>`, or all of it when
+/// the model never ended (it hit the length limit).
+pub fn answer_part(response: &str) -> &str {
+    match response.find(END) {
+        Some(i) => &response[..i],
+        None => response,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_round_trip() {
+        assert_eq!(prompt_text("Hi?"), "<|user|>Hi?\n<|assistant|>");
+        assert_eq!(answer_part(&finished("Hello.")), "Hello.");
+        assert_eq!(answer_part("no end"), "no end");
+    }
+}

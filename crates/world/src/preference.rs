@@ -1,0 +1,107 @@
+//! Comparisons as a human labeler gives them: noisy, Bradley–Terry style.
+//!
+//! Given two responses a and b to the same prompt, the labeler prefers a with probability
+//!
+//! ```text
+//! P(a ≻ b) = σ((u'_a − u'_b) / T),    u' = u + bias_per_word · words
+//! ```
+//!
+//! where u is the gold utility, T > 0 the labeler's temperature (higher: noisier), and
+//! `bias_per_word` an optional liking for long answers, to show what biased feedback
+//! teaches a reward model. With bias 0 the labeler is noisy but unbiased.
+
+use crate::entities::Entities;
+use crate::labeler;
+use crate::prompts::Prompt;
+use anyhow::{Result, ensure};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// The logistic function σ(x) = 1 / (1 + e^(−x)).
+pub fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// A simulated labeler.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BradleyTerry {
+    /// T in σ((u'_a − u'_b) / T). Must be positive.
+    pub temperature: f64,
+    /// Added to the utility per word of the answer: 0 for an unbiased labeler.
+    pub bias_per_word: f64,
+}
+
+impl Default for BradleyTerry {
+    fn default() -> Self {
+        BradleyTerry { temperature: 0.5, bias_per_word: 0.0 }
+    }
+}
+
+/// The outcome of one comparison.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub chosen: String,
+    pub rejected: String,
+    /// P(chosen ≻ rejected) under the labeler's model.
+    pub p_chosen: f64,
+    /// Gold utilities, for evaluation only (a reward model must not train on them).
+    pub u_chosen: f64,
+    pub u_rejected: f64,
+}
+
+impl BradleyTerry {
+    /// A labeler with this temperature and no bias.
+    pub fn new(temperature: f64) -> Result<Self> {
+        let b = BradleyTerry { temperature, bias_per_word: 0.0 };
+        b.check()?;
+        Ok(b)
+    }
+
+    fn check(&self) -> Result<()> {
+        ensure!(
+            self.temperature.is_finite() && self.temperature > 0.0,
+            "labeler temperature must be a positive number, got {}",
+            self.temperature
+        );
+        ensure!(self.bias_per_word.is_finite(), "labeler bias must be finite, got {}", self.bias_per_word);
+        Ok(())
+    }
+
+    /// The utility as this labeler perceives it: u + bias_per_word · words.
+    pub fn perceived(&self, entities: &Entities, prompt: &Prompt, response: &str) -> f64 {
+        let j = labeler::judge(entities, prompt, response);
+        j.utility.total + self.bias_per_word * j.seen.words as f64
+    }
+
+    /// P(a ≻ b) = σ((u'_a − u'_b) / T) for perceived utilities u'_a, u'_b.
+    pub fn p_prefers(&self, ua: f64, ub: f64) -> f64 {
+        sigmoid((ua - ub) / self.temperature)
+    }
+
+    /// Ask the labeler which of two responses it prefers.
+    pub fn compare<R: Rng>(
+        &self,
+        entities: &Entities,
+        prompt: &Prompt,
+        a: &str,
+        b: &str,
+        rng: &mut R,
+    ) -> Result<Comparison> {
+        self.check()?;
+        let (ua, ub) = (self.perceived(entities, prompt, a), self.perceived(entities, prompt, b));
+        let p_a = self.p_prefers(ua, ub);
+        let gold = |r: &str| labeler::utility(entities, prompt, r).total;
+        Ok(if rng.random_bool(p_a) {
+            Comparison { chosen: a.into(), rejected: b.into(), p_chosen: p_a, u_chosen: gold(a), u_rejected: gold(b) }
+        } else {
+            Comparison { chosen: b.into(), rejected: a.into(), p_chosen: 1.0 - p_a, u_chosen: gold(b), u_rejected: gold(a) }
+        })
+    }
+
+    /// How often this labeler agrees with the noiseless gold order on a pair with gold
+    /// utilities `ua != ub`: the ceiling a reward model trained on its labels can reach.
+    pub fn agreement(&self, ua: f64, ub: f64) -> f64 {
+        let p = self.p_prefers(ua, ub);
+        if ua >= ub { p } else { 1.0 - p }
+    }
+}
