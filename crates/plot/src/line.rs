@@ -1,0 +1,136 @@
+//! Line charts: several named series, optionally on log axes.
+
+use crate::{Chart, DrawResult, colour, padded_range, tick};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// One named line: (x, y) points in order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A line chart. Non-finite points (and, on a log axis, non-positive ones) are skipped.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LineChart {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub series: Vec<Series>,
+    pub log_x: bool,
+    pub log_y: bool,
+    pub size: (u32, u32),
+}
+
+impl LineChart {
+    pub fn new(title: impl Into<String>) -> Self {
+        LineChart {
+            title: title.into(),
+            x_label: String::new(),
+            y_label: String::new(),
+            series: Vec::new(),
+            log_x: false,
+            log_y: false,
+            size: (640, 400),
+        }
+    }
+    pub fn x_label(mut self, s: impl Into<String>) -> Self {
+        self.x_label = s.into();
+        self
+    }
+    pub fn y_label(mut self, s: impl Into<String>) -> Self {
+        self.y_label = s.into();
+        self
+    }
+    /// Add a series.
+    pub fn series(mut self, name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        self.series.push(Series { name: name.into(), points });
+        self
+    }
+    /// Plot x on a log10 axis.
+    pub fn log_x(mut self) -> Self {
+        self.log_x = true;
+        self
+    }
+    /// Plot y on a log10 axis.
+    pub fn log_y(mut self) -> Self {
+        self.log_y = true;
+        self
+    }
+    pub fn size(mut self, w: u32, h: u32) -> Self {
+        self.size = (w, h);
+        self
+    }
+
+    /// A point in plotting coordinates: log10 where the axis is logarithmic, `None` when it
+    /// cannot be drawn.
+    fn project(&self, (x, y): (f64, f64)) -> Option<(f64, f64)> {
+        let t = |v: f64, log: bool| match log {
+            true if v > 0.0 => Some(v.log10()),
+            true => None,
+            false => Some(v),
+        };
+        let p = (t(x, self.log_x)?, t(y, self.log_y)?);
+        (p.0.is_finite() && p.1.is_finite()).then_some(p)
+    }
+}
+
+impl Chart for LineChart {
+    fn size(&self) -> (u32, u32) {
+        self.size
+    }
+
+    fn title(&self) -> &str {
+        &self.title
+    }
+
+    fn draw(&self, root: &DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult {
+        let lines: Vec<Vec<(f64, f64)>> =
+            self.series.iter().map(|s| s.points.iter().filter_map(|&p| self.project(p)).collect()).collect();
+        let all = || lines.iter().flatten();
+        let (x0, x1) = padded_range(all().map(|p| p.0)).ok_or(format!("line chart `{}` has no point to draw", self.title))?;
+        let (y0, y1) = padded_range(all().map(|p| p.1)).ok_or("no point")?;
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, y0..y1)?;
+        let (log_x, log_y) = (self.log_x, self.log_y);
+        let x_fmt = move |v: &f64| if log_x { tick(10f64.powf(*v)) } else { tick(*v) };
+        let y_fmt = move |v: &f64| if log_y { tick(10f64.powf(*v)) } else { tick(*v) };
+        let axis = |label: &str, log: bool| if log { format!("{label} (log scale)") } else { label.to_string() };
+        chart
+            .configure_mesh()
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 15))
+            .x_desc(axis(&self.x_label, log_x))
+            .y_desc(axis(&self.y_label, log_y))
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&y_fmt)
+            .light_line_style(WHITE.mix(0.0))
+            .draw()?;
+        for (i, (s, pts)) in self.series.iter().zip(&lines).enumerate() {
+            let c = colour(i);
+            // A lone point draws no line: mark every point of short series.
+            if pts.len() <= 2 {
+                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
+            }
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))?
+                .label(s.name.as_str()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+        }
+        if self.series.len() > 1 || self.series.iter().any(|s| !s.name.is_empty()) {
+            chart
+                .configure_series_labels()
+            .label_font(("sans-serif", 14))
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK.mix(0.3))
+                .position(SeriesLabelPosition::UpperRight)
+                .draw()?;
+        }
+        Ok(())
+    }
+}
