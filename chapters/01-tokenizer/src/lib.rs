@@ -41,9 +41,10 @@ pub struct TokenizerConfig {
 }
 
 impl TokenizerConfig {
-    /// The pipeline's tokenizer: 1024 tokens, a sweep from bytes alone to 4096.
+    /// The pipeline's tokenizer: 1024 tokens, a sweep from bytes alone to 2048 (which the
+    /// world's small vocabulary does not reach: BPE stops when every word is one token).
     pub fn small() -> Self {
-        TokenizerConfig { vocab_size: 1024, sweep: vec![260, 320, 512, 768, 1024, 1536, 2048, 4096], heldout_every: 10 }
+        TokenizerConfig { vocab_size: 1024, sweep: vec![260, 320, 384, 512, 640, 768, 1024, 2048], heldout_every: 10 }
     }
 
     /// For fast tests: 512 tokens, a short sweep.
@@ -89,14 +90,24 @@ pub struct Report {
     pub heldout_documents: usize,
     /// Held-out bytes per token of the chapter's tokenizer.
     pub bytes_per_token: f64,
-    /// (vocabulary size, held-out bytes per token) for each size of the sweep.
-    pub sweep: Vec<(usize, f64)>,
+    /// Held-out compression for each vocabulary size of the sweep.
+    pub sweep: Vec<SweepPoint>,
     /// The hand-written BPE against the library at the same vocabulary size.
     pub hand_vs_library: measure::Agreement,
     /// The 20 most frequent tokens and their counts.
     pub top_tokens: Vec<(String, usize)>,
     /// A held-out sentence cut into tokens.
     pub example: Vec<String>,
+}
+
+/// One tokenizer of the sweep.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepPoint {
+    /// The vocabulary size asked for.
+    pub requested: usize,
+    /// The size BPE reached: less than asked once every word of the corpus is one token.
+    pub vocab_size: usize,
+    pub bytes_per_token: f64,
 }
 
 /// Progress of [`run`]: `(what, done, total)`.
@@ -121,7 +132,11 @@ pub fn run(documents: &[&str], cfg: &TokenizerConfig, out: &Path, progress: Prog
     for (i, &v) in cfg.sweep.iter().enumerate() {
         progress(&format!("sweep: vocabulary {v}"), i + 1, steps);
         let t = if v == cfg.vocab_size { tok.clone() } else { library::train(&train, v)? };
-        sweep.push((t.get_vocab_size(true), measure::bytes_per_token(&t, &heldout)?));
+        sweep.push(SweepPoint {
+            requested: v,
+            vocab_size: t.get_vocab_size(true),
+            bytes_per_token: measure::bytes_per_token(&t, &heldout)?,
+        });
     }
 
     progress("hand-written BPE", cfg.sweep.len() + 1, steps);
@@ -138,7 +153,12 @@ pub fn run(documents: &[&str], cfg: &TokenizerConfig, out: &Path, progress: Prog
     let freqs = measure::token_frequencies(&tok, documents)?;
     let top_tokens =
         freqs.iter().take(20).map(|&(id, n)| Ok((library::decode(&tok, &[id])?, n))).collect::<Result<_>>()?;
-    let example_text = heldout.iter().find_map(|d| d.split(". ").nth(1)).unwrap_or(heldout[0]);
+    let example_text = heldout
+        .iter()
+        .flat_map(|d| d.split_inclusive(". "))
+        .find(|s| s.contains("flag of"))
+        .unwrap_or(heldout[0])
+        .trim();
     let report = Report {
         vocab_size: tok.get_vocab_size(true),
         train_documents: train.len(),
@@ -150,7 +170,8 @@ pub fn run(documents: &[&str], cfg: &TokenizerConfig, out: &Path, progress: Prog
         example: measure::pieces(&tok, example_text)?,
     };
 
-    plots::compression_chart(&report.sweep, &curve).save_svg(&out.join("compression.svg"))?;
+    let sweep_points: Vec<(usize, f64)> = report.sweep.iter().map(|p| (p.vocab_size, p.bytes_per_token)).collect();
+    plots::compression_chart(&sweep_points, &curve).save_svg(&out.join("compression.svg"))?;
     plots::zipf_chart(&freqs).save_svg(&out.join("zipf.svg"))?;
     files::write_string_atomic(&out.join("tokenizer_report.json"), &serde_json::to_string_pretty(&report)?)?;
     // Last: its presence means the stage finished.

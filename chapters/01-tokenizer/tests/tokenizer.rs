@@ -159,8 +159,8 @@ fn the_stage_writes_its_files_and_compression_grows() {
     assert_eq!(tok.get_vocab_size(true), 512);
     assert!(steps.len() >= 4 && steps.last().unwrap() == "done");
     // Bytes alone give one byte per token; merges compress.
-    assert!((report.sweep[0].1 - 1.0).abs() < 1e-9, "{:?}", report.sweep);
-    assert!(report.sweep.windows(2).all(|w| w[1].1 > w[0].1), "{:?}", report.sweep);
+    assert!((report.sweep[0].bytes_per_token - 1.0).abs() < 1e-9, "{:?}", report.sweep);
+    assert!(report.sweep.windows(2).all(|w| w[1].bytes_per_token > w[0].bytes_per_token), "{:?}", report.sweep);
     assert!(report.bytes_per_token > 2.5, "512 tokens should compress the world's text: {}", report.bytes_per_token);
     let svg = std::fs::read_to_string(dir.path().join("zipf.svg")).unwrap();
     assert!(svg.contains("Zipf"));

@@ -21,6 +21,8 @@ pub struct LineChart {
     pub log_x: bool,
     pub log_y: bool,
     pub size: (u32, u32),
+    /// Where the legend goes (upper right unless told).
+    pub legend: SeriesLabelPosition,
 }
 
 impl LineChart {
@@ -33,6 +35,7 @@ impl LineChart {
             log_x: false,
             log_y: false,
             size: (640, 400),
+            legend: SeriesLabelPosition::UpperRight,
         }
     }
     pub fn x_label(mut self, s: impl Into<String>) -> Self {
@@ -56,6 +59,11 @@ impl LineChart {
     /// Plot y on a log10 axis.
     pub fn log_y(mut self) -> Self {
         self.log_y = true;
+        self
+    }
+    /// Put the legend somewhere else, e.g. `SeriesLabelPosition::LowerRight`.
+    pub fn legend_at(mut self, pos: SeriesLabelPosition) -> Self {
+        self.legend = pos;
         self
     }
     pub fn size(mut self, w: u32, h: u32) -> Self {
@@ -99,8 +107,12 @@ impl Chart for LineChart {
             .y_label_area_size(60)
             .build_cartesian_2d(x0..x1, y0..y1)?;
         let (log_x, log_y) = (self.log_x, self.log_y);
-        let x_fmt = move |v: &f64| if log_x { tick(10f64.powf(*v)) } else { tick(*v) };
-        let y_fmt = move |v: &f64| if log_y { tick(10f64.powf(*v)) } else { tick(*v) };
+        // On a log axis spanning two decades or more, label only the powers of ten.
+        let log_tick = |v: f64, span: f64| {
+            if span >= 2.0 && (v - v.round()).abs() > 1e-6 { String::new() } else { tick(10f64.powf(v)) }
+        };
+        let x_fmt = move |v: &f64| if log_x { log_tick(*v, x1 - x0) } else { tick(*v) };
+        let y_fmt = move |v: &f64| if log_y { log_tick(*v, y1 - y0) } else { tick(*v) };
         let axis = |label: &str, log: bool| if log { format!("{label} (log scale)") } else { label.to_string() };
         chart
             .configure_mesh()
@@ -128,7 +140,7 @@ impl Chart for LineChart {
             .label_font(("sans-serif", 14))
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK.mix(0.3))
-                .position(SeriesLabelPosition::UpperRight)
+                .position(self.legend.clone())
                 .draw()?;
         }
         Ok(())

@@ -1,0 +1,145 @@
+//! The stages of the pipeline, each also a subcommand.
+
+use crate::progress;
+use anyhow::{Context, Result, ensure};
+use ch01_tokenizer::TokenizerConfig;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use world::{World, WorldConfig};
+
+/// The world stage's summary.
+pub struct WorldSummary {
+    pub facts: usize,
+    pub train_prompts: usize,
+    pub heldout_prompts: usize,
+    pub demonstrations: usize,
+    pub documents: usize,
+    pub corpus_bytes: usize,
+}
+
+/// `rlhf world`: generate the world and write it into `out`.
+pub fn world_command(out: &Path, preset: &str, seed: Option<u64>, corpus_mb: Option<f64>) -> Result<WorldSummary> {
+    let mut cfg = WorldConfig::preset(preset)?;
+    if let Some(s) = seed {
+        cfg.seed = s;
+    }
+    if let Some(mb) = corpus_mb {
+        ensure!(mb.is_finite() && mb > 0.0 && mb <= 1000.0, "--corpus-mb {mb}: expected a size in (0, 1000] megabytes");
+        cfg.corpus.bytes = (mb * 1e6) as usize;
+    }
+    files::ensure_dir(out, "--out")?;
+    let world = World::generate(&cfg)?;
+    let bar = progress::bytes(cfg.corpus.bytes as u64, "writing the corpus");
+    let docs = world.corpus(|b| bar.set_position(b as u64));
+    bar.finish_and_clear();
+    world.write_to(out, &docs)?;
+    let s = WorldSummary {
+        facts: world.facts().len(),
+        train_prompts: world.prompts.train.len(),
+        heldout_prompts: world.prompts.heldout.len(),
+        demonstrations: world.demonstrations.len(),
+        documents: docs.len(),
+        corpus_bytes: docs.iter().map(|d| d.text.len()).sum(),
+    };
+    println!(
+        "world: {} facts, {} documents ({:.2} MB), {} train / {} held-out prompts, {} demonstrations → {}",
+        s.facts,
+        s.documents,
+        s.corpus_bytes as f64 / 1e6,
+        s.train_prompts,
+        s.heldout_prompts,
+        s.demonstrations,
+        out.display()
+    );
+    Ok(s)
+}
+
+/// `rlhf tokenizer`: train the tokenizer on `corpus` and write it with its plots into `out`.
+pub fn tokenizer_command(
+    out: &Path,
+    corpus: &Path,
+    preset: &str,
+    vocab_size: Option<usize>,
+) -> Result<ch01_tokenizer::Report> {
+    let mut cfg = TokenizerConfig::preset(preset)?;
+    if let Some(v) = vocab_size {
+        cfg.vocab_size = v;
+    }
+    cfg.validate().context("--vocab-size")?;
+    files::ensure_dir(out, "--out")?;
+    let text = files::read_string(corpus, "corpus")?;
+    let docs = world::split_corpus(&text);
+    ensure!(!docs.is_empty(), "corpus `{}` holds no documents", corpus.display());
+    let bar = progress::steps(1);
+    let (_, report) = ch01_tokenizer::run(&docs, &cfg, out, &mut |what, done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        bar.set_message(what.to_string());
+    })?;
+    bar.finish_and_clear();
+    println!(
+        "tokenizer: {} tokens, {:.2} bytes/token on held-out text; hand BPE {:.2} ({} of the first {} merges shared) → {}",
+        report.vocab_size,
+        report.bytes_per_token,
+        report.hand_vs_library.hand_bytes_per_token,
+        report.hand_vs_library.shared,
+        report.hand_vs_library.k,
+        out.display()
+    );
+    Ok(report)
+}
+
+/// `rlhf pipeline`: every stage, in order, into `runs/name/`, then `report.md`.
+pub fn pipeline(runs: &Path, name: &str, preset: &str, seed: Option<u64>) -> Result<()> {
+    ensure!(
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && name != "..",
+        "--name `{name}`: expected letters, digits, `-`, `_` or `.`"
+    );
+    let dir: PathBuf = runs.join(name);
+    files::ensure_dir(&dir, "run directory")?;
+    println!("pipeline `{preset}` → {}", dir.display());
+    let mut times = Vec::new();
+
+    let t = Instant::now();
+    let w = world_command(&dir.join("world"), preset, seed, None)?;
+    times.push(("world", t.elapsed().as_secs_f64()));
+
+    let t = Instant::now();
+    let tok = tokenizer_command(&dir.join("tokenizer"), &dir.join("world").join(world::CORPUS_FILE), preset, None)?;
+    times.push(("tokenizer", t.elapsed().as_secs_f64()));
+
+    let report = render_report(name, preset, &w, &tok, &times);
+    files::write_string_atomic(&dir.join("report.md"), &report)?;
+    println!("\n{report}");
+    Ok(())
+}
+
+fn render_report(name: &str, preset: &str, w: &WorldSummary, tok: &ch01_tokenizer::Report, times: &[(&str, f64)]) -> String {
+    let mut s = format!("# Run `{name}` (preset `{preset}`)\n\n## The world\n\n");
+    writeln!(s, "| | |\n|---|---|").unwrap();
+    writeln!(s, "| facts | {} |", w.facts).unwrap();
+    writeln!(s, "| corpus | {} documents, {:.2} MB |", w.documents, w.corpus_bytes as f64 / 1e6).unwrap();
+    writeln!(s, "| prompts | {} train, {} held out |", w.train_prompts, w.heldout_prompts).unwrap();
+    writeln!(s, "| demonstrations | {} |", w.demonstrations).unwrap();
+    writeln!(s, "\n## Tokenizer\n").unwrap();
+    writeln!(s, "| vocabulary asked | reached | held-out bytes per token |\n|---|---|---|").unwrap();
+    for p in &tok.sweep {
+        writeln!(s, "| {} | {} | {:.2} |", p.requested, p.vocab_size, p.bytes_per_token).unwrap();
+    }
+    let h = &tok.hand_vs_library;
+    writeln!(
+        s,
+        "\nThe pipeline's tokenizer has {} tokens: {:.2} bytes per token on held-out text. The hand-written \
+         BPE at the same size: {:.2}; {} of the first {} merges are the same.\n",
+        tok.vocab_size, tok.bytes_per_token, h.hand_bytes_per_token, h.shared, h.k
+    )
+    .unwrap();
+    writeln!(s, "Example: `{}`\n", tok.example.join("|")).unwrap();
+    writeln!(s, "![compression](tokenizer/compression.svg)\n\n![zipf](tokenizer/zipf.svg)\n").unwrap();
+    writeln!(s, "## Time per stage\n\n| stage | seconds |\n|---|---|").unwrap();
+    for (stage, secs) in times {
+        writeln!(s, "| {stage} | {secs:.1} |").unwrap();
+    }
+    s
+}

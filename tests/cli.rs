@@ -1,0 +1,104 @@
+//! The `rlhf` command end to end: each stage on the tiny preset, and bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn rlhf(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rlhf")).args(args).current_dir(cwd).output().expect("run rlhf")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn world_then_tokenizer() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = rlhf(&["world", "--out", "w", "--preset", "tiny", "--corpus-mb", "0.3"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in ["world.json", "facts.tsv", "prompts_train.jsonl", "prompts_heldout.jsonl", "demonstrations.jsonl", "corpus.txt"] {
+        assert!(d.join("w").join(f).is_file(), "{f} missing");
+    }
+    let corpus = std::fs::read_to_string(d.join("w/corpus.txt")).unwrap();
+    let bytes: usize = world::split_corpus(&corpus).iter().map(|d| d.len()).sum();
+    assert!((300_000..302_000).contains(&bytes), "--corpus-mb 0.3 gave {bytes} bytes of documents");
+
+    let o = rlhf(&["tokenizer", "--out", "t", "--corpus", "w/corpus.txt", "--preset", "tiny", "--vocab-size", "400"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in ["tokenizer.json", "tokenizer_report.json", "compression.svg", "zipf.svg"] {
+        assert!(d.join("t").join(f).is_file(), "{f} missing");
+    }
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("t/tokenizer_report.json")).unwrap()).unwrap();
+    assert_eq!(report["vocab_size"], 400);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("400 tokens"));
+}
+
+#[test]
+fn pipeline_writes_every_stage_and_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = rlhf(&["pipeline", "--preset", "tiny", "--runs", "runs", "--name", "check"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = dir.path().join("runs/check");
+    for f in ["world/corpus.txt", "tokenizer/tokenizer.json", "tokenizer/compression.svg", "tokenizer/zipf.svg", "report.md"] {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    for section in ["## The world", "## Tokenizer", "## Time per stage", "tokenizer/zipf.svg"] {
+        assert!(report.contains(section), "report lacks {section}");
+    }
+    assert!(String::from_utf8_lossy(&o.stdout).contains("## Time per stage"), "the report is printed too");
+}
+
+#[test]
+fn output_path_that_is_a_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("taken"), "x").unwrap();
+    let o = rlhf(&["world", "--out", "taken", "--preset", "tiny"], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("--out `taken` is a file"), "{e}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("taken")).unwrap(), "x", "the file is left alone");
+}
+
+#[test]
+fn missing_or_unreadable_corpus_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = rlhf(&["tokenizer", "--out", "t", "--corpus", "nowhere/corpus.txt"], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cannot read corpus `nowhere/corpus.txt`"), "{}", stderr(&o));
+    assert!(!dir.path().join("t/tokenizer.json").exists());
+
+    std::fs::write(dir.path().join("bin.txt"), [0xff, 0xfe, 0x00]).unwrap();
+    let o = rlhf(&["tokenizer", "--out", "t", "--corpus", "bin.txt"], dir.path());
+    assert!(stderr(&o).contains("corpus `bin.txt` is not valid UTF-8"), "{}", stderr(&o));
+    std::fs::write(dir.path().join("empty.txt"), "").unwrap();
+    let o = rlhf(&["tokenizer", "--out", "t", "--corpus", "empty.txt"], dir.path());
+    assert!(stderr(&o).contains("holds no documents"), "{}", stderr(&o));
+    assert!(!dir.path().join("t/tokenizer.json").exists(), "nothing that looks complete is left");
+}
+
+#[test]
+fn vocabulary_smaller_than_bytes_plus_specials_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = rlhf(&["tokenizer", "--out", "t", "--vocab-size", "200"], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("--vocab-size") && e.contains("200") && e.contains("at least 260"), "{e}");
+    assert!(!dir.path().join("t").exists(), "checked before anything is written");
+}
+
+#[test]
+fn unknown_flags_and_presets_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = rlhf(&["world", "--colour", "blue"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--colour"), "{}", stderr(&o));
+    let o = rlhf(&["world", "--preset", "huge", "--out", "w"], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("unknown world preset `huge`"), "{}", stderr(&o));
+    let o = rlhf(&["pipeline", "--name", "../escape"], dir.path());
+    assert!(stderr(&o).contains("--name `../escape`"), "{}", stderr(&o));
+    let o = rlhf(&["world", "--corpus-mb", "0", "--out", "w"], dir.path());
+    assert!(stderr(&o).contains("--corpus-mb"), "{}", stderr(&o));
+}
