@@ -116,13 +116,14 @@ pub fn pipeline(runs: &Path, name: &str, preset: &str, seed: Option<u64>) -> Res
 }
 
 fn render_report(name: &str, preset: &str, w: &WorldSummary, tok: &ch01_tokenizer::Report, times: &[(&str, f64)]) -> String {
-    let mut s = format!("# Run `{name}` (preset `{preset}`)\n\n## The world\n\n");
+    // The ANCHOR comments let the book include a section of a run's report.
+    let mut s = format!("# Run `{name}` (preset `{preset}`)\n\n## The world\n\n<!-- ANCHOR: world -->\n");
     writeln!(s, "| | |\n|---|---|").unwrap();
     writeln!(s, "| facts | {} |", w.facts).unwrap();
     writeln!(s, "| corpus | {} documents, {:.2} MB |", w.documents, w.corpus_bytes as f64 / 1e6).unwrap();
     writeln!(s, "| prompts | {} train, {} held out |", w.train_prompts, w.heldout_prompts).unwrap();
     writeln!(s, "| demonstrations | {} |", w.demonstrations).unwrap();
-    writeln!(s, "\n## Tokenizer\n").unwrap();
+    writeln!(s, "<!-- ANCHOR_END: world -->\n\n## Tokenizer\n\n<!-- ANCHOR: tokenizer -->").unwrap();
     writeln!(s, "| vocabulary asked | reached | held-out bytes per token |\n|---|---|---|").unwrap();
     for p in &tok.sweep {
         writeln!(s, "| {} | {} | {:.2} |", p.requested, p.vocab_size, p.bytes_per_token).unwrap();
@@ -135,7 +136,7 @@ fn render_report(name: &str, preset: &str, w: &WorldSummary, tok: &ch01_tokenize
         tok.vocab_size, tok.bytes_per_token, h.hand_bytes_per_token, h.shared, h.k
     )
     .unwrap();
-    writeln!(s, "Example: `{}`\n", tok.example.join("|")).unwrap();
+    writeln!(s, "Example: `{}`\n<!-- ANCHOR_END: tokenizer -->\n", tok.example.join("|")).unwrap();
     writeln!(s, "![compression](tokenizer/compression.svg)\n\n![zipf](tokenizer/zipf.svg)\n").unwrap();
     writeln!(s, "## Time per stage\n\n| stage | seconds |\n|---|---|").unwrap();
     for (stage, secs) in times {

@@ -159,6 +159,7 @@ impl HandBpe {
         let mut words: Vec<(Vec<u32>, usize)> =
             freq.into_iter().map(|(w, n)| (w.bytes().map(u32::from).collect(), n)).collect();
         let mut bpe = HandBpe { merges: Vec::new(), vocab: (0..=255u8).map(|b| vec![b]).collect() };
+        // ANCHOR: train_loop
         while bpe.vocab.len() < vocab_size {
             let Some((pair, n)) = best_pair(&count_pairs(&words)) else { break };
             if n < 2 {
@@ -176,6 +177,7 @@ impl HandBpe {
             bpe.merges.push(Merge { pair, id });
             on_merge(&bpe, words.iter().map(|(ids, n)| ids.len() * n).sum());
         }
+        // ANCHOR_END: train_loop
         bpe
     }
 

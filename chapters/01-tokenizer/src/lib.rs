@@ -14,9 +14,19 @@
 //! [`run`] does all of it for the `rlhf tokenizer` command, the pipeline and the notebook.
 
 pub mod bpe;
+pub mod exercises;
 pub mod library;
 pub mod measure;
 pub mod plots;
+
+/// The exercise functions the tests check: the reference solutions, or — built with
+/// `--features exercises` — your versions in [`exercises`].
+pub mod ex {
+    #[cfg(not(feature = "exercises"))]
+    pub use crate::bpe::{count_pairs, encode_word, merge};
+    #[cfg(feature = "exercises")]
+    pub use crate::exercises::{count_pairs, encode_word, merge};
+}
 
 // One `:dep` in a notebook brings everything the chapter uses, at the same versions.
 pub use plot;

@@ -29,6 +29,7 @@ pub fn train(documents: &[&str], vocab_size: usize) -> Result<Tokenizer> {
         SPECIAL_TOKENS.len()
     );
     ensure!(!documents.is_empty(), "cannot train a tokenizer on an empty corpus");
+    // ANCHOR: library_train
     let specials = SPECIAL_TOKENS.iter().map(|t| AddedToken::from(t.to_string(), true)).collect();
     let mut trainer = BpeTrainerBuilder::new()
         .show_progress(false)
@@ -48,6 +49,7 @@ pub fn train(documents: &[&str], vocab_size: usize) -> Result<Tokenizer> {
         .build()
         .map_err(|e| anyhow!("cannot build tokenizer: {e}"))?;
     tok.train(&mut trainer, documents.iter()).map_err(|e| anyhow!("tokenizer training failed: {e}"))?;
+    // ANCHOR_END: library_train
     // Re-read through the general `Tokenizer` type that `from_file` also gives.
     let json = tok.to_string(false).map_err(|e| anyhow!("cannot serialise tokenizer: {e}"))?;
     from_json(&json, "trained tokenizer")

@@ -1,6 +1,6 @@
 //! Chapter 1: the library tokenizer, the hand-written BPE, and the stage that runs both.
 
-use ch01_tokenizer::bpe::{self, HandBpe, Merge};
+use ch01_tokenizer::bpe::HandBpe;
 use ch01_tokenizer::{TokenizerConfig, library, measure};
 use std::sync::OnceLock;
 use world::{World, WorldConfig, chat};
@@ -89,30 +89,6 @@ fn save_load_round_trip_and_bad_files() {
     assert!(err.contains("tokenizer.json") && err.contains("not a valid tokenizer.json"), "{err}");
     let err = format!("{:#}", library::load(&dir.path().join("missing.json")).unwrap_err());
     assert!(err.contains("missing.json"), "{err}");
-}
-
-#[test]
-fn count_pairs_merge_and_encode_on_hand_computed_values() {
-    // "aaab" twice and "ab" once: (a,a) 2·2 = 4, (a,b) 2·1 + 1 = 3.
-    let (a, b) = (u32::from(b'a'), u32::from(b'b'));
-    let words = vec![(vec![a, a, a, b], 2), (vec![a, b], 1)];
-    let counts = bpe::count_pairs(&words);
-    assert_eq!(counts.len(), 2);
-    assert_eq!(counts[&(a, a)], 4);
-    assert_eq!(counts[&(a, b)], 3);
-
-    assert_eq!(bpe::merge(&[1, 2, 2, 2], (2, 2), 9), vec![1, 9, 2]);
-    assert_eq!(bpe::merge(&[2, 2, 2, 2], (2, 2), 9), vec![9, 9]);
-    assert_eq!(bpe::merge(&[1, 2, 3], (3, 1), 9), vec![1, 2, 3]);
-    assert_eq!(bpe::merge(&[], (3, 1), 9), Vec::<u32>::new());
-
-    // Merges are applied in the order learned: (a,a)→256, then (256,b)→257.
-    let merges = [Merge { pair: (a, a), id: 256 }, Merge { pair: (256, b), id: 257 }];
-    // "aaab": (a,a) merges left to right → [256, a, b]; (256, b) is then nowhere.
-    assert_eq!(bpe::encode_word(b"aaab", &merges), vec![256, a, b]);
-    assert_eq!(bpe::encode_word(b"aab", &merges), vec![257]);
-    assert_eq!(bpe::encode_word(b"ba", &merges), vec![b, a]);
-    assert_eq!(bpe::encode_word(b"", &merges), Vec::<u32>::new());
 }
 
 #[test]

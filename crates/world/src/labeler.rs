@@ -133,6 +133,7 @@ fn observe(entities: &Entities, prompt: &Prompt, response: &str) -> Observations
     seen
 }
 
+// ANCHOR: score
 fn score(prompt: &Prompt, s: &Observations) -> Utility {
     let mut u = Utility {
         format: if s.well_formed { 1.0 } else { -1.0 },
@@ -164,6 +165,7 @@ fn score(prompt: &Prompt, s: &Observations) -> Utility {
     u.total = u.correct + u.format + u.harmless + u.honest + u.non_toxic + u.concise + u.no_repetition;
     u
 }
+// ANCHOR_END: score
 
 /// Lowercase words: runs of letters, digits and apostrophes.
 pub fn words(text: &str) -> Vec<String> {

@@ -38,6 +38,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+// The generators the world is made with, for chapters and notebooks that draw from it.
+pub use rand;
+pub use rand_chacha;
+
 pub use corpus::{CorpusConfig, DocKind, Document};
 pub use demos::{DemoConfig, Demonstration};
 pub use entities::{Entities, Fact, Relation};
@@ -195,8 +199,39 @@ impl World {
         files::write_string_atomic(&dir.join("prompts_train.jsonl"), &jsonl(&self.prompts.train)?)?;
         files::write_string_atomic(&dir.join("prompts_heldout.jsonl"), &jsonl(&self.prompts.heldout)?)?;
         files::write_string_atomic(&dir.join("demonstrations.jsonl"), &jsonl(&self.demonstrations)?)?;
+        files::write_string_atomic(&dir.join("samples.md"), &self.samples_markdown(documents))?;
         files::write_string_atomic(&dir.join(CORPUS_FILE), &corpus_text(documents))?;
         Ok(())
+    }
+
+    /// A page to read: one document of each kind, and for each prompt family a few
+    /// demonstrations with the gold utility of each.
+    pub fn samples_markdown(&self, documents: &[Document]) -> String {
+        let mut s = String::from("### A document of each kind\n\n");
+        for kind in DocKind::ALL {
+            if let Some(d) = documents.iter().find(|d| d.kind == kind) {
+                s += &format!("*{kind:?}*\n\n```text\n{}\n```\n\n", d.text);
+            }
+        }
+        s += "### Demonstrations, as the labeler sees them\n\n| family | prompt | demonstration | quality | u |\n|---|---|---|---|---|\n";
+        let cell = |t: &str| t.replace('|', "\\|").replace('\n', " ");
+        for fam in Family::ALL {
+            let qualities = [demos::Quality::Ideal, demos::Quality::Verbose, demos::Quality::Wrong];
+            for q in qualities {
+                let Some(d) = self.demonstrations.iter().find(|d| d.prompt.family == fam && d.quality == q) else {
+                    continue;
+                };
+                let u = self.utility(&d.prompt, &d.response).total;
+                s += &format!(
+                    "| {} | {} | `{}` | {:?} | {u:.1} |\n",
+                    fam.name(),
+                    cell(&d.prompt.text),
+                    cell(&d.response),
+                    d.quality
+                );
+            }
+        }
+        s
     }
 
     /// Read a world written by [`World::write_to`] (without its corpus).

@@ -67,6 +67,7 @@ impl BradleyTerry {
         Ok(())
     }
 
+    // ANCHOR: bradley_terry
     /// The utility as this labeler perceives it: u + bias_per_word · words.
     pub fn perceived(&self, entities: &Entities, prompt: &Prompt, response: &str) -> f64 {
         let j = labeler::judge(entities, prompt, response);
@@ -97,6 +98,7 @@ impl BradleyTerry {
             Comparison { chosen: b.into(), rejected: a.into(), p_chosen: 1.0 - p_a, u_chosen: gold(b), u_rejected: gold(a) }
         })
     }
+    // ANCHOR_END: bradley_terry
 
     /// How often this labeler agrees with the noiseless gold order on a pair with gold
     /// utilities `ua != ub`: the ceiling a reward model trained on its labels can reach.

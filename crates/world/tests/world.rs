@@ -17,7 +17,7 @@ fn same_seed_gives_byte_identical_output() {
         let w = tiny();
         w.write_to(dir.path(), &w.corpus(|_| {})).unwrap();
     }
-    for name in ["world.json", "facts.tsv", "prompts_train.jsonl", "prompts_heldout.jsonl", "demonstrations.jsonl", "corpus.txt"] {
+    for name in ["world.json", "facts.tsv", "prompts_train.jsonl", "prompts_heldout.jsonl", "demonstrations.jsonl", "samples.md", "corpus.txt"] {
         let a = std::fs::read(dir_a.path().join(name)).unwrap();
         let b = std::fs::read(dir_b.path().join(name)).unwrap();
         assert!(!a.is_empty(), "{name} is empty");

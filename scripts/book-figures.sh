@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Regenerate what the book shows from a real run: the default pipeline's figures, its
+# report (the book includes sections of it) and samples of the world, into
+# book/src/generated/ (not committed: always made from the code of the checkout).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo run --release -q -- pipeline --name book >/dev/null
+out=book/src/generated
+rm -rf "$out"
+mkdir -p "$out/ch01"
+cp runs/book/tokenizer/compression.svg runs/book/tokenizer/zipf.svg "$out/ch01/"
+cp runs/book/report.md "$out/report.md"
+cp runs/book/world/samples.md "$out/world-samples.md"
+echo "book figures regenerated in $out"

@@ -1,0 +1,13 @@
+# Sourced by the notebook scripts: where the learner's tools live and how Jupyter finds them.
+# Everything goes under $RLHF_TOOLS (default ~/.cache/rlhf-workshop), shared by every clone,
+# so the 20-minute evcxr build happens once per machine.
+RLHF_TOOLS=${RLHF_TOOLS:-$HOME/.cache/rlhf-workshop}
+export RLHF_TOOLS
+export PATH="$RLHF_TOOLS/cargo/bin:$RLHF_TOOLS/venv/bin:$PATH"
+# The Rust kernel's spec lives here, not in the user's Jupyter directory.
+export JUPYTER_PATH="$RLHF_TOOLS/jupyter"
+# evcxr's settings (init.evcxr): a panic fails the cell instead of being printed and ignored.
+export EVCXR_CONFIG_DIR="$RLHF_TOOLS/evcxr-config"
+# One build directory for every notebook: dependencies compile once.
+export EVCXR_TMPDIR="$RLHF_TOOLS/evcxr-tmp"
+EVCXR_VERSION=0.22.0
