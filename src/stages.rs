@@ -136,7 +136,9 @@ fn render_report(name: &str, preset: &str, w: &WorldSummary, tok: &ch01_tokenize
         tok.vocab_size, tok.bytes_per_token, h.hand_bytes_per_token, h.shared, h.k
     )
     .unwrap();
-    writeln!(s, "Example: `{}`\n<!-- ANCHOR_END: tokenizer -->\n", tok.example.join("|")).unwrap();
+    let top: Vec<String> = tok.top_tokens.iter().take(10).map(|(t, _)| format!("`{}`", t.replace('\n', "\\n"))).collect();
+    writeln!(s, "Most frequent tokens: {}.\n", top.join(" ")).unwrap();
+    writeln!(s, "A held-out sentence, cut into tokens: `{}`\n<!-- ANCHOR_END: tokenizer -->\n", tok.example.join("|")).unwrap();
     writeln!(s, "![compression](tokenizer/compression.svg)\n\n![zipf](tokenizer/zipf.svg)\n").unwrap();
     writeln!(s, "## Time per stage\n\n| stage | seconds |\n|---|---|").unwrap();
     for (stage, secs) in times {
