@@ -11,3 +11,10 @@ export EVCXR_CONFIG_DIR="$RLHF_TOOLS/evcxr-config"
 # One build directory for every notebook: dependencies compile once.
 export EVCXR_TMPDIR="$RLHF_TOOLS/evcxr-tmp"
 EVCXR_VERSION=0.22.0
+# evcxr links each cell against the toolchain's libstd-*.so through a relative rpath, which
+# points to the wrong place when the build directory and the toolchain share a parent below
+# `/` (e.g. both under $HOME): "dlopen failed". The loader falls back to LD_LIBRARY_PATH.
+if command -v rustc >/dev/null; then
+    RUST_STD_LIB="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/lib"
+    export LD_LIBRARY_PATH="$RUST_STD_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
