@@ -129,10 +129,12 @@ pub fn run(documents: &[&str], cfg: &TokenizerConfig, out: &Path, progress: Prog
     cfg.validate()?;
     ensure!(documents.len() >= cfg.heldout_every, "the corpus has {} documents, too few to hold some out", documents.len());
     files::ensure_dir(out, "tokenizer output")?;
-    let (train, heldout): (Vec<(usize, &str)>, Vec<(usize, &str)>) =
-        documents.iter().copied().enumerate().partition(|(i, _)| (i + 1) % cfg.heldout_every != 0);
-    let train: Vec<&str> = train.into_iter().map(|(_, d)| d).collect();
-    let heldout: Vec<&str> = heldout.into_iter().map(|(_, d)| d).collect();
+    // Every `heldout_every`-th document is held out.
+    let is_heldout = |i: usize| (i + 1).is_multiple_of(cfg.heldout_every);
+    let pick = |held: bool| -> Vec<&str> {
+        documents.iter().enumerate().filter(|(i, _)| is_heldout(*i) == held).map(|(_, d)| *d).collect()
+    };
+    let (train, heldout) = (pick(false), pick(true));
     let steps = cfg.sweep.len() + 3;
 
     progress("training the tokenizer", 0, steps);

@@ -1,6 +1,6 @@
 //! Grouped bar charts: for each category, one bar per group (e.g. per model stage).
 
-use crate::{Chart, DrawResult, colour, tick};
+use crate::{AXIS_FONT, Chart, DrawResult, draw_legend, LABEL_FONT, TITLE_FONT, colour, tick};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -61,7 +61,7 @@ impl Chart for BarChart {
         let (y0, y1) = (if lo < 0.0 { lo - pad } else { 0.0 }, hi + pad);
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, ("sans-serif", 20))
+            .caption(&self.title, TITLE_FONT)
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
@@ -69,8 +69,8 @@ impl Chart for BarChart {
         let cats = &self.categories;
         chart
             .configure_mesh()
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 15))
+            .label_style(LABEL_FONT)
+            .axis_desc_style(AXIS_FONT)
             .disable_x_mesh()
             .x_labels(n * 2 + 1)
             .x_label_formatter(&|x| {
@@ -95,13 +95,7 @@ impl Chart for BarChart {
                 .label(name.as_str())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], col.filled()));
         }
-        chart
-            .configure_series_labels()
-            .label_font(("sans-serif", 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! Heatmaps: a matrix of values as coloured cells (viridis), e.g. attention weights.
 
-use crate::{Chart, DrawResult, tick};
+use crate::{AXIS_FONT, Chart, DrawResult, LABEL_FONT, TITLE_FONT, tick};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -79,7 +79,7 @@ impl Chart for Heatmap {
         root.fill(&WHITE)?;
         let (main, bar) = root.split_horizontally(self.size.0.saturating_sub(70));
         let mut chart = ChartBuilder::on(&main)
-            .caption(&self.title, ("sans-serif", 20))
+            .caption(&self.title, TITLE_FONT)
             .margin(12)
             .x_label_area_size(if self.x_label.is_empty() { 40 } else { 55 })
             .y_label_area_size(if self.y_label.is_empty() { 70 } else { 85 })
@@ -90,8 +90,8 @@ impl Chart for Heatmap {
         // Row r is drawn at y = rows − 1 − r so that row 0 is on top; labels sit at cell centres.
         chart
             .configure_mesh()
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 15))
+            .label_style(LABEL_FONT)
+            .axis_desc_style(AXIS_FONT)
             .disable_mesh()
             .x_labels(cols.min(40))
             .y_labels(rows.min(40))

@@ -1,6 +1,6 @@
 //! Histograms: one or several overlaid distributions on shared bins.
 
-use crate::{Chart, DrawResult, colour, padded_range, tick};
+use crate::{AXIS_FONT, Chart, DrawResult, draw_legend, LABEL_FONT, TITLE_FONT, colour, padded_range, tick};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -71,15 +71,15 @@ impl Chart for Histogram {
         let top = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64 * 1.08;
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, ("sans-serif", 20))
+            .caption(&self.title, TITLE_FONT)
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
             .build_cartesian_2d(edges[0]..edges[self.bins], 0f64..top)?;
         chart
             .configure_mesh()
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 15))
+            .label_style(LABEL_FONT)
+            .axis_desc_style(AXIS_FONT)
             .x_desc(self.x_label.as_str())
             .y_desc("count")
             .x_label_formatter(&|v| tick(*v))
@@ -97,13 +97,7 @@ impl Chart for Histogram {
                 .label(name.as_str())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], col.mix(alpha).filled()));
         }
-        chart
-            .configure_series_labels()
-            .label_font(("sans-serif", 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     }
 }

@@ -90,6 +90,28 @@ pub const PALETTE: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
+/// Font of chart titles.
+pub(crate) const TITLE_FONT: (&str, u32) = ("sans-serif", 20);
+/// Font of tick labels and legends.
+pub(crate) const LABEL_FONT: (&str, u32) = ("sans-serif", 14);
+/// Font of axis descriptions.
+pub(crate) const AXIS_FONT: (&str, u32) = ("sans-serif", 15);
+
+/// Draw the legend of the series that have a label, at `pos`, on a light box.
+pub(crate) fn draw_legend<'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    pos: SeriesLabelPosition,
+) -> DrawResult {
+    chart
+        .configure_series_labels()
+        .label_font(LABEL_FONT)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .position(pos)
+        .draw()?;
+    Ok(())
+}
+
 /// The colour of the `i`-th series.
 pub fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]

@@ -1,6 +1,6 @@
 //! Line charts: several named series, optionally on log axes.
 
-use crate::{Chart, DrawResult, colour, padded_range, tick};
+use crate::{AXIS_FONT, Chart, DrawResult, draw_legend, LABEL_FONT, TITLE_FONT, colour, padded_range, tick};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -101,7 +101,7 @@ impl Chart for LineChart {
         let (y0, y1) = padded_range(all().map(|p| p.1)).ok_or("no point")?;
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, ("sans-serif", 20))
+            .caption(&self.title, TITLE_FONT)
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
@@ -116,8 +116,8 @@ impl Chart for LineChart {
         let axis = |label: &str, log: bool| if log { format!("{label} (log scale)") } else { label.to_string() };
         chart
             .configure_mesh()
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 15))
+            .label_style(LABEL_FONT)
+            .axis_desc_style(AXIS_FONT)
             .x_desc(axis(&self.x_label, log_x))
             .y_desc(axis(&self.y_label, log_y))
             .x_label_formatter(&x_fmt)
@@ -135,13 +135,7 @@ impl Chart for LineChart {
                 .label(s.name.as_str()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
         }
         if self.series.len() > 1 || self.series.iter().any(|s| !s.name.is_empty()) {
-            chart
-                .configure_series_labels()
-            .label_font(("sans-serif", 14))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .position(self.legend.clone())
-                .draw()?;
+            draw_legend(&mut chart, self.legend.clone())?;
         }
         Ok(())
     }

@@ -120,7 +120,8 @@ pub fn capability_table(columns: &[(&str, &Capabilities)]) -> String {
     s.push_str(&"---|".repeat(columns.len()));
     s.push('\n');
     let pct = |x: f64| if x.is_nan() { "–".to_string() } else { format!("{:.0}%", 100.0 * x) };
-    let rows: [(&str, &dyn Fn(&Capabilities) -> String); 6] = [
+    type Cell<'a> = &'a dyn Fn(&Capabilities) -> String;
+    let rows: [(&str, Cell); 6] = [
         ("instruction format", &|c| pct(c.instruction_format)),
         ("helpfulness", &|c| pct(c.helpfulness)),
         ("harmlessness", &|c| pct(c.harmlessness)),
