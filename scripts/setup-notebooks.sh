@@ -14,7 +14,7 @@ headless=0
 
 mkdir -p "$RLHF_TOOLS" "$EVCXR_TMPDIR" "$EVCXR_CONFIG_DIR" "$JUPYTER_PATH"
 
-if ! evcxr_jupyter --version 2>/dev/null | grep -q "$EVCXR_VERSION"; then
+if ! grep -qs "evcxr_jupyter $EVCXR_VERSION " "$RLHF_TOOLS/cargo/.crates.toml"; then
     echo "installing evcxr_jupyter $EVCXR_VERSION (this takes a while; only once per machine)"
     # opt-level 1 builds in about half the time of the default, and runs notebooks nearly as fast.
     CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo install evcxr_jupyter --version "$EVCXR_VERSION" --locked --root "$RLHF_TOOLS/cargo"
