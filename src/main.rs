@@ -21,6 +21,8 @@ enum Command {
     World(WorldArgs),
     /// Train the chapter 1 tokenizer on a world's corpus and plot what it does.
     Tokenizer(TokenizerArgs),
+    /// Chapter 2: train the hand-written transformer briefly and draw its attention heads.
+    Attention(AttentionArgs),
     /// Run every stage that exists, in order, into runs/<name>/ (the default command).
     Pipeline(PipelineArgs),
 }
@@ -58,6 +60,25 @@ struct TokenizerArgs {
 }
 
 #[derive(Args, Debug, Clone)]
+struct AttentionArgs {
+    /// Output directory.
+    #[arg(long, default_value = "runs/default/attention")]
+    out: PathBuf,
+    /// The corpus to train on, as written by `rlhf world`.
+    #[arg(long, default_value = "runs/default/world/corpus.txt")]
+    corpus: PathBuf,
+    /// The tokenizer, as written by `rlhf tokenizer`.
+    #[arg(long, default_value = "runs/default/tokenizer/tokenizer.json")]
+    tokenizer: PathBuf,
+    /// Preset: `tiny` or `small`.
+    #[arg(long, default_value = "small")]
+    preset: String,
+    /// Training steps (default: the preset's).
+    #[arg(long)]
+    steps: Option<usize>,
+}
+
+#[derive(Args, Debug, Clone)]
 struct PipelineArgs {
     /// Name of the run: everything goes to <runs>/<name>/.
     #[arg(long, default_value = "default")]
@@ -78,6 +99,9 @@ fn main() {
     let result: Result<()> = match cli.command {
         Some(Command::World(a)) => stages::world_command(&a.out, &a.preset, a.seed, a.corpus_mb).map(|_| ()),
         Some(Command::Tokenizer(a)) => stages::tokenizer_command(&a.out, &a.corpus, &a.preset, a.vocab_size).map(|_| ()),
+        Some(Command::Attention(a)) => {
+            stages::attention_command(&a.out, &a.corpus, &a.tokenizer, &a.preset, a.steps).map(|_| ())
+        }
         Some(Command::Pipeline(a)) => stages::pipeline(&a.runs, &a.name, &a.preset, a.seed),
         None => stages::pipeline(&PathBuf::from("runs"), "default", "small", None),
     };

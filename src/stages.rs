@@ -90,6 +90,48 @@ pub fn tokenizer_command(
     Ok(report)
 }
 
+/// `rlhf attention`: train chapter 2's hand-written transformer on `corpus` and draw its
+/// attention on a sentence from the corpus.
+pub fn attention_command(
+    out: &Path,
+    corpus: &Path,
+    tokenizer: &Path,
+    preset: &str,
+    steps: Option<usize>,
+) -> Result<ch02_attention::Report> {
+    let mut cfg = ch02_attention::AttentionConfig::preset(preset)?;
+    if let Some(s) = steps {
+        ensure!(s > 0, "--steps must be positive");
+        cfg.train.steps = s;
+    }
+    let tok = ch01_tokenizer::library::load(tokenizer)?;
+    let text = files::read_string(corpus, "corpus")?;
+    let docs = world::split_corpus(&text);
+    ensure!(!docs.is_empty(), "corpus `{}` holds no documents", corpus.display());
+    // A sentence of the world's own text: the first one that names a flag.
+    let sentence = docs
+        .iter()
+        .flat_map(|d| d.lines())
+        .flat_map(|l| l.split_inclusive(". "))
+        .map(str::trim)
+        .find(|s| s.starts_with("The flag of"))
+        .unwrap_or("The flag of Bramford is green.");
+    let bar = progress::steps(cfg.train.steps as u64);
+    bar.set_message("training the hand-written GPT");
+    let report = ch02_attention::run(&docs, &tok, sentence, &cfg, out, |s, _| bar.set_position(s as u64))?;
+    bar.finish_and_clear();
+    let (first, last) = (report.curve.first().unwrap(), report.curve.last().unwrap());
+    println!(
+        "attention: {} parameters, held-out loss {:.2} → {:.2} in {} steps → {}",
+        report.parameters,
+        first.heldout,
+        last.heldout,
+        last.step,
+        out.display()
+    );
+    Ok(report)
+}
+
 /// `rlhf pipeline`: every stage, in order, into `runs/name/`, then `report.md`.
 pub fn pipeline(runs: &Path, name: &str, preset: &str, seed: Option<u64>) -> Result<()> {
     ensure!(
@@ -109,13 +151,30 @@ pub fn pipeline(runs: &Path, name: &str, preset: &str, seed: Option<u64>) -> Res
     let tok = tokenizer_command(&dir.join("tokenizer"), &dir.join("world").join(world::CORPUS_FILE), preset, None)?;
     times.push(("tokenizer", t.elapsed().as_secs_f64()));
 
-    let report = render_report(name, preset, &w, &tok, &times);
+    let t = Instant::now();
+    let att = attention_command(
+        &dir.join("attention"),
+        &dir.join("world").join(world::CORPUS_FILE),
+        &dir.join("tokenizer").join("tokenizer.json"),
+        preset,
+        None,
+    )?;
+    times.push(("attention", t.elapsed().as_secs_f64()));
+
+    let report = render_report(name, preset, &w, &tok, &att, &times);
     files::write_string_atomic(&dir.join("report.md"), &report)?;
     println!("\n{report}");
     Ok(())
 }
 
-fn render_report(name: &str, preset: &str, w: &WorldSummary, tok: &ch01_tokenizer::Report, times: &[(&str, f64)]) -> String {
+fn render_report(
+    name: &str,
+    preset: &str,
+    w: &WorldSummary,
+    tok: &ch01_tokenizer::Report,
+    att: &ch02_attention::Report,
+    times: &[(&str, f64)],
+) -> String {
     // The ANCHOR comments let the book include a section of a run's report.
     let mut s = format!("# Run `{name}` (preset `{preset}`)\n\n## The world\n\n<!-- ANCHOR: world -->\n");
     writeln!(s, "| | |\n|---|---|").unwrap();
@@ -140,6 +199,28 @@ fn render_report(name: &str, preset: &str, w: &WorldSummary, tok: &ch01_tokenize
     writeln!(s, "Most frequent tokens: {}.\n", top.join(" ")).unwrap();
     writeln!(s, "A held-out sentence, cut into tokens: `{}`\n<!-- ANCHOR_END: tokenizer -->\n", tok.example.join("|")).unwrap();
     writeln!(s, "![compression](tokenizer/compression.svg)\n\n![zipf](tokenizer/zipf.svg)\n").unwrap();
+    writeln!(s, "## Attention from scratch\n\n<!-- ANCHOR: attention -->").unwrap();
+    let m = &att.config.model;
+    let (first, last) = (att.curve.first().unwrap(), att.curve.last().unwrap());
+    writeln!(
+        s,
+        "A GPT of {} layers, {} heads, {} channels and a context of {} tokens ({} parameters), trained \
+         with hand-written gradients and Adam for {} steps of {} sequences: held-out loss {:.2} → {:.2} \
+         nats per token (a uniform guess over {} tokens costs {:.2}).",
+        m.n_layer,
+        m.n_head,
+        m.n_embd,
+        m.n_ctx,
+        att.parameters,
+        last.step,
+        att.config.train.batch,
+        first.heldout,
+        last.heldout,
+        m.vocab_size,
+        (m.vocab_size as f64).ln()
+    )
+    .unwrap();
+    writeln!(s, "<!-- ANCHOR_END: attention -->\n\n![loss](attention/loss.svg)\n").unwrap();
     writeln!(s, "## Time per stage\n\n| stage | seconds |\n|---|---|").unwrap();
     for (stage, secs) in times {
         writeln!(s, "| {stage} | {secs:.1} |").unwrap();

@@ -40,14 +40,36 @@ fn pipeline_writes_every_stage_and_a_report() {
     let o = rlhf(&["pipeline", "--preset", "tiny", "--runs", "runs", "--name", "check"], dir.path());
     assert!(o.status.success(), "{}", stderr(&o));
     let run = dir.path().join("runs/check");
-    for f in ["world/corpus.txt", "tokenizer/tokenizer.json", "tokenizer/compression.svg", "tokenizer/zipf.svg", "report.md"] {
+    for f in [
+        "world/corpus.txt",
+        "tokenizer/tokenizer.json",
+        "tokenizer/compression.svg",
+        "tokenizer/zipf.svg",
+        "attention/loss.svg",
+        "attention/attention_l0_h0.svg",
+        "report.md",
+    ] {
         assert!(run.join(f).is_file(), "{f} missing");
     }
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
-    for section in ["## The world", "## Tokenizer", "## Time per stage", "tokenizer/zipf.svg"] {
+    for section in ["## The world", "## Tokenizer", "## Attention from scratch", "## Time per stage", "tokenizer/zipf.svg"] {
         assert!(report.contains(section), "report lacks {section}");
     }
     assert!(String::from_utf8_lossy(&o.stdout).contains("## Time per stage"), "the report is printed too");
+}
+
+#[test]
+fn attention_needs_a_tokenizer_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = rlhf(&["world", "--out", "w", "--preset", "tiny"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = rlhf(&["attention", "--out", "a", "--corpus", "w/corpus.txt", "--tokenizer", "no/tokenizer.json"], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cannot read tokenizer `no/tokenizer.json`"), "{}", stderr(&o));
+    std::fs::write(dir.path().join("bad.json"), "[]").unwrap();
+    let o = rlhf(&["attention", "--out", "a", "--corpus", "w/corpus.txt", "--tokenizer", "bad.json"], dir.path());
+    assert!(stderr(&o).contains("tokenizer `bad.json` is not a valid tokenizer.json"), "{}", stderr(&o));
+    assert!(!dir.path().join("a/attention_report.json").exists());
 }
 
 #[test]

@@ -77,7 +77,7 @@ impl Chart for Heatmap {
         let hi = finite().fold(f64::NEG_INFINITY, f64::max);
         let span = if hi > lo { hi - lo } else { 1.0 };
         root.fill(&WHITE)?;
-        let (main, bar) = root.split_horizontally(self.size.0.saturating_sub(70));
+        let (main, bar) = root.split_horizontally(self.size.0.saturating_sub(80));
         let mut chart = ChartBuilder::on(&main)
             .caption(&self.title, TITLE_FONT)
             .margin(12)
@@ -125,9 +125,15 @@ impl Chart for Heatmap {
             .margin_top(45)
             .margin_bottom(55)
             .margin_right(8)
-            .y_label_area_size(40)
+            .y_label_area_size(46)
             .build_cartesian_2d(0f64..1f64, lo..lo + span)?;
-        scale.configure_mesh().disable_mesh().disable_x_axis().y_label_formatter(&|v| tick(*v)).draw()?;
+        scale
+            .configure_mesh()
+            .disable_mesh()
+            .disable_x_axis()
+            .label_style(LABEL_FONT)
+            .y_label_formatter(&|v| tick(*v))
+            .draw()?;
         let steps = 64;
         scale.draw_series((0..steps).map(|i| {
             let (a, b) = (lo + span * i as f64 / steps as f64, lo + span * (i + 1) as f64 / steps as f64);
