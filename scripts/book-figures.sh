@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 cargo run --release -q -- pipeline --name book >/dev/null
 out=book/src/generated
 rm -rf "$out"
-mkdir -p "$out/ch01"
+mkdir -p "$out/ch01" "$out/ch02"
 cp runs/book/tokenizer/compression.svg runs/book/tokenizer/zipf.svg "$out/ch01/"
+cp runs/book/attention/*.svg "$out/ch02/"
 cp runs/book/report.md "$out/report.md"
 cp runs/book/world/samples.md "$out/world-samples.md"
 echo "book figures regenerated in $out"
