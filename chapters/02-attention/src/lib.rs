@@ -6,13 +6,15 @@
 //!   self-attention, cross-entropy — each forward with its backward beside it;
 //! - [`model`]: a GPT made of them, with Hugging Face GPT-2's parameter names;
 //! - [`train`]: Adam, and training on the world's corpus;
-//! - [`plots`]: attention heatmaps and loss curves.
+//! - [`plots`]: attention heatmaps and loss curves;
+//! - [`hf`]: loading a Hugging Face GPT-2 into it, to check it against the reference.
 //!
 //! Every backward is checked against finite differences, and the whole model's gradients
 //! against candle's autograd (the tests). [`run`] trains the model on the world's text for
 //! a minute and draws what each attention head looks at.
 
 pub mod exercises;
+pub mod hf;
 pub mod model;
 pub mod ops;
 pub mod plots;
