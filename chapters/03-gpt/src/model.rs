@@ -1,0 +1,227 @@
+//! GPT-2 in candle: the same model as chapter 2, on tensors with autograd, batched.
+//!
+//! Parameters live in a [`Params`] store under Hugging Face GPT-2 names (`wte.weight`,
+//! `h.0.attn.c_attn.weight`, ...), so a checkpoint's names document the model. Layer norm
+//! and softmax are written from differentiable operations: candle 0.11's fused
+//! `layer_norm` and `softmax_last_dim` record no backward pass, which would silently
+//! freeze every parameter before them.
+
+use crate::cache::KvCache;
+use crate::config::GptConfig;
+use anyhow::{Context, Result, ensure};
+use candle_core::{D, DType, Device, Tensor, Var};
+use rand_distr::{Distribution, Normal};
+use std::collections::BTreeMap;
+use world::rand_chacha::ChaCha8Rng;
+
+/// Named, trainable parameters.
+#[derive(Clone, Debug)]
+pub struct Params {
+    pub vars: BTreeMap<String, Var>,
+}
+
+impl Params {
+    /// The parameter `name`, as a tensor that records gradients.
+    pub fn get(&self, name: &str) -> Result<Tensor> {
+        Ok(self.vars.get(name).with_context(|| format!("no parameter `{name}`"))?.as_tensor().clone())
+    }
+
+    /// Number of scalars.
+    pub fn count(&self) -> usize {
+        self.vars.values().map(|v| v.elem_count()).sum()
+    }
+}
+
+/// Every parameter's name and shape for `cfg`, in Hugging Face's layout (Conv1D weights
+/// stored `(in, out)`).
+pub fn shapes(cfg: &GptConfig) -> Vec<(String, Vec<usize>)> {
+    let (c, v) = (cfg.n_embd, cfg.vocab_size);
+    let mut s = vec![("wte.weight".to_string(), vec![v, c]), ("wpe.weight".into(), vec![cfg.n_positions, c])];
+    for l in 0..cfg.n_layer {
+        for (name, shape) in [
+            ("ln_1.weight", vec![c]),
+            ("ln_1.bias", vec![c]),
+            ("attn.c_attn.weight", vec![c, 3 * c]),
+            ("attn.c_attn.bias", vec![3 * c]),
+            ("attn.c_proj.weight", vec![c, c]),
+            ("attn.c_proj.bias", vec![c]),
+            ("ln_2.weight", vec![c]),
+            ("ln_2.bias", vec![c]),
+            ("mlp.c_fc.weight", vec![c, 4 * c]),
+            ("mlp.c_fc.bias", vec![4 * c]),
+            ("mlp.c_proj.weight", vec![4 * c, c]),
+            ("mlp.c_proj.bias", vec![c]),
+        ] {
+            s.push((format!("h.{l}.{name}"), shape));
+        }
+    }
+    s.push(("ln_f.weight".into(), vec![c]));
+    s.push(("ln_f.bias".into(), vec![c]));
+    s
+}
+
+/// GPT-2's initialisation from a seeded generator (candle cannot seed its own): weights
+/// N(0, 0.02²), position embeddings N(0, 0.01²), the two projections back into the
+/// residual stream N(0, (0.02/√(2·n_layer))²); biases 0, layer-norm gains 1.
+pub fn init(cfg: &GptConfig, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Params> {
+    cfg.validate()?;
+    let proj_std = 0.02 / (2.0 * cfg.n_layer as f64).sqrt();
+    let mut vars = BTreeMap::new();
+    for (name, shape) in shapes(cfg) {
+        let n: usize = shape.iter().product();
+        let values: Vec<f32> = if name.ends_with(".bias") {
+            vec![0.0; n]
+        } else if name.contains("ln_") {
+            vec![1.0; n]
+        } else {
+            let std = if name == "wpe.weight" {
+                0.01
+            } else if name.ends_with("c_proj.weight") {
+                proj_std
+            } else {
+                0.02
+            };
+            let normal = Normal::new(0.0f32, std as f32).unwrap();
+            (0..n).map(|_| normal.sample(rng)).collect()
+        };
+        vars.insert(name, Var::from_tensor(&Tensor::from_vec(values, shape, dev)?)?);
+    }
+    Ok(Params { vars })
+}
+
+/// Make parameters from named tensors (e.g. read from a checkpoint): names with or
+/// without the `transformer.` prefix; attention-mask buffers (`attn.bias`,
+/// `attn.masked_bias`) and a tied `lm_head.weight` are ignored; every shape is checked.
+pub fn from_tensors(cfg: &GptConfig, tensors: &BTreeMap<String, Tensor>, dev: &Device) -> Result<Params> {
+    cfg.validate()?;
+    let prefixed = tensors.keys().any(|k| k.starts_with("transformer."));
+    let mut vars = BTreeMap::new();
+    for (name, shape) in shapes(cfg) {
+        let key = if prefixed { format!("transformer.{name}") } else { name.clone() };
+        let t = tensors.get(&key).with_context(|| format!("missing tensor `{key}`"))?;
+        ensure!(t.dims() == shape.as_slice(), "tensor `{key}` has shape {:?}, expected {shape:?} for this config", t.dims());
+        vars.insert(name, Var::from_tensor(&t.to_dtype(DType::F32)?.to_device(dev)?)?);
+    }
+    Ok(Params { vars })
+}
+
+/// Layer norm from differentiable operations: `(x − μ)/sqrt(σ² + ε) ⊙ γ + β` over the
+/// last dimension.
+pub fn layer_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
+    let mean = x.mean_keepdim(D::Minus1)?;
+    let xc = x.broadcast_sub(&mean)?;
+    let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
+    Ok(xc.broadcast_div(&(var + eps)?.sqrt()?)?.broadcast_mul(gamma)?.broadcast_add(beta)?)
+}
+
+/// Softmax over the last dimension from differentiable operations. The maximum is
+/// subtracted (and detached: it changes nothing mathematically) so `exp` cannot overflow.
+pub fn softmax(x: &Tensor) -> Result<Tensor> {
+    let e = x.broadcast_sub(&x.max_keepdim(D::Minus1)?.detach())?.exp()?;
+    Ok(e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?)
+}
+
+/// GPT-2's GELU, the tanh approximation.
+pub fn gelu(x: &Tensor) -> Result<Tensor> {
+    let inner = ((x + (x.powf(3.0)? * 0.044715)?)? * (2.0 / std::f64::consts::PI).sqrt())?;
+    Ok((x * 0.5)?.mul(&(inner.tanh()? + 1.0)?)?)
+}
+
+/// `x W + b` for x of shape (B, T, in) and W stored (in, out), as one 2-D matmul (a
+/// broadcast batched matmul is much slower on CPU).
+pub fn conv1d(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let (bsz, t, c) = x.dims3()?;
+    let out = w.dim(1)?;
+    Ok(x.reshape((bsz * t, c))?.matmul(w)?.broadcast_add(b)?.reshape((bsz, t, out))?)
+}
+
+/// The additive causal mask for `t` new positions after `past` cached ones: (t, past + t),
+/// 0 where query i may see key j (j ≤ past + i), −∞ elsewhere.
+pub fn causal_mask(t: usize, past: usize, dev: &Device) -> Result<Tensor> {
+    let s = past + t;
+    let m: Vec<f32> = (0..t * s).map(|k| if k % s > past + k / s { f32::NEG_INFINITY } else { 0.0 }).collect();
+    Ok(Tensor::from_vec(m, (t, s), dev)?)
+}
+
+/// The GPT: parameters and configuration.
+#[derive(Clone, Debug)]
+pub struct Gpt {
+    pub cfg: GptConfig,
+    pub params: Params,
+}
+
+impl Gpt {
+    pub fn new(cfg: GptConfig, params: Params) -> Gpt {
+        Gpt { cfg, params }
+    }
+
+    /// Logits (B, T, V) for token ids `idx` (B, T). With a cache, `idx` continues the
+    /// cached sequence and the cache is extended.
+    pub fn forward(&self, idx: &Tensor, mut cache: Option<&mut KvCache>) -> Result<Tensor> {
+        let (b, t) = idx.dims2()?;
+        let c = self.cfg.n_embd;
+        let past = cache.as_ref().map_or(0, |k| k.len());
+        ensure!(
+            past + t <= self.cfg.n_positions,
+            "sequence of {} tokens is longer than the model's context of {}",
+            past + t,
+            self.cfg.n_positions
+        );
+        let dev = idx.device();
+        let p = |name: &str| self.params.get(name);
+        let positions = Tensor::arange(past as u32, (past + t) as u32, dev)?;
+        let tok = p("wte.weight")?.index_select(&idx.flatten_all()?, 0)?.reshape((b, t, c))?;
+        let mut x = tok.broadcast_add(&p("wpe.weight")?.index_select(&positions, 0)?)?; // (B, T, C)
+        let mask = causal_mask(t, past, dev)?;
+        for l in 0..self.cfg.n_layer {
+            let w = |n: &str| p(&format!("h.{l}.{n}"));
+            let a = layer_norm(&x, &w("ln_1.weight")?, &w("ln_1.bias")?, self.cfg.layer_norm_epsilon)?;
+            let layer_cache = cache.as_deref_mut().map(|k| k.layer(l));
+            let att = self.attention(&a, &w("attn.c_attn.weight")?, &w("attn.c_attn.bias")?, &mask, layer_cache)?;
+            x = (x + conv1d(&att, &w("attn.c_proj.weight")?, &w("attn.c_proj.bias")?)?)?;
+            let m = layer_norm(&x, &w("ln_2.weight")?, &w("ln_2.bias")?, self.cfg.layer_norm_epsilon)?;
+            let h = gelu(&conv1d(&m, &w("mlp.c_fc.weight")?, &w("mlp.c_fc.bias")?)?)?;
+            x = (x + conv1d(&h, &w("mlp.c_proj.weight")?, &w("mlp.c_proj.bias")?)?)?;
+        }
+        if let Some(k) = cache {
+            k.advance(t);
+        }
+        let z = layer_norm(&x, &p("ln_f.weight")?, &p("ln_f.bias")?, self.cfg.layer_norm_epsilon)?;
+        // The head is the token embedding, transposed (weight tying).
+        Ok(z.reshape((b * t, c))?.matmul(&p("wte.weight")?.t()?)?.reshape((b, t, self.cfg.vocab_size))?)
+    }
+
+    /// Causal self-attention of all heads as batched matmuls: (B, T, C) → (B, T, C).
+    fn attention(
+        &self,
+        a: &Tensor,
+        w: &Tensor,
+        bias: &Tensor,
+        mask: &Tensor,
+        cache: Option<crate::cache::LayerCache<'_>>,
+    ) -> Result<Tensor> {
+        let (b, t, c) = a.dims3()?;
+        let (h, d) = (self.cfg.n_head, self.cfg.head_size());
+        let qkv = conv1d(a, w, bias)?; // (B, T, 3C)
+        let heads = |i: usize| -> Result<Tensor> {
+            Ok(qkv.narrow(2, i * c, c)?.reshape((b, t, h, d))?.transpose(1, 2)?.contiguous()?) // (B, H, T, D)
+        };
+        let (q, mut k, mut v) = (heads(0)?, heads(1)?, heads(2)?);
+        if let Some(lc) = cache {
+            (k, v) = lc.append(&k, &v)?; // (B, H, past + T, D)
+        }
+        let scores = (q.matmul(&k.t()?.contiguous()?)? / (d as f64).sqrt())?.broadcast_add(mask)?; // (B, H, T, S)
+        let out = softmax(&scores)?.matmul(&v)?; // (B, H, T, D)
+        Ok(out.transpose(1, 2)?.reshape((b, t, c))?)
+    }
+
+    /// Mean next-token cross-entropy of `logits` (B, T, V) against `targets` (B, T).
+    pub fn loss(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        let (b, t, v) = logits.dims3()?;
+        let logits = logits.reshape((b * t, v))?;
+        let shifted = logits.broadcast_sub(&logits.max_keepdim(D::Minus1)?.detach())?;
+        let log_probs = shifted.broadcast_sub(&shifted.exp()?.sum_keepdim(D::Minus1)?.log()?)?;
+        let picked = log_probs.gather(&targets.reshape((b * t, 1))?, 1)?;
+        Ok((picked.mean_all()? * -1.0)?)
+    }
+}
