@@ -1,6 +1,7 @@
 //! `rlhf`: the whole workshop as one command. Each subcommand is one stage; `pipeline`
 //! (the default) runs every stage into `runs/<name>/` and writes `report.md`.
 
+mod gpt;
 mod progress;
 mod stages;
 
@@ -23,6 +24,10 @@ enum Command {
     Tokenizer(TokenizerArgs),
     /// Chapter 2: train the hand-written transformer briefly and draw its attention heads.
     Attention(AttentionArgs),
+    /// Chapter 3: pretrain the GPT on the corpus (checkpoints in <out>/checkpoint).
+    Pretrain(PretrainArgs),
+    /// Continue a prompt with a checkpoint or a Hugging Face GPT-2 directory.
+    Generate(GenerateArgs),
     /// Run every stage that exists, in order, into runs/<name>/ (the default command).
     Pipeline(PipelineArgs),
 }
@@ -79,6 +84,58 @@ struct AttentionArgs {
 }
 
 #[derive(Args, Debug, Clone)]
+struct PretrainArgs {
+    /// Output directory.
+    #[arg(long, default_value = "runs/default/pretrain")]
+    out: PathBuf,
+    /// The corpus to train on, as written by `rlhf world`.
+    #[arg(long, default_value = "runs/default/world/corpus.txt")]
+    corpus: PathBuf,
+    /// The tokenizer, as written by `rlhf tokenizer`.
+    #[arg(long, default_value = "runs/default/tokenizer/tokenizer.json")]
+    tokenizer: PathBuf,
+    /// Preset: `tiny` or `small`.
+    #[arg(long, default_value = "small")]
+    preset: String,
+    /// Training steps (default: the preset's).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Continue the checkpoint in <out>/checkpoint instead of starting afresh.
+    #[arg(long)]
+    resume: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+struct GenerateArgs {
+    /// A checkpoint directory or a Hugging Face GPT-2 directory (config.json, model.safetensors, tokenizer.json).
+    #[arg(long)]
+    model: PathBuf,
+    /// The text to continue.
+    #[arg(long)]
+    prompt: String,
+    /// Always take the most likely token.
+    #[arg(long, conflicts_with_all = ["temperature", "top_k", "top_p"])]
+    greedy: bool,
+    /// Sampling temperature (0 = greedy).
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f64,
+    /// Sample only among the k most likely tokens (0 = all).
+    #[arg(long, default_value_t = 0)]
+    top_k: usize,
+    /// Sample only among the most likely tokens that make up probability p.
+    #[arg(long, default_value_t = 1.0)]
+    top_p: f64,
+    #[arg(long, default_value_t = 64)]
+    max_new_tokens: usize,
+    /// Seed of the sampler.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print one JSON object: prompt_ids, new_ids, text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
 struct PipelineArgs {
     /// Name of the run: everything goes to <runs>/<name>/.
     #[arg(long, default_value = "default")]
@@ -95,12 +152,31 @@ struct PipelineArgs {
 }
 
 fn main() {
+    // candle asks for its thread count before every parallel operation and, unless
+    // RAYON_NUM_THREADS is set, answers by reading /proc and /sys each time: thousands of
+    // file reads per training step. Set it once, before any thread starts.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // SAFETY: no other thread exists yet.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
+    }
     let cli = Cli::parse();
     let result: Result<()> = match cli.command {
         Some(Command::World(a)) => stages::world_command(&a.out, &a.preset, a.seed, a.corpus_mb).map(|_| ()),
         Some(Command::Tokenizer(a)) => stages::tokenizer_command(&a.out, &a.corpus, &a.preset, a.vocab_size).map(|_| ()),
         Some(Command::Attention(a)) => {
             stages::attention_command(&a.out, &a.corpus, &a.tokenizer, &a.preset, a.steps).map(|_| ())
+        }
+        Some(Command::Pretrain(a)) => {
+            gpt::pretrain_command(&a.out, &a.corpus, &a.tokenizer, &a.preset, a.steps, a.resume).map(|_| ())
+        }
+        Some(Command::Generate(a)) => {
+            let sampling = if a.greedy {
+                ch03_gpt::sample::Sampling::GREEDY
+            } else {
+                ch03_gpt::sample::Sampling { temperature: a.temperature, top_k: a.top_k, top_p: a.top_p }
+            };
+            gpt::generate_command(&a.model, &a.prompt, a.max_new_tokens, sampling, a.seed, a.json)
         }
         Some(Command::Pipeline(a)) => stages::pipeline(&a.runs, &a.name, &a.preset, a.seed),
         None => stages::pipeline(&PathBuf::from("runs"), "default", "small", None),

@@ -161,7 +161,18 @@ pub fn pipeline(runs: &Path, name: &str, preset: &str, seed: Option<u64>) -> Res
     )?;
     times.push(("attention", t.elapsed().as_secs_f64()));
 
-    let report = render_report(name, preset, &w, &tok, &att, &times);
+    let t = Instant::now();
+    let pre = crate::gpt::pretrain_command(
+        &dir.join("pretrain"),
+        &dir.join("world").join(world::CORPUS_FILE),
+        &dir.join("tokenizer").join("tokenizer.json"),
+        preset,
+        None,
+        false,
+    )?;
+    times.push(("pretrain", t.elapsed().as_secs_f64()));
+
+    let report = render_report(name, preset, &w, &tok, &att, &pre, &times);
     files::write_string_atomic(&dir.join("report.md"), &report)?;
     println!("\n{report}");
     Ok(())
@@ -173,6 +184,7 @@ fn render_report(
     w: &WorldSummary,
     tok: &ch01_tokenizer::Report,
     att: &ch02_attention::Report,
+    pre: &crate::gpt::PretrainSummary,
     times: &[(&str, f64)],
 ) -> String {
     // The ANCHOR comments let the book include a section of a run's report.
@@ -221,6 +233,16 @@ fn render_report(
     )
     .unwrap();
     writeln!(s, "<!-- ANCHOR_END: attention -->\n\n![loss](attention/loss.svg)\n").unwrap();
+    writeln!(s, "## Pretraining\n\n<!-- ANCHOR: pretrain -->").unwrap();
+    writeln!(
+        s,
+        "The candle GPT ({} parameters) pretrained for {} steps: held-out loss {:.2} at the first evaluation, \
+         {:.2} at the end; {:.0} training tokens per second. Greedy samples in `pretrain/samples.md`; the \
+         checkpoint in `pretrain/checkpoint/` (a Hugging Face GPT-2 directory).",
+        pre.parameters, pre.steps, pre.first_heldout, pre.last_heldout, pre.tokens_per_s
+    )
+    .unwrap();
+    writeln!(s, "<!-- ANCHOR_END: pretrain -->\n\n![loss](pretrain/loss.svg)\n").unwrap();
     writeln!(s, "## Time per stage\n\n| stage | seconds |\n|---|---|").unwrap();
     for (stage, secs) in times {
         writeln!(s, "| {stage} | {secs:.1} |").unwrap();

@@ -47,12 +47,14 @@ fn pipeline_writes_every_stage_and_a_report() {
         "tokenizer/zipf.svg",
         "attention/loss.svg",
         "attention/attention_l0_h0.svg",
+        "pretrain/checkpoint/model.safetensors",
+        "pretrain/loss.svg",
         "report.md",
     ] {
         assert!(run.join(f).is_file(), "{f} missing");
     }
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
-    for section in ["## The world", "## Tokenizer", "## Attention from scratch", "## Time per stage", "tokenizer/zipf.svg"] {
+    for section in ["## The world", "## Tokenizer", "## Attention from scratch", "## Pretraining", "## Time per stage", "tokenizer/zipf.svg"] {
         assert!(report.contains(section), "report lacks {section}");
     }
     assert!(String::from_utf8_lossy(&o.stdout).contains("## Time per stage"), "the report is printed too");
@@ -70,6 +72,47 @@ fn attention_needs_a_tokenizer_and_names_it() {
     let o = rlhf(&["attention", "--out", "a", "--corpus", "w/corpus.txt", "--tokenizer", "bad.json"], dir.path());
     assert!(stderr(&o).contains("tokenizer `bad.json` is not a valid tokenizer.json"), "{}", stderr(&o));
     assert!(!dir.path().join("a/attention_report.json").exists());
+}
+
+#[test]
+fn pretrain_then_generate() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for args in [
+        &["world", "--out", "w", "--preset", "tiny"][..],
+        &["tokenizer", "--out", "t", "--corpus", "w/corpus.txt", "--preset", "tiny"],
+        &["pretrain", "--out", "p", "--corpus", "w/corpus.txt", "--tokenizer", "t/tokenizer.json", "--preset", "tiny", "--steps", "20"],
+    ] {
+        let o = rlhf(args, d);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    }
+    for f in ["checkpoint/config.json", "checkpoint/model.safetensors", "checkpoint/tokenizer.json", "checkpoint/trainer.json", "loss.svg", "samples.md"] {
+        assert!(d.join("p").join(f).is_file(), "{f} missing");
+    }
+    let generate = |extra: &[&str]| {
+        let mut args = vec!["generate", "--model", "p/checkpoint", "--prompt", "The flag of", "--max-new-tokens", "6", "--json"];
+        args.extend_from_slice(extra);
+        let o = rlhf(&args, d);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let a = generate(&["--greedy"]);
+    assert_eq!(a, generate(&["--greedy"]), "greedy is deterministic");
+    let n = a["new_ids"].as_array().unwrap().len();
+    assert!((1..=6).contains(&n), "{a}");
+    assert!(!a["prompt_ids"].as_array().unwrap().is_empty() && a["text"].is_string());
+    let s = generate(&["--temperature", "0.8", "--top-k", "5", "--seed", "3"]);
+    assert_eq!(s, generate(&["--temperature", "0.8", "--top-k", "5", "--seed", "3"]), "same seed, same sample");
+
+    // A Hugging Face directory without tokenizer.json is named in the error.
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/gpt2-tiny");
+    let o = rlhf(&["generate", "--model", fixture.to_str().unwrap(), "--prompt", "hi"], d);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("gpt2-tiny/tokenizer.json"), "{}", stderr(&o));
+    let o = rlhf(&["generate", "--model", "p/checkpoint", "--prompt", "hi", "--greedy", "--temperature", "2"], d);
+    assert_eq!(o.status.code(), Some(2), "--greedy and --temperature conflict");
+    let o = rlhf(&["generate", "--model", "p/checkpoint", "--prompt", "hi", "--top-p", "0"], d);
+    assert!(stderr(&o).contains("top-p"), "{}", stderr(&o));
 }
 
 #[test]

@@ -7,7 +7,8 @@
 //! - [`model`]: parameters (seeded initialisation or a Hugging Face checkpoint), forward,
 //!   and the loss;
 //! - [`cache`]: a preallocated key/value cache for generation;
-//! - [`sample`]: greedy, temperature, top-k and top-p sampling.
+//! - [`sample`]: greedy, temperature, top-k and top-p sampling;
+//! - [`train`]: AdamW, warmup and cosine decay, clipping, checkpoints and exact resume.
 //!
 //! Tests check it against the Hugging Face reference (`fixtures/gpt2-tiny`) and against
 //! chapter 2's hand-written model on the same weights, and that every parameter gets a
@@ -17,6 +18,7 @@ pub mod cache;
 pub mod config;
 pub mod model;
 pub mod sample;
+pub mod train;
 
 pub use candle_core;
 pub use config::GptConfig;

@@ -1,0 +1,152 @@
+//! Chapter 3's commands: `rlhf pretrain` and `rlhf generate`.
+
+use crate::progress;
+use anyhow::{Context, Result, ensure};
+use candle_core::Device;
+use ch03_gpt::sample::{Sampling, generate};
+use ch03_gpt::train::{Record, TrainConfig, Trainer};
+use ch03_gpt::{GptConfig, load_hf};
+use plot::{Chart, LineChart};
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// What `rlhf pretrain` reports.
+pub struct PretrainSummary {
+    pub parameters: usize,
+    pub steps: usize,
+    pub first_heldout: f64,
+    pub last_heldout: f64,
+    pub tokens_per_s: f64,
+}
+
+fn presets(preset: &str, vocab: usize) -> Result<(GptConfig, TrainConfig)> {
+    match preset {
+        "tiny" => Ok((GptConfig::tiny(vocab), TrainConfig::tiny())),
+        "small" => Ok((GptConfig::small(vocab), TrainConfig::small())),
+        _ => anyhow::bail!("unknown pretrain preset `{preset}`, expected `tiny` or `small`"),
+    }
+}
+
+const SAMPLE_PROMPTS: [&str; 3] = ["The flag of", "Forum thread by user1: What is", "Once upon a time,"];
+
+/// `rlhf pretrain`: train chapter 3's GPT on the corpus, checkpointing into `out/checkpoint`
+/// (a Hugging Face GPT-2 directory with the tokenizer). With `resume`, continue the
+/// checkpoint there.
+pub fn pretrain_command(
+    out: &Path,
+    corpus: &Path,
+    tokenizer: &Path,
+    preset: &str,
+    steps: Option<usize>,
+    resume: bool,
+) -> Result<PretrainSummary> {
+    let tok = ch01_tokenizer::library::load(tokenizer)?;
+    let (model_cfg, mut train_cfg) = presets(preset, tok.get_vocab_size(true))?;
+    if let Some(s) = steps {
+        ensure!(s > 0, "--steps must be positive");
+        train_cfg.steps = s;
+        train_cfg.warmup = train_cfg.warmup.min(s / 5);
+    }
+    let text = files::read_string(corpus, "corpus")?;
+    let docs = world::split_corpus(&text);
+    ensure!(!docs.is_empty(), "corpus `{}` holds no documents", corpus.display());
+    files::ensure_dir(out, "--out")?;
+    let mut ids = Vec::new();
+    for d in &docs {
+        ids.extend(ch01_tokenizer::library::encode(&tok, d)?);
+        ids.push(0); // <|endoftext|>
+    }
+    let split = ids.len() * 9 / 10;
+    let (train, heldout) = ids.split_at(split);
+    let ckpt = out.join("checkpoint");
+    let mut t = if resume && ckpt.join("trainer.json").is_file() {
+        let t = Trainer::resume(&ckpt)?;
+        ensure!(t.gpt.cfg == model_cfg, "checkpoint `{}` is a different model than preset `{preset}`", ckpt.display());
+        println!("pretrain: resuming at step {}", t.step());
+        t
+    } else {
+        Trainer::new(model_cfg, train_cfg.clone(), &Device::Cpu)?
+    };
+    let total = t.cfg.steps;
+    let bar = progress::steps(total as u64);
+    bar.set_position(t.step() as u64);
+    let mut samples = String::new();
+    while t.step() < total {
+        let next_eval = ((t.step() / t.cfg.eval_every) + 1) * t.cfg.eval_every;
+        t.run(train, heldout, next_eval, |r: &Record| {
+            bar.set_position(r.step as u64);
+            bar.set_message(format!("loss {:.3}, {:.0} tok/s", r.loss, r.tokens_per_s));
+        })?;
+        t.save(&ckpt)?;
+        ch01_tokenizer::library::save(&tok, &ckpt.join("tokenizer.json"))?;
+        if t.step() == total || t.step() == t.cfg.eval_every || t.step() == total / 2 {
+            writeln!(samples, "\n**Step {}**\n", t.step()).unwrap();
+            for prompt in SAMPLE_PROMPTS {
+                let ids: Vec<u32> = ch01_tokenizer::library::encode(&tok, prompt)?;
+                let mut rng = world::rng(7, 0);
+                let new = generate(&t.gpt, &ids, 40, &Sampling::GREEDY, Some(0), true, &mut rng)?;
+                let text = ch01_tokenizer::library::decode(&tok, &new)?;
+                writeln!(samples, "- `{}`→ `{}`", prompt, text.replace('\n', "⏎").replace('`', "'")).unwrap();
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let evals: Vec<(f64, f64)> = t.history.iter().filter_map(|r| r.heldout.map(|h| (r.step as f64, h))).collect();
+    LineChart::new("Pretraining the GPT on the world's text")
+        .x_label("step")
+        .y_label("cross-entropy (nats per token)")
+        .series("train", t.history.iter().map(|r| (r.step as f64, r.loss)).collect())
+        .series("held-out", evals.clone())
+        .save_svg(&out.join("loss.svg"))?;
+    files::write_string_atomic(&out.join("samples.md"), &samples)?;
+    let speeds: Vec<f64> = t.history.iter().skip(1).map(|r| r.tokens_per_s).collect();
+    let s = PretrainSummary {
+        parameters: t.gpt.params.count(),
+        steps: t.step(),
+        first_heldout: evals.first().map_or(f64::NAN, |e| e.1),
+        last_heldout: evals.last().map_or(f64::NAN, |e| e.1),
+        tokens_per_s: speeds.iter().sum::<f64>() / speeds.len().max(1) as f64,
+    };
+    println!(
+        "pretrain: {} parameters, {} steps, held-out loss {:.2} (first evaluation) → {:.2}, {:.0} tokens/s → {}",
+        s.parameters,
+        s.steps,
+        s.first_heldout,
+        s.last_heldout,
+        s.tokens_per_s,
+        ckpt.display()
+    );
+    Ok(s)
+}
+
+/// `rlhf generate`: continue a prompt with any checkpoint of the project or any Hugging
+/// Face GPT-2 directory (`config.json`, `model.safetensors`, `tokenizer.json`).
+pub fn generate_command(model: &Path, prompt: &str, max_new: usize, sampling: Sampling, seed: u64, json: bool) -> Result<()> {
+    sampling.validate()?;
+    let gpt = load_hf(model, &Device::Cpu)?;
+    let tok = ch01_tokenizer::library::load(&model.join("tokenizer.json"))?;
+    ensure!(
+        tok.get_vocab_size(true) <= gpt.cfg.vocab_size,
+        "tokenizer `{}` has {} tokens but the model only {}",
+        model.join("tokenizer.json").display(),
+        tok.get_vocab_size(true),
+        gpt.cfg.vocab_size
+    );
+    let prompt_ids = ch01_tokenizer::library::encode(&tok, prompt)?;
+    ensure!(!prompt_ids.is_empty(), "--prompt is empty");
+    ensure!(
+        prompt_ids.len() < gpt.cfg.n_positions,
+        "--prompt is {} tokens, the model's context is {}",
+        prompt_ids.len(),
+        gpt.cfg.n_positions
+    );
+    let stop = tok.token_to_id(world::chat::END).or(tok.token_to_id(world::chat::ENDOFTEXT));
+    let new_ids = generate(&gpt, &prompt_ids, max_new, &sampling, stop, true, &mut world::rng(seed, 0))?;
+    let text = ch01_tokenizer::library::decode(&tok, &new_ids).context("decoding the continuation")?;
+    if json {
+        println!("{}", serde_json::json!({ "prompt_ids": prompt_ids, "new_ids": new_ids, "text": text }));
+    } else {
+        println!("{prompt}{text}");
+    }
+    Ok(())
+}
