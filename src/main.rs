@@ -64,11 +64,9 @@ struct TokenizerArgs {
     vocab_size: Option<usize>,
 }
 
+/// What the training stages read, and how long they train.
 #[derive(Args, Debug, Clone)]
-struct AttentionArgs {
-    /// Output directory.
-    #[arg(long, default_value = "runs/default/attention")]
-    out: PathBuf,
+struct TrainInputs {
     /// The corpus to train on, as written by `rlhf world`.
     #[arg(long, default_value = "runs/default/world/corpus.txt")]
     corpus: PathBuf,
@@ -84,22 +82,21 @@ struct AttentionArgs {
 }
 
 #[derive(Args, Debug, Clone)]
+struct AttentionArgs {
+    /// Output directory.
+    #[arg(long, default_value = "runs/default/attention")]
+    out: PathBuf,
+    #[command(flatten)]
+    input: TrainInputs,
+}
+
+#[derive(Args, Debug, Clone)]
 struct PretrainArgs {
     /// Output directory.
     #[arg(long, default_value = "runs/default/pretrain")]
     out: PathBuf,
-    /// The corpus to train on, as written by `rlhf world`.
-    #[arg(long, default_value = "runs/default/world/corpus.txt")]
-    corpus: PathBuf,
-    /// The tokenizer, as written by `rlhf tokenizer`.
-    #[arg(long, default_value = "runs/default/tokenizer/tokenizer.json")]
-    tokenizer: PathBuf,
-    /// Preset: `tiny` or `small`.
-    #[arg(long, default_value = "small")]
-    preset: String,
-    /// Training steps (default: the preset's).
-    #[arg(long)]
-    steps: Option<usize>,
+    #[command(flatten)]
+    input: TrainInputs,
     /// Continue the checkpoint in <out>/checkpoint instead of starting afresh.
     #[arg(long)]
     resume: bool,
@@ -165,10 +162,12 @@ fn main() {
         Some(Command::World(a)) => stages::world_command(&a.out, &a.preset, a.seed, a.corpus_mb).map(|_| ()),
         Some(Command::Tokenizer(a)) => stages::tokenizer_command(&a.out, &a.corpus, &a.preset, a.vocab_size).map(|_| ()),
         Some(Command::Attention(a)) => {
-            stages::attention_command(&a.out, &a.corpus, &a.tokenizer, &a.preset, a.steps).map(|_| ())
+            let i = &a.input;
+            stages::attention_command(&a.out, &i.corpus, &i.tokenizer, &i.preset, i.steps).map(|_| ())
         }
         Some(Command::Pretrain(a)) => {
-            gpt::pretrain_command(&a.out, &a.corpus, &a.tokenizer, &a.preset, a.steps, a.resume).map(|_| ())
+            let i = &a.input;
+            gpt::pretrain_command(&a.out, &i.corpus, &i.tokenizer, &i.preset, i.steps, a.resume).map(|_| ())
         }
         Some(Command::Generate(a)) => {
             let sampling = if a.greedy {
