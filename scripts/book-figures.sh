@@ -7,9 +7,12 @@ cd "$(dirname "$0")/.."
 cargo run --release -q -- pipeline --name book >/dev/null
 out=book/src/generated
 rm -rf "$out"
-mkdir -p "$out/ch01" "$out/ch02"
+mkdir -p "$out/ch01" "$out/ch02" "$out/ch03"
 cp runs/book/tokenizer/compression.svg runs/book/tokenizer/zipf.svg "$out/ch01/"
 cp runs/book/attention/*.svg "$out/ch02/"
+cp runs/book/pretrain/loss.svg runs/book/pretrain/samples.md "$out/ch03/"
+# This build's own speed: one round of the reference benchmark, as a table.
+cargo run --release -q -- bench --rounds 1 --steps 5 | python3 scripts/bench-table.py > "$out/ch03/bench.md"
 cp runs/book/report.md "$out/report.md"
 cp runs/book/world/samples.md "$out/world-samples.md"
 echo "book figures regenerated in $out"

@@ -6,7 +6,7 @@ use candle_core::Device;
 use ch03_gpt::sample::{Sampling, generate};
 use ch03_gpt::train::{Record, TrainConfig, Trainer};
 use ch03_gpt::{GptConfig, load_hf};
-use plot::{Chart, LineChart};
+use plot::Chart;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -92,12 +92,7 @@ pub fn pretrain_command(
     }
     bar.finish_and_clear();
     let evals: Vec<(f64, f64)> = t.history.iter().filter_map(|r| r.heldout.map(|h| (r.step as f64, h))).collect();
-    LineChart::new("Pretraining the GPT on the world's text")
-        .x_label("step")
-        .y_label("cross-entropy (nats per token)")
-        .series("train", t.history.iter().map(|r| (r.step as f64, r.loss)).collect())
-        .series("held-out", evals.clone())
-        .save_svg(&out.join("loss.svg"))?;
+    ch03_gpt::plots::loss_curve(&t.history).save_svg(&out.join("loss.svg"))?;
     files::write_string_atomic(&out.join("samples.md"), &samples)?;
     let speeds: Vec<f64> = t.history.iter().skip(1).map(|r| r.tokens_per_s).collect();
     let s = PretrainSummary {

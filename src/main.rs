@@ -1,11 +1,13 @@
 //! `rlhf`: the whole workshop as one command. Each subcommand is one stage; `pipeline`
 //! (the default) runs every stage into `runs/<name>/` and writes `report.md`.
 
+mod bench;
 mod gpt;
 mod progress;
 mod stages;
 
 use anyhow::Result;
+
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -30,6 +32,8 @@ enum Command {
     Generate(GenerateArgs),
     /// Run every stage that exists, in order, into runs/<name>/ (the default command).
     Pipeline(PipelineArgs),
+    /// Measure training and generation speed; print one JSON line per measurement.
+    Bench(BenchArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -148,6 +152,43 @@ struct PipelineArgs {
     seed: Option<u64>,
 }
 
+#[derive(Args, Debug, Clone)]
+struct BenchArgs {
+    /// Model shape: `reference` (vocab 1024, context 128, width 128, 4 layers, 4 heads),
+    /// `tiny`, `small` or `gpt2`.
+    #[arg(long, default_value = "reference")]
+    preset: String,
+    /// Sequences per training step.
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Timed training steps.
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Skip the generation measurements.
+    #[arg(long)]
+    no_generate: bool,
+    /// A Python with PyTorch: also run bench/pytorch_gpt.py on the same configuration,
+    /// alternating with the Rust measurement, and print the ratio.
+    #[arg(long)]
+    pytorch: Option<PathBuf>,
+    /// Rounds of (Rust, PyTorch) training measurements; the medians are compared.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+}
+
+/// glibc's allocator hands every large block (each activation tensor) back to the kernel
+/// when it is freed, and the next step page-faults it in again, zeroed: a quarter of a
+/// training step. Keep freed memory in the process instead, in one arena.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator settings; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 fn main() {
     // candle asks for its thread count before every parallel operation and, unless
     // RAYON_NUM_THREADS is set, answers by reading /proc and /sys each time: thousands of
@@ -157,6 +198,7 @@ fn main() {
         // SAFETY: no other thread exists yet.
         unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
     }
+    keep_freed_memory();
     let cli = Cli::parse();
     let result: Result<()> = match cli.command {
         Some(Command::World(a)) => stages::world_command(&a.out, &a.preset, a.seed, a.corpus_mb).map(|_| ()),
@@ -177,6 +219,14 @@ fn main() {
             };
             gpt::generate_command(&a.model, &a.prompt, a.max_new_tokens, sampling, a.seed, a.json)
         }
+        Some(Command::Bench(a)) => bench::bench_command(&bench::BenchOptions {
+            preset: a.preset,
+            batch: a.batch,
+            steps: a.steps,
+            generate: !a.no_generate,
+            pytorch: a.pytorch,
+            rounds: a.rounds,
+        }),
         Some(Command::Pipeline(a)) => stages::pipeline(&a.runs, &a.name, &a.preset, a.seed),
         None => stages::pipeline(&PathBuf::from("runs"), "default", "small", None),
     };

@@ -167,3 +167,25 @@ fn unknown_flags_and_presets_are_errors() {
     let o = rlhf(&["world", "--corpus-mb", "0", "--out", "w"], dir.path());
     assert!(stderr(&o).contains("--corpus-mb"), "{}", stderr(&o));
 }
+
+#[test]
+fn bench_prints_one_json_line_per_measurement() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = rlhf(&["bench", "--preset", "tiny", "--steps", "1", "--rounds", "2"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(o.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let kinds: Vec<(&str, Option<bool>)> = lines.iter().map(|l| (l["bench"].as_str().unwrap(), l["kv_cache"].as_bool())).collect();
+    assert_eq!(kinds, [("train", None), ("train", None), ("generate", Some(true)), ("generate", Some(false))]);
+    for l in &lines {
+        assert!(l["tokens_per_s"].as_f64().unwrap() > 0.0, "{l}");
+        assert_eq!(l["model"]["n_embd"], 64, "the tiny preset");
+    }
+    let p = &lines[0]["profile"];
+    assert!(p["forward_ms"].as_f64().unwrap() > 0.0 && p["backward_ms"].as_f64().unwrap() > 0.0);
+    // Bad input is named.
+    let o = rlhf(&["bench", "--preset", "huge"], dir.path());
+    assert!(!o.status.success() && stderr(&o).contains("unknown bench preset `huge`"), "{}", stderr(&o));
+    let o = rlhf(&["bench", "--preset", "tiny", "--no-generate", "--steps", "1", "--pytorch", "/no/such/python"], dir.path());
+    assert!(!o.status.success() && stderr(&o).contains("/no/such/python"), "{}", stderr(&o));
+}

@@ -57,6 +57,7 @@ impl KvCache {
     }
 }
 
+// ANCHOR: append
 impl LayerCache<'_> {
     /// Write the new keys and values (B, H, t, D) after the cached ones; return all of
     /// them (B, H, len + t, D).
@@ -68,3 +69,4 @@ impl LayerCache<'_> {
         Ok((self.k.narrow(2, 0, self.len + t)?, self.v.narrow(2, 0, self.len + t)?))
     }
 }
+// ANCHOR_END: append

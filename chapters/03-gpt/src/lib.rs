@@ -8,19 +8,42 @@
 //!   and the loss;
 //! - [`cache`]: a preallocated key/value cache for generation;
 //! - [`sample`]: greedy, temperature, top-k and top-p sampling;
-//! - [`train`]: AdamW, warmup and cosine decay, clipping, checkpoints and exact resume.
+//! - [`train`]: AdamW, warmup and cosine decay, clipping, checkpoints and exact resume;
+//! - [`bench`]: training and generation throughput, and where a step's time goes.
 //!
 //! Tests check it against the Hugging Face reference (`fixtures/gpt2-tiny`) and against
 //! chapter 2's hand-written model on the same weights, and that every parameter gets a
 //! gradient.
 
+pub mod bench;
 pub mod cache;
 pub mod config;
+pub mod exercises;
+pub mod fused;
 pub mod model;
+pub mod plots;
 pub mod sample;
 pub mod train;
 
+/// The exercise functions the tests check: the reference solutions, or — built with
+/// `--features exercises` — your versions in [`exercises`].
+pub mod ex {
+    #[cfg(not(feature = "exercises"))]
+    pub use crate::model::causal_mask;
+    #[cfg(not(feature = "exercises"))]
+    pub use crate::sample::distribution;
+    #[cfg(not(feature = "exercises"))]
+    pub fn lr_at(cfg: &crate::train::TrainConfig, step: usize) -> f64 {
+        cfg.lr_at(step)
+    }
+    #[cfg(feature = "exercises")]
+    pub use crate::exercises::{causal_mask, distribution, lr_at};
+}
+
 pub use candle_core;
+pub use plot;
+pub use serde_json;
+pub use world;
 pub use config::GptConfig;
 pub use model::{Gpt, Params};
 

@@ -105,26 +105,58 @@ pub fn from_tensors(cfg: &GptConfig, tensors: &BTreeMap<String, Tensor>, dev: &D
     Ok(Params { vars })
 }
 
-/// Layer norm from differentiable operations: `(x − μ)/sqrt(σ² + ε) ⊙ γ + β` over the
-/// last dimension.
+/// Layer norm over the last dimension: `(x − μ)/sqrt(σ² + ε) ⊙ γ + β`. On CPU the
+/// normalisation is one fused operation with its own backward ([`crate::fused`]);
+/// elsewhere it is composed from differentiable operations.
 pub fn layer_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
+    if !fusable(x) {
+        return layer_norm_composed(x, gamma, beta, eps);
+    }
+    let xhat = x.contiguous()?.apply_op1(crate::fused::Normalize { eps: eps as f32 })?;
+    Ok(xhat.broadcast_mul(gamma)?.broadcast_add(beta)?)
+}
+
+/// Layer norm from differentiable operations (candle 0.11's fused `layer_norm` records no
+/// backward, so it cannot be used for training).
+pub fn layer_norm_composed(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
     let mean = x.mean_keepdim(D::Minus1)?;
     let xc = x.broadcast_sub(&mean)?;
     let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
     Ok(xc.broadcast_div(&(var + eps)?.sqrt()?)?.broadcast_mul(gamma)?.broadcast_add(beta)?)
 }
 
-/// Softmax over the last dimension from differentiable operations. The maximum is
-/// subtracted (and detached: it changes nothing mathematically) so `exp` cannot overflow.
+/// Softmax over the last dimension (fused on CPU).
 pub fn softmax(x: &Tensor) -> Result<Tensor> {
+    if !fusable(x) {
+        return softmax_composed(x);
+    }
+    Ok(x.contiguous()?.apply_op1(crate::fused::Softmax)?)
+}
+
+/// Softmax from differentiable operations. The maximum is subtracted (and detached: it
+/// changes nothing mathematically) so `exp` cannot overflow.
+pub fn softmax_composed(x: &Tensor) -> Result<Tensor> {
     let e = x.broadcast_sub(&x.max_keepdim(D::Minus1)?.detach())?.exp()?;
     Ok(e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?)
 }
 
-/// GPT-2's GELU, the tanh approximation.
+/// GPT-2's GELU, the tanh approximation (fused on CPU).
 pub fn gelu(x: &Tensor) -> Result<Tensor> {
+    if !fusable(x) {
+        return gelu_composed(x);
+    }
+    Ok(x.contiguous()?.apply_op1(crate::fused::Gelu)?)
+}
+
+/// GELU from differentiable operations: `½ x (1 + tanh(√(2/π) (x + 0.044715 x³)))`.
+pub fn gelu_composed(x: &Tensor) -> Result<Tensor> {
     let inner = ((x + (x.powf(3.0)? * 0.044715)?)? * (2.0 / std::f64::consts::PI).sqrt())?;
     Ok((x * 0.5)?.mul(&(inner.tanh()? + 1.0)?)?)
+}
+
+/// The fused kernels run on f32 CPU tensors.
+fn fusable(x: &Tensor) -> bool {
+    x.device().is_cpu() && x.dtype() == DType::F32
 }
 
 /// `x W + b` for x of shape (B, T, in) and W stored (in, out), as one 2-D matmul (a
@@ -143,6 +175,40 @@ pub fn causal_mask(t: usize, past: usize, dev: &Device) -> Result<Tensor> {
     Ok(Tensor::from_vec(m, (t, s), dev)?)
 }
 
+/// A large negative number for masked scores. Not −∞: a padding query whose every key is
+/// masked would get 0/0 = NaN, and NaN survives multiplication by a zero loss weight.
+pub const MASKED: f32 = -1e9;
+
+// ANCHOR: padding
+/// For a padded batch: position ids (B, T) of the `t` newest tokens, counting only real
+/// tokens (`Σ mask − 1`; padding's position is never read), and the additive attention mask (B, 1, T, S):
+/// query i sees key j when j is real and not in the future (j ≤ past + i).
+pub fn padded_positions_and_mask(attention_mask: &Tensor, b: usize, t: usize, past: usize) -> Result<(Tensor, Tensor)> {
+    let s = past + t;
+    ensure!(
+        attention_mask.dims() == [b, s],
+        "attention mask has shape {:?}, expected (batch {b}, cached + new tokens {s})",
+        attention_mask.dims()
+    );
+    let rows: Vec<Vec<u32>> = attention_mask.to_dtype(DType::U32)?.to_vec2()?;
+    let (mut positions, mut mask) = (Vec::with_capacity(b * t), Vec::with_capacity(b * t * s));
+    for row in &rows {
+        let mut seen = 0u32; // real tokens so far
+        for (j, &m) in row.iter().enumerate() {
+            seen += m.min(1);
+            if j >= past {
+                positions.push(seen.saturating_sub(1));
+            }
+        }
+        for i in 0..t {
+            mask.extend(row.iter().enumerate().map(|(j, &m)| if m == 0 || j > past + i { MASKED } else { 0.0 }));
+        }
+    }
+    let dev = attention_mask.device();
+    Ok((Tensor::from_vec(positions, (b, t), dev)?, Tensor::from_vec(mask, (b, 1, t, s), dev)?))
+}
+// ANCHOR_END: padding
+
 /// The GPT: parameters and configuration.
 #[derive(Clone, Debug)]
 pub struct Gpt {
@@ -157,7 +223,22 @@ impl Gpt {
 
     /// Logits (B, T, V) for token ids `idx` (B, T). With a cache, `idx` continues the
     /// cached sequence and the cache is extended.
-    pub fn forward(&self, idx: &Tensor, mut cache: Option<&mut KvCache>) -> Result<Tensor> {
+    pub fn forward(&self, idx: &Tensor, cache: Option<&mut KvCache>) -> Result<Tensor> {
+        self.head(&self.hidden(idx, None, cache)?)
+    }
+
+    /// Logits (B, T, V) for a padded batch. `attention_mask` (B, past + T) holds 1 for real
+    /// tokens and 0 for padding, on either side, over the cached and the new positions
+    /// (Hugging Face's convention). Each real token gets position `number of real tokens
+    /// before it`, and no query attends to a padding key, so every sequence gets exactly
+    /// the logits it would get alone. Rows at padding positions are meaningless.
+    pub fn forward_padded(&self, idx: &Tensor, attention_mask: &Tensor, cache: Option<&mut KvCache>) -> Result<Tensor> {
+        self.head(&self.hidden(idx, Some(attention_mask), cache)?)
+    }
+
+    /// The final hidden states (B, T, C), after `ln_f`: what the language-model head reads,
+    /// and what a reward or value head reads in later chapters.
+    pub fn hidden(&self, idx: &Tensor, attention_mask: Option<&Tensor>, mut cache: Option<&mut KvCache>) -> Result<Tensor> {
         let (b, t) = idx.dims2()?;
         let c = self.cfg.n_embd;
         let past = cache.as_ref().map_or(0, |k| k.len());
@@ -169,10 +250,20 @@ impl Gpt {
         );
         let dev = idx.device();
         let p = |name: &str| self.params.get(name);
-        let positions = Tensor::arange(past as u32, (past + t) as u32, dev)?;
-        let tok = p("wte.weight")?.index_select(&idx.flatten_all()?, 0)?.reshape((b, t, c))?;
-        let mut x = tok.broadcast_add(&p("wpe.weight")?.index_select(&positions, 0)?)?; // (B, T, C)
-        let mask = causal_mask(t, past, dev)?;
+        let tok = p("wte.weight")?.index_select(&idx.flatten_all()?, 0)?.reshape((b, t, c))?; // (B, T, C)
+        let (pos, mask) = match attention_mask {
+            None => {
+                let positions = Tensor::arange(past as u32, (past + t) as u32, dev)?;
+                (p("wpe.weight")?.index_select(&positions, 0)?, causal_mask(t, past, dev)?) // (T, C), (T, S)
+            }
+            Some(m) => {
+                let (positions, mask) = padded_positions_and_mask(m, b, t, past)?;
+                let pos = p("wpe.weight")?.index_select(&positions.flatten_all()?, 0)?.reshape((b, t, c))?;
+                (pos, mask) // (B, T, C), (B, 1, T, S)
+            }
+        };
+        let mut x = tok.broadcast_add(&pos)?; // (B, T, C)
+        // ANCHOR: blocks
         for l in 0..self.cfg.n_layer {
             let w = |n: &str| p(&format!("h.{l}.{n}"));
             let a = layer_norm(&x, &w("ln_1.weight")?, &w("ln_1.bias")?, self.cfg.layer_norm_epsilon)?;
@@ -183,14 +274,21 @@ impl Gpt {
             let h = gelu(&conv1d(&m, &w("mlp.c_fc.weight")?, &w("mlp.c_fc.bias")?)?)?;
             x = (x + conv1d(&h, &w("mlp.c_proj.weight")?, &w("mlp.c_proj.bias")?)?)?;
         }
+        // ANCHOR_END: blocks
         if let Some(k) = cache {
             k.advance(t);
         }
-        let z = layer_norm(&x, &p("ln_f.weight")?, &p("ln_f.bias")?, self.cfg.layer_norm_epsilon)?;
-        // The head is the token embedding, transposed (weight tying).
-        Ok(z.reshape((b * t, c))?.matmul(&p("wte.weight")?.t()?)?.reshape((b, t, self.cfg.vocab_size))?)
+        layer_norm(&x, &p("ln_f.weight")?, &p("ln_f.bias")?, self.cfg.layer_norm_epsilon)
     }
 
+    /// The language-model head: hidden states (B, T, C) → logits (B, T, V). The head is the
+    /// token embedding, transposed (weight tying).
+    pub fn head(&self, z: &Tensor) -> Result<Tensor> {
+        let (b, t, c) = z.dims3()?;
+        Ok(z.reshape((b * t, c))?.matmul(&self.params.get("wte.weight")?.t()?)?.reshape((b, t, self.cfg.vocab_size))?)
+    }
+
+    // ANCHOR: attention
     /// Causal self-attention of all heads as batched matmuls: (B, T, C) → (B, T, C).
     fn attention(
         &self,
@@ -210,10 +308,13 @@ impl Gpt {
         if let Some(lc) = cache {
             (k, v) = lc.append(&k, &v)?; // (B, H, past + T, D)
         }
-        let scores = (q.matmul(&k.t()?.contiguous()?)? / (d as f64).sqrt())?.broadcast_add(mask)?; // (B, H, T, S)
+        // Scaling q (B, H, T, D) by 1/√D is cheaper than scaling the scores (B, H, T, S).
+        let q = (q * (1.0 / (d as f64).sqrt()))?;
+        let scores = q.matmul(&k.t()?.contiguous()?)?.broadcast_add(mask)?; // (B, H, T, S)
         let out = softmax(&scores)?.matmul(&v)?; // (B, H, T, D)
         Ok(out.transpose(1, 2)?.reshape((b, t, c))?)
     }
+    // ANCHOR_END: attention
 
     /// Mean next-token cross-entropy of `logits` (B, T, V) against `targets` (B, T).
     pub fn loss(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {

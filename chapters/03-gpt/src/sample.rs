@@ -29,15 +29,17 @@ impl Sampling {
     }
 }
 
-/// Pick a token id from one row of logits.
-pub fn sample<R: Rng>(logits: &[f32], s: &Sampling, rng: &mut R) -> u32 {
-    let argmax = || logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i as u32).unwrap();
-    if s.temperature == 0.0 {
-        return argmax();
-    }
-    // Most likely first; softmax of logits / T over the kept tokens.
+// ANCHOR: distribution
+/// The distribution a sampler draws from: the tokens it may pick, most likely first, and
+/// their probabilities. Softmax of `logits / T`, restricted to the `top_k` most likely
+/// tokens, then to the smallest prefix whose probability reaches `top_p`, renormalised.
+/// (Temperature 0 is greedy: the single most likely token.)
+pub fn distribution(logits: &[f32], s: &Sampling) -> Vec<(u32, f64)> {
     let mut order: Vec<usize> = (0..logits.len()).collect();
     order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
+    if s.temperature == 0.0 {
+        return vec![(order[0] as u32, 1.0)];
+    }
     if s.top_k > 0 {
         order.truncate(s.top_k);
     }
@@ -51,19 +53,29 @@ pub fn sample<R: Rng>(logits: &[f32], s: &Sampling, rng: &mut R) -> u32 {
             acc += p;
             acc >= s.top_p
         });
-        let keep = keep.map_or(probs.len(), |i| i + 1);
-        probs.truncate(keep);
+        probs.truncate(keep.map_or(probs.len(), |i| i + 1));
         let total: f64 = probs.iter().sum();
         probs.iter_mut().for_each(|p| *p /= total);
     }
+    order.into_iter().map(|i| i as u32).zip(probs).collect()
+}
+// ANCHOR_END: distribution
+
+/// Pick a token id from one row of logits.
+pub fn sample<R: Rng>(logits: &[f32], s: &Sampling, rng: &mut R) -> u32 {
+    if s.temperature == 0.0 {
+        // Greedy draws no random number.
+        return logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0))).map(|(i, _)| i as u32).unwrap();
+    }
+    let dist = distribution(logits, s);
     let mut x: f64 = rng.random();
-    for (p, &i) in probs.iter().zip(&order) {
-        if x < *p {
-            return i as u32;
+    for &(id, p) in &dist {
+        if x < p {
+            return id;
         }
         x -= p;
     }
-    order[probs.len() - 1] as u32
+    dist[dist.len() - 1].0
 }
 
 /// Continue `prompt` by up to `max_new` tokens, stopping after `stop` if given. With
@@ -78,27 +90,66 @@ pub fn generate<R: Rng>(
     use_cache: bool,
     rng: &mut R,
 ) -> Result<Vec<u32>> {
+    Ok(generate_batch(model, &[prompt.to_vec()], max_new, s, stop, use_cache, rng)?.remove(0))
+}
+
+// ANCHOR: generate_batch
+/// Continue every prompt at once. Prompts of different lengths are padded on the left,
+/// so their last tokens line up and every row samples its next token from the same
+/// column; the attention mask hides the padding and positions count real tokens only,
+/// so each row gets what it would get alone. A row stops after `stop`; the batch stops
+/// when every row has, or after `max_new` tokens. Returns each row's new tokens (`stop`
+/// included when reached).
+pub fn generate_batch<R: Rng>(
+    model: &Gpt,
+    prompts: &[Vec<u32>],
+    max_new: usize,
+    s: &Sampling,
+    stop: Option<u32>,
+    use_cache: bool,
+    rng: &mut R,
+) -> Result<Vec<Vec<u32>>> {
     s.validate()?;
-    ensure!(!prompt.is_empty(), "the prompt is empty");
-    let dev = candle_core::Device::Cpu;
-    let max_new = max_new.min(model.cfg.n_positions.saturating_sub(prompt.len()));
-    ensure!(prompt.len() <= model.cfg.n_positions, "prompt of {} tokens is longer than the context of {}", prompt.len(), model.cfg.n_positions);
-    let mut cache = if use_cache { Some(KvCache::new(&model.cfg, 1, model.cfg.n_positions, &dev)?) } else { None };
-    let mut seq = prompt.to_vec();
-    let mut fed = 0; // tokens the cache has seen
-    let mut new = Vec::new();
+    ensure!(!prompts.is_empty(), "no prompts to continue");
+    ensure!(prompts.iter().all(|p| !p.is_empty()), "a prompt is empty");
+    let dev = model.params.get("wte.weight")?.device().clone();
+    let (b, width) = (prompts.len(), prompts.iter().map(Vec::len).max().unwrap());
+    let ctx = model.cfg.n_positions;
+    ensure!(width <= ctx, "prompt of {width} tokens is longer than the context of {ctx}");
+    let vocab = model.cfg.vocab_size as u32;
+    if let Some(bad) = prompts.iter().flatten().find(|&&id| id >= vocab) {
+        anyhow::bail!("prompt token id {bad} is outside the model's vocabulary of {vocab} tokens");
+    }
+    let max_new = max_new.min(ctx - width);
+    // Left padding: (B, width) ids and mask, padding id 0 (never attended to).
+    let mut ids: Vec<Vec<u32>> = prompts.iter().map(|p| [vec![0; width - p.len()], p.clone()].concat()).collect();
+    let mut mask: Vec<Vec<u32>> = prompts.iter().map(|p| [vec![0; width - p.len()], vec![1; p.len()]].concat()).collect();
+    let mut cache = if use_cache { Some(KvCache::new(&model.cfg, b, width + max_new, &dev)?) } else { None };
+    let mut new: Vec<Vec<u32>> = vec![Vec::new(); b];
+    let mut done = vec![false; b];
+    let mut fed = 0; // positions the cache has seen
     for _ in 0..max_new {
-        let input = if use_cache { &seq[fed..] } else { &seq[..] };
-        let idx = Tensor::new(input, &dev)?.unsqueeze(0)?;
-        let logits = model.forward(&idx, cache.as_mut())?; // (1, T, V)
-        fed = seq.len();
-        let last: Vec<f32> = logits.narrow(1, input.len() - 1, 1)?.squeeze(1)?.squeeze(0)?.to_vec1()?;
-        let next = sample(&last, s, rng);
-        seq.push(next);
-        new.push(next);
-        if Some(next) == stop {
+        let len = ids[0].len();
+        let from = if use_cache { fed } else { 0 };
+        let input: Vec<Vec<u32>> = ids.iter().map(|r| r[from..].to_vec()).collect();
+        let idx = Tensor::new(input, &dev)?; // (B, T)
+        let m = Tensor::new(mask.clone(), &dev)?; // (B, len)
+        let logits = model.forward_padded(&idx, &m, cache.as_mut())?; // (B, T, V)
+        fed = len;
+        let last: Vec<Vec<f32>> = logits.narrow(1, len - from - 1, 1)?.squeeze(1)?.to_vec2()?; // (B, V)
+        for (row, logits_row) in last.iter().enumerate() {
+            let next = sample(logits_row, s, rng);
+            ids[row].push(next);
+            mask[row].push(1);
+            if !done[row] {
+                new[row].push(next);
+                done[row] = Some(next) == stop;
+            }
+        }
+        if done.iter().all(|&d| d) {
             break;
         }
     }
     Ok(new)
 }
+// ANCHOR_END: generate_batch

@@ -108,6 +108,7 @@ impl AdamW {
         Ok(AdamW { m, v, t: 0 })
     }
 
+    // ANCHOR: adamw
     /// One update with learning rate `lr`:
     ///
     /// ```text
@@ -132,20 +133,37 @@ impl AdamW {
         }
         Ok(())
     }
+    // ANCHOR_END: adamw
 }
 
 /// The gradient of every parameter, scaled so that their global norm
 /// `√(Σ ‖g‖²)` is at most `clip` (0: unscaled). Returns the grads and the norm before clipping.
 pub fn clipped_grads(gpt: &Gpt, loss: &Tensor, clip: f64) -> Result<(BTreeMap<String, Tensor>, f64)> {
+    let mut grads = gradients(gpt, loss)?;
+    let norm = clip_grad_norm(&mut grads, clip)?;
+    Ok((grads, norm))
+}
+
+/// Backpropagate `loss` and collect every parameter's gradient by name.
+pub fn gradients(gpt: &Gpt, loss: &Tensor) -> Result<BTreeMap<String, Tensor>> {
     let store = loss.backward()?;
     let mut grads = BTreeMap::new();
-    let mut sq = 0.0f64;
     for (name, var) in &gpt.params.vars {
         // Detached: a gradient remembers the operations that made it, and keeping that
         // graph alive (in the optimiser's moments) would keep every step's activations too.
         let g = store.get(var).with_context(|| format!("no gradient for `{name}`"))?.detach();
-        sq += g.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
         grads.insert(name.clone(), g);
+    }
+    Ok(grads)
+}
+
+// ANCHOR: clip
+/// Scale `grads` so their global norm `√(Σ ‖g‖²)` is at most `clip` (0: leave them);
+/// return the norm before clipping.
+pub fn clip_grad_norm(grads: &mut BTreeMap<String, Tensor>, clip: f64) -> Result<f64> {
+    let mut sq = 0.0f64;
+    for g in grads.values() {
+        sq += g.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
     }
     let norm = sq.sqrt();
     if clip > 0.0 && norm > clip {
@@ -154,8 +172,9 @@ pub fn clipped_grads(gpt: &Gpt, loss: &Tensor, clip: f64) -> Result<(BTreeMap<St
             *g = (&*g * scale)?;
         }
     }
-    Ok((grads, norm))
+    Ok(norm)
 }
+// ANCHOR_END: clip
 
 /// The batch of step `step`: `batch` random windows of `seq_len + 1` tokens. It depends
 /// only on the seed and the step, so a resumed run sees the very same batches.
@@ -223,6 +242,7 @@ impl Trainer {
     pub fn run(&mut self, train: &[u32], heldout: &[u32], until: usize, mut on_step: impl FnMut(&Record)) -> Result<()> {
         let dev = Device::Cpu;
         while self.step() < until.min(self.cfg.steps) {
+            // ANCHOR: step
             let s = self.step();
             let t0 = std::time::Instant::now();
             let (x, y) = batch_at(train, &self.cfg, s, &dev)?;
@@ -230,6 +250,7 @@ impl Trainer {
             let (grads, grad_norm) = clipped_grads(&self.gpt, &loss, self.cfg.grad_clip)?;
             let lr = self.cfg.lr_at(s);
             self.opt.step(&self.gpt, &grads, lr, &self.cfg)?;
+            // ANCHOR_END: step
             let tokens_per_s = (self.cfg.batch * self.cfg.seq_len) as f64 / t0.elapsed().as_secs_f64();
             let done = self.step();
             let heldout = if done.is_multiple_of(self.cfg.eval_every) || done == self.cfg.steps {

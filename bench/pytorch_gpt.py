@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""The same GPT and the same training step as `rlhf bench`, in PyTorch eager, on CPU.
+
+GPT-2 (pre-layer-norm, tanh GELU, tied embeddings, no dropout) written out in plain
+PyTorch, trained on random tokens with AdamW (β = 0.9, 0.95; weight decay 0.1 on
+matrices only), gradient clipping at global norm 1, f32. Prints one JSON line per
+measurement, in the same form as `rlhf bench`:
+
+    python bench/pytorch_gpt.py --threads 2
+
+`rlhf bench --pytorch PYTHON` runs it in the same process tree, alternating with the Rust
+measurement, and prints the ratio. Needs only `torch` (pip install torch).
+"""
+import argparse
+import json
+import math
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Block(nn.Module):
+    def __init__(self, c, h):
+        super().__init__()
+        self.h = h
+        self.ln_1 = nn.LayerNorm(c, eps=1e-5)
+        self.c_attn = nn.Linear(c, 3 * c)
+        self.c_proj = nn.Linear(c, c)
+        self.ln_2 = nn.LayerNorm(c, eps=1e-5)
+        self.c_fc = nn.Linear(c, 4 * c)
+        self.mlp_proj = nn.Linear(4 * c, c)
+
+    def attention(self, x, mask):
+        b, t, c = x.shape
+        q, k, v = self.c_attn(x).split(c, dim=2)
+        q, k, v = (z.view(b, t, self.h, c // self.h).transpose(1, 2) for z in (q, k, v))  # (B, H, T, D)
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(c // self.h) + mask[:t, :t]
+        y = F.softmax(att, dim=-1) @ v
+        return self.c_proj(y.transpose(1, 2).reshape(b, t, c))
+
+    def forward(self, x, mask):
+        x = x + self.attention(self.ln_1(x), mask)
+        return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+
+
+class GPT(nn.Module):
+    def __init__(self, vocab, ctx, c, h, layers):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, c)
+        self.wpe = nn.Embedding(ctx, c)
+        self.h = nn.ModuleList(Block(c, h) for _ in range(layers))
+        self.ln_f = nn.LayerNorm(c, eps=1e-5)
+        mask = torch.full((ctx, ctx), float("-inf")).triu(1)
+        self.register_buffer("mask", mask)
+        for name, p in self.named_parameters():
+            if p.dim() == 2:
+                std = 0.02 / math.sqrt(2 * layers) if name.endswith("c_proj.weight") or name.endswith("mlp_proj.weight") else 0.02
+                nn.init.normal_(p, 0.0, std)
+
+    def forward(self, idx, targets):
+        b, t = idx.shape
+        x = self.wte(idx) + self.wpe(torch.arange(t))
+        for block in self.h:
+            x = block(x, self.mask)
+        logits = self.ln_f(x) @ self.wte.weight.t()  # tied head
+        return F.cross_entropy(logits.view(b * t, -1), targets.reshape(-1))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--vocab", type=int, default=1024)
+    ap.add_argument("--ctx", type=int, default=128)
+    ap.add_argument("--width", type=int, default=128)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--seq-len", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--warmup-steps", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.manual_seed(7)
+    torch.set_num_threads(a.threads)
+    model = GPT(a.vocab, a.ctx, a.width, a.heads, a.layers)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=2e-3, betas=(0.9, 0.95), eps=1e-8, foreach=True,
+    )
+    phases = {"forward_loss_ms": 0.0, "backward_ms": 0.0, "clip_ms": 0.0, "adamw_ms": 0.0}
+    for step in range(a.warmup_steps + a.steps):
+        data = torch.randint(0, a.vocab, (a.batch, a.seq_len + 1))
+        x, y = data[:, :-1], data[:, 1:]
+        t0 = time.perf_counter()
+        loss = model(x, y)
+        loss.item()
+        t1 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        t2 = time.perf_counter()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        t3 = time.perf_counter()
+        opt.step()
+        t4 = time.perf_counter()
+        if step >= a.warmup_steps:
+            for k, (s, e) in zip(phases, [(t0, t1), (t1, t2), (t2, t3), (t3, t4)]):
+                phases[k] += (e - s) * 1e3
+    ms = sum(phases.values()) / a.steps
+    print(json.dumps({
+        "bench": "train",
+        "implementation": f"pytorch {torch.__version__} eager",
+        "tokens_per_s": a.batch * a.seq_len / (ms / 1e3),
+        "ms_per_step": ms,
+        "profile": {k: v / a.steps for k, v in phases.items()},
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "batch": a.batch, "seq_len": a.seq_len, "threads": a.threads,
+    }), flush=True)
+
+
+if __name__ == "__main__":
+    main()

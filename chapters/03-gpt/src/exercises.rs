@@ -1,0 +1,42 @@
+//! # Your turn: three pieces of chapter 3
+//!
+//! Fill in each `todo!()`, then check your work with
+//!
+//! ```sh
+//! cargo test -p ch03-gpt --features exercises --test exercises
+//! ```
+//!
+//! The tests are the ones that check the reference solutions ([`crate::model::causal_mask`],
+//! [`crate::train::TrainConfig::lr_at`], [`crate::sample::distribution`]).
+//! Hints: `chapters/03-gpt/HINTS.md`.
+#![allow(unused_variables)]
+
+use crate::sample::Sampling;
+use crate::train::TrainConfig;
+use anyhow::Result;
+use candle_core::{Device, Tensor};
+
+/// Exercise 3.1 — the additive causal mask for `t` new positions after `past` cached ones
+/// (the KV cache's case): shape `(t, past + t)`, 0 where query i may see key j
+/// (j ≤ past + i), −∞ elsewhere.
+pub fn causal_mask(t: usize, past: usize, dev: &Device) -> Result<Tensor> {
+    // TODO: build a Vec<f32> of t · (past + t) values row by row, then Tensor::from_vec.
+    todo!("exercise 3.1: causal_mask")
+}
+
+/// Exercise 3.2 — the learning rate at `step` (0-based): linear warmup from `lr/warmup`
+/// to `lr` over `cfg.warmup` steps, then cosine decay from `lr` to `cfg.min_lr` at the
+/// last step.
+pub fn lr_at(cfg: &TrainConfig, step: usize) -> f64 {
+    // TODO: two cases; progress = (step − warmup) / (steps − warmup), capped at 1.
+    todo!("exercise 3.2: lr_at")
+}
+
+/// Exercise 3.3 — the distribution a sampler draws from: `(token, probability)` pairs,
+/// most likely first. Softmax of `logits / temperature`, kept to the `top_k` most likely
+/// tokens (0: all), then to the smallest prefix whose probability reaches `top_p`,
+/// renormalised. Temperature 0: only the most likely token, with probability 1.
+pub fn distribution(logits: &[f32], s: &Sampling) -> Vec<(u32, f64)> {
+    // TODO: sort indices by logit (descending), truncate, softmax, cumulative sum.
+    todo!("exercise 3.3: distribution")
+}

@@ -1,0 +1,102 @@
+//! `rlhf bench`: chapter 3's throughput, optionally side by side with PyTorch.
+
+use anyhow::{Context, Result, ensure};
+use candle_core::Device;
+use ch03_gpt::bench::{self, BenchConfig};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct BenchOptions {
+    pub preset: String,
+    pub batch: Option<usize>,
+    pub steps: Option<usize>,
+    pub generate: bool,
+    pub pytorch: Option<PathBuf>,
+    pub rounds: usize,
+}
+
+fn threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS").ok().and_then(|s| s.parse().ok()).unwrap_or(1)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Run `bench/pytorch_gpt.py` with `python` on the same configuration; its JSON line.
+fn pytorch_train(python: &Path, cfg: &BenchConfig) -> Result<Value> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/pytorch_gpt.py");
+    let m = &cfg.model;
+    let out = Command::new(python)
+        .arg(&script)
+        .args(["--vocab", &m.vocab_size.to_string(), "--ctx", &m.n_positions.to_string()])
+        .args(["--width", &m.n_embd.to_string(), "--layers", &m.n_layer.to_string(), "--heads", &m.n_head.to_string()])
+        .args(["--batch", &cfg.batch.to_string(), "--seq-len", &cfg.seq_len.to_string()])
+        .args(["--steps", &cfg.steps.to_string(), "--warmup-steps", &cfg.warmup_steps.to_string()])
+        .args(["--threads", &threads().to_string()])
+        .output()
+        .with_context(|| format!("cannot run `{}` (--pytorch expects a Python with torch installed)", python.display()))?;
+    ensure!(
+        out.status.success(),
+        "`{} {}` failed:\n{}",
+        python.display(),
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(line.trim()).with_context(|| format!("the PyTorch script printed `{}`, not one JSON line", line.trim()))
+}
+
+pub fn bench_command(o: &BenchOptions) -> Result<()> {
+    let mut cfg = BenchConfig::preset(&o.preset, 1024)?;
+    if let Some(b) = o.batch {
+        ensure!(b > 0, "--batch must be positive");
+        cfg.batch = b;
+    }
+    if let Some(s) = o.steps {
+        ensure!(s > 0, "--steps must be positive");
+        cfg.steps = s;
+    }
+    ensure!(o.rounds > 0, "--rounds must be positive");
+    let dev = Device::Cpu;
+    let common = json!({ "preset": o.preset, "model": cfg.model, "threads": threads() });
+    let line = |mut v: Value| {
+        v.as_object_mut().unwrap().extend(common.as_object().unwrap().clone());
+        println!("{v}");
+    };
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for round in 0..o.rounds {
+        let t = bench::train(&cfg, &dev)?;
+        ours.push(t.tokens_per_s);
+        line(json!({
+            "bench": "train", "implementation": "rlhf (candle, f32)", "round": round,
+            "tokens_per_s": t.tokens_per_s, "ms_per_step": t.ms_per_step, "profile": t.profile,
+            "parameters": t.parameters, "batch": cfg.batch, "seq_len": cfg.seq_len,
+        }));
+        if let Some(py) = &o.pytorch {
+            let mut v = pytorch_train(py, &cfg)?;
+            theirs.push(v["tokens_per_s"].as_f64().context("PyTorch's line has no tokens_per_s")?);
+            v["round"] = json!(round);
+            line(v);
+        }
+    }
+    if o.pytorch.is_some() {
+        let (a, b) = (median(ours), median(theirs));
+        line(json!({
+            "bench": "train_ratio", "rounds": o.rounds, "rlhf_tokens_per_s": a, "pytorch_tokens_per_s": b,
+            "ratio": a / b, "meaning": "median rlhf tokens/s over median PyTorch eager tokens/s; above 1 is faster",
+        }));
+    }
+    if o.generate {
+        for kv_cache in [true, false] {
+            let g = bench::generate(&cfg, kv_cache, &dev)?;
+            line(json!({
+                "bench": "generate", "kv_cache": kv_cache, "tokens_per_s": g.tokens_per_s, "seconds": g.seconds,
+                "batch": cfg.gen_batch, "prompt_len": cfg.prompt_len, "new_tokens": cfg.new_tokens,
+            }));
+        }
+    }
+    Ok(())
+}
