@@ -84,7 +84,7 @@ pub fn pretrain_command(
             for prompt in SAMPLE_PROMPTS {
                 let ids: Vec<u32> = ch01_tokenizer::library::encode(&tok, prompt)?;
                 let mut rng = world::rng(7, 0);
-                let new = generate(&t.gpt, &ids, 40, &Sampling::GREEDY, Some(0), true, &mut rng)?;
+                let new = generate(&t.gpt, &ids, 40, &Sampling::GREEDY, &[0], true, &mut rng)?;
                 let text = ch01_tokenizer::library::decode(&tok, &new)?;
                 writeln!(samples, "- `{}`→ `{}`", prompt, text.replace('\n', "⏎").replace('`', "'")).unwrap();
             }
@@ -135,8 +135,8 @@ pub fn generate_command(model: &Path, prompt: &str, max_new: usize, sampling: Sa
         prompt_ids.len(),
         gpt.cfg.n_positions
     );
-    let stop = tok.token_to_id(world::chat::END).or(tok.token_to_id(world::chat::ENDOFTEXT));
-    let new_ids = generate(&gpt, &prompt_ids, max_new, &sampling, stop, true, &mut world::rng(seed, 0))?;
+    let stop: Vec<u32> = [world::chat::END, world::chat::ENDOFTEXT].iter().filter_map(|t| tok.token_to_id(t)).collect();
+    let new_ids = generate(&gpt, &prompt_ids, max_new, &sampling, &stop, true, &mut world::rng(seed, 0))?;
     let text = ch01_tokenizer::library::decode(&tok, &new_ids).context("decoding the continuation")?;
     if json {
         println!("{}", serde_json::json!({ "prompt_ids": prompt_ids, "new_ids": new_ids, "text": text }));
@@ -144,4 +144,19 @@ pub fn generate_command(model: &Path, prompt: &str, max_new: usize, sampling: Sa
         println!("{prompt}{text}");
     }
     Ok(())
+}
+
+/// The report's pretraining section.
+pub fn report_section(pre: &PretrainSummary) -> String {
+    let mut s = String::from("## Pretraining\n\n<!-- ANCHOR: pretrain -->\n");
+    writeln!(
+        s,
+        "The candle GPT ({} parameters) pretrained for {} steps: held-out loss {:.2} at the first evaluation, \
+         {:.2} at the end; {:.0} training tokens per second. Greedy samples in `pretrain/samples.md`; the \
+         checkpoint in `pretrain/checkpoint/` (a Hugging Face GPT-2 directory).",
+        pre.parameters, pre.steps, pre.first_heldout, pre.last_heldout, pre.tokens_per_s
+    )
+    .unwrap();
+    s += "<!-- ANCHOR_END: pretrain -->\n\n![loss](pretrain/loss.svg)\n\n";
+    s
 }

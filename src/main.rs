@@ -4,6 +4,8 @@
 mod bench;
 mod gpt;
 mod progress;
+mod reward;
+mod sft;
 mod stages;
 
 use anyhow::Result;
@@ -28,6 +30,10 @@ enum Command {
     Attention(AttentionArgs),
     /// Chapter 3: pretrain the GPT on the corpus (checkpoints in <out>/checkpoint).
     Pretrain(PretrainArgs),
+    /// Chapter 4: fine-tune a pretrained checkpoint on the world's demonstrations.
+    Sft(SftArgs),
+    /// Chapter 5: train a reward model on labelled comparisons of the SFT model's samples.
+    Reward(RewardArgs),
     /// Continue a prompt with a checkpoint or a Hugging Face GPT-2 directory.
     Generate(GenerateArgs),
     /// Run every stage that exists, in order, into runs/<name>/ (the default command).
@@ -104,6 +110,44 @@ struct PretrainArgs {
     /// Continue the checkpoint in <out>/checkpoint instead of starting afresh.
     #[arg(long)]
     resume: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+struct SftArgs {
+    /// Output directory (the fine-tuned model goes to <out>/checkpoint).
+    #[arg(long, default_value = "runs/default/sft")]
+    out: PathBuf,
+    /// The world, as written by `rlhf world`.
+    #[arg(long, default_value = "runs/default/world")]
+    world: PathBuf,
+    /// The pretrained checkpoint (with its tokenizer.json).
+    #[arg(long, default_value = "runs/default/pretrain/checkpoint")]
+    model: PathBuf,
+    /// Preset: `tiny` or `small`.
+    #[arg(long, default_value = "small")]
+    preset: String,
+    /// Training steps (default: the preset's).
+    #[arg(long)]
+    steps: Option<usize>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct RewardArgs {
+    /// Output directory (the reward model goes to <out>/checkpoint).
+    #[arg(long, default_value = "runs/default/reward")]
+    out: PathBuf,
+    /// The world, as written by `rlhf world`.
+    #[arg(long, default_value = "runs/default/world")]
+    world: PathBuf,
+    /// The SFT checkpoint: it samples the responses and initialises the reward model.
+    #[arg(long, default_value = "runs/default/sft/checkpoint")]
+    model: PathBuf,
+    /// Preset: `tiny` or `small`.
+    #[arg(long, default_value = "small")]
+    preset: String,
+    /// The simulated labeler's temperature (default 0.5; higher is noisier).
+    #[arg(long)]
+    labeler_temperature: Option<f64>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -211,6 +255,8 @@ fn main() {
             let i = &a.input;
             gpt::pretrain_command(&a.out, &i.corpus, &i.tokenizer, &i.preset, i.steps, a.resume).map(|_| ())
         }
+        Some(Command::Sft(a)) => sft::sft_command(&a.out, &a.world, &a.model, &a.preset, a.steps).map(|_| ()),
+        Some(Command::Reward(a)) => reward::reward_command(&a.out, &a.world, &a.model, &a.preset, a.labeler_temperature).map(|_| ()),
         Some(Command::Generate(a)) => {
             let sampling = if a.greedy {
                 ch03_gpt::sample::Sampling::GREEDY

@@ -172,7 +172,16 @@ pub fn pipeline(runs: &Path, name: &str, preset: &str, seed: Option<u64>) -> Res
     )?;
     times.push(("pretrain", t.elapsed().as_secs_f64()));
 
-    let report = render_report(name, preset, &w, &tok, &att, &pre, &times);
+    let t = Instant::now();
+    let sft = crate::sft::sft_command(&dir.join("sft"), &dir.join("world"), &dir.join("pretrain").join("checkpoint"), preset, None)?;
+    times.push(("sft", t.elapsed().as_secs_f64()));
+
+    let t = Instant::now();
+    let rm = crate::reward::reward_command(&dir.join("reward"), &dir.join("world"), &dir.join("sft").join("checkpoint"), preset, None)?;
+    times.push(("reward model", t.elapsed().as_secs_f64()));
+    let sections = [crate::gpt::report_section(&pre), crate::sft::report_section(&sft), crate::reward::report_section(&rm)];
+
+    let report = render_report(name, preset, &w, &tok, &att, &sections, &times);
     files::write_string_atomic(&dir.join("report.md"), &report)?;
     println!("\n{report}");
     Ok(())
@@ -184,7 +193,7 @@ fn render_report(
     w: &WorldSummary,
     tok: &ch01_tokenizer::Report,
     att: &ch02_attention::Report,
-    pre: &crate::gpt::PretrainSummary,
+    sections: &[String],
     times: &[(&str, f64)],
 ) -> String {
     // The ANCHOR comments let the book include a section of a run's report.
@@ -233,16 +242,9 @@ fn render_report(
     )
     .unwrap();
     writeln!(s, "<!-- ANCHOR_END: attention -->\n\n![loss](attention/loss.svg)\n").unwrap();
-    writeln!(s, "## Pretraining\n\n<!-- ANCHOR: pretrain -->").unwrap();
-    writeln!(
-        s,
-        "The candle GPT ({} parameters) pretrained for {} steps: held-out loss {:.2} at the first evaluation, \
-         {:.2} at the end; {:.0} training tokens per second. Greedy samples in `pretrain/samples.md`; the \
-         checkpoint in `pretrain/checkpoint/` (a Hugging Face GPT-2 directory).",
-        pre.parameters, pre.steps, pre.first_heldout, pre.last_heldout, pre.tokens_per_s
-    )
-    .unwrap();
-    writeln!(s, "<!-- ANCHOR_END: pretrain -->\n\n![loss](pretrain/loss.svg)\n").unwrap();
+    for section in sections {
+        s += section;
+    }
     writeln!(s, "## Time per stage\n\n| stage | seconds |\n|---|---|").unwrap();
     for (stage, secs) in times {
         writeln!(s, "| {stage} | {secs:.1} |").unwrap();

@@ -49,12 +49,29 @@ fn pipeline_writes_every_stage_and_a_report() {
         "attention/attention_l0_h0.svg",
         "pretrain/checkpoint/model.safetensors",
         "pretrain/loss.svg",
+        "sft/checkpoint/model.safetensors",
+        "sft/checkpoint/tokenizer.json",
+        "sft/format_by_family.svg",
+        "reward/checkpoint/model.safetensors",
+        "reward/checkpoint/reward.json",
+        "reward/calibration.svg",
         "report.md",
     ] {
         assert!(run.join(f).is_file(), "{f} missing");
     }
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
-    for section in ["## The world", "## Tokenizer", "## Attention from scratch", "## Pretraining", "## Time per stage", "tokenizer/zipf.svg"] {
+    for section in [
+        "## The world",
+        "## Tokenizer",
+        "## Attention from scratch",
+        "## Pretraining",
+        "## Supervised fine-tuning",
+        "| capability | base | SFT |",
+        "## Reward model",
+        "ceiling: the labeler's own agreement",
+        "## Time per stage",
+        "tokenizer/zipf.svg",
+    ] {
         assert!(report.contains(section), "report lacks {section}");
     }
     assert!(String::from_utf8_lossy(&o.stdout).contains("## Time per stage"), "the report is printed too");
@@ -188,4 +205,19 @@ fn bench_prints_one_json_line_per_measurement() {
     assert!(!o.status.success() && stderr(&o).contains("unknown bench preset `huge`"), "{}", stderr(&o));
     let o = rlhf(&["bench", "--preset", "tiny", "--no-generate", "--steps", "1", "--pytorch", "/no/such/python"], dir.path());
     assert!(!o.status.success() && stderr(&o).contains("/no/such/python"), "{}", stderr(&o));
+}
+
+#[test]
+fn sft_and_reward_name_a_missing_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = rlhf(&["world", "--preset", "tiny", "--out", "w"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = rlhf(&["sft", "--world", "w", "--model", "nowhere", "--out", "s", "--preset", "tiny"], dir.path());
+    assert!(!o.status.success() && stderr(&o).contains("nowhere"), "{}", stderr(&o));
+    let o = rlhf(&["reward", "--world", "w", "--model", "nowhere", "--out", "r", "--preset", "tiny"], dir.path());
+    assert!(!o.status.success() && stderr(&o).contains("nowhere"), "{}", stderr(&o));
+    let o = rlhf(&["sft", "--world", "missing-world", "--model", "nowhere", "--preset", "tiny"], dir.path());
+    assert!(!o.status.success() && stderr(&o).contains("missing-world"), "{}", stderr(&o));
+    let o = rlhf(&["reward", "--world", "w", "--labeler-temperature", "0", "--preset", "tiny"], dir.path());
+    assert!(!o.status.success() && stderr(&o).contains("temperature"), "{}", stderr(&o));
 }

@@ -93,7 +93,7 @@ pub fn train(cfg: &BenchConfig, dev: &Device) -> Result<TrainBench> {
     let train_cfg = TrainConfig { batch: cfg.batch, seq_len: cfg.seq_len, ..TrainConfig::small() };
     let mut rng = world::rng(7, 0);
     let gpt = Gpt::new(cfg.model, crate::model::init(&cfg.model, &mut rng, dev)?);
-    let mut opt = AdamW::new(&gpt)?;
+    let mut opt = AdamW::new(&gpt.params)?;
     let mut p = StepProfile::default();
     let mut elapsed = 0.0;
     for step in 0..cfg.warmup_steps + cfg.steps {
@@ -106,11 +106,11 @@ pub fn train(cfg: &BenchConfig, dev: &Device) -> Result<TrainBench> {
         let loss = Gpt::loss(&logits, &y)?;
         loss.to_scalar::<f32>()?;
         let t2 = Instant::now();
-        let mut grads = gradients(&gpt, &loss)?;
+        let mut grads = gradients(&gpt.params, &loss)?;
         let t3 = Instant::now();
         clip_grad_norm(&mut grads, train_cfg.grad_clip)?;
         let t4 = Instant::now();
-        opt.step(&gpt, &grads, train_cfg.lr_at(step), &train_cfg)?;
+        opt.step(&gpt.params, &grads, train_cfg.lr_at(step), &train_cfg)?;
         let t5 = Instant::now();
         if step >= cfg.warmup_steps {
             let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
@@ -151,7 +151,7 @@ pub fn generate(cfg: &BenchConfig, kv_cache: bool, dev: &Device) -> Result<Gener
         .collect();
     let s = Sampling { temperature: 1.0, top_k: 0, top_p: 1.0 };
     let t0 = Instant::now();
-    let out = generate_batch(&gpt, &prompts, cfg.new_tokens, &s, None, kv_cache, &mut rng)?;
+    let out = generate_batch(&gpt, &prompts, cfg.new_tokens, &s, &[], kv_cache, &mut rng)?;
     let seconds = t0.elapsed().as_secs_f64();
     let tokens: usize = out.iter().map(Vec::len).sum();
     Ok(GenerateBench { kv_cache, tokens_per_s: tokens as f64 / seconds, seconds })

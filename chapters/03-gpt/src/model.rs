@@ -26,6 +26,13 @@ impl Params {
         Ok(self.vars.get(name).with_context(|| format!("no parameter `{name}`"))?.as_tensor().clone())
     }
 
+    /// An independent copy: new variables holding the same values. (Cloning `Params`
+    /// shares the variables, so training the clone would train the original too.)
+    pub fn deep_copy(&self) -> Result<Params> {
+        let vars = self.vars.iter().map(|(n, v)| Ok((n.clone(), Var::from_tensor(&v.as_tensor().copy()?)?))).collect::<Result<_>>()?;
+        Ok(Params { vars })
+    }
+
     /// Number of scalars.
     pub fn count(&self) -> usize {
         self.vars.values().map(|v| v.elem_count()).sum()
@@ -209,6 +216,16 @@ pub fn padded_positions_and_mask(attention_mask: &Tensor, b: usize, t: usize, pa
 }
 // ANCHOR_END: padding
 
+/// `log softmax(logits)[target]` at every position: (B, T, V) and (B, T) → (B, T).
+/// `log p_i = z_i − max z − log Σ_j exp(z_j − max z)`; differentiable.
+pub fn token_log_probs(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    let (b, t, v) = logits.dims3()?;
+    let logits = logits.reshape((b * t, v))?;
+    let shifted = logits.broadcast_sub(&logits.max_keepdim(D::Minus1)?.detach())?;
+    let log_probs = shifted.broadcast_sub(&shifted.exp()?.sum_keepdim(D::Minus1)?.log()?)?;
+    Ok(log_probs.gather(&targets.reshape((b * t, 1))?, 1)?.reshape((b, t))?)
+}
+
 /// The GPT: parameters and configuration.
 #[derive(Clone, Debug)]
 pub struct Gpt {
@@ -219,6 +236,11 @@ pub struct Gpt {
 impl Gpt {
     pub fn new(cfg: GptConfig, params: Params) -> Gpt {
         Gpt { cfg, params }
+    }
+
+    /// An independent copy of the model (see [`Params::deep_copy`]).
+    pub fn deep_copy(&self) -> Result<Gpt> {
+        Ok(Gpt { cfg: self.cfg, params: self.params.deep_copy()? })
     }
 
     /// Logits (B, T, V) for token ids `idx` (B, T). With a cache, `idx` continues the
@@ -318,11 +340,6 @@ impl Gpt {
 
     /// Mean next-token cross-entropy of `logits` (B, T, V) against `targets` (B, T).
     pub fn loss(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
-        let (b, t, v) = logits.dims3()?;
-        let logits = logits.reshape((b * t, v))?;
-        let shifted = logits.broadcast_sub(&logits.max_keepdim(D::Minus1)?.detach())?;
-        let log_probs = shifted.broadcast_sub(&shifted.exp()?.sum_keepdim(D::Minus1)?.log()?)?;
-        let picked = log_probs.gather(&targets.reshape((b * t, 1))?, 1)?;
-        Ok((picked.mean_all()? * -1.0)?)
+        Ok((token_log_probs(logits, targets)?.mean_all()? * -1.0)?)
     }
 }

@@ -78,7 +78,7 @@ pub fn sample<R: Rng>(logits: &[f32], s: &Sampling, rng: &mut R) -> u32 {
     dist[dist.len() - 1].0
 }
 
-/// Continue `prompt` by up to `max_new` tokens, stopping after `stop` if given. With
+/// Continue `prompt` by up to `max_new` tokens, stopping after any token of `stop`. With
 /// `use_cache`, each step feeds only the newest token and reuses cached keys and values;
 /// without, each step runs the whole sequence again.
 pub fn generate<R: Rng>(
@@ -86,7 +86,7 @@ pub fn generate<R: Rng>(
     prompt: &[u32],
     max_new: usize,
     s: &Sampling,
-    stop: Option<u32>,
+    stop: &[u32],
     use_cache: bool,
     rng: &mut R,
 ) -> Result<Vec<u32>> {
@@ -97,15 +97,15 @@ pub fn generate<R: Rng>(
 /// Continue every prompt at once. Prompts of different lengths are padded on the left,
 /// so their last tokens line up and every row samples its next token from the same
 /// column; the attention mask hides the padding and positions count real tokens only,
-/// so each row gets what it would get alone. A row stops after `stop`; the batch stops
-/// when every row has, or after `max_new` tokens. Returns each row's new tokens (`stop`
-/// included when reached).
+/// so each row gets what it would get alone. A row stops after any token of `stop`; the
+/// batch stops when every row has, or after `max_new` tokens. Returns each row's new
+/// tokens (the stop token included when reached).
 pub fn generate_batch<R: Rng>(
     model: &Gpt,
     prompts: &[Vec<u32>],
     max_new: usize,
     s: &Sampling,
-    stop: Option<u32>,
+    stop: &[u32],
     use_cache: bool,
     rng: &mut R,
 ) -> Result<Vec<Vec<u32>>> {
@@ -143,7 +143,7 @@ pub fn generate_batch<R: Rng>(
             mask[row].push(1);
             if !done[row] {
                 new[row].push(next);
-                done[row] = Some(next) == stop;
+                done[row] = stop.contains(&next);
             }
         }
         if done.iter().all(|&d| d) {

@@ -2,7 +2,7 @@
 //! held-out loss, checkpoints written atomically, and a resume that continues exactly.
 
 use crate::config::GptConfig;
-use crate::model::{self, Gpt};
+use crate::model::{self, Gpt, Params};
 use anyhow::{Context, Result, ensure};
 use candle_core::{Device, Tensor, Var};
 use rand::Rng;
@@ -101,10 +101,11 @@ pub struct AdamW {
 }
 
 impl AdamW {
-    pub fn new(gpt: &Gpt) -> Result<AdamW> {
+    /// Zero moments for every variable of `params`.
+    pub fn new(params: &Params) -> Result<AdamW> {
         let zeros = |v: &Var| v.as_tensor().zeros_like();
-        let m = gpt.params.vars.iter().map(|(n, v)| Ok((n.clone(), zeros(v)?))).collect::<Result<_>>()?;
-        let v = gpt.params.vars.iter().map(|(n, v)| Ok((n.clone(), zeros(v)?))).collect::<Result<_>>()?;
+        let m = params.vars.iter().map(|(n, v)| Ok((n.clone(), zeros(v)?))).collect::<Result<_>>()?;
+        let v = params.vars.iter().map(|(n, v)| Ok((n.clone(), zeros(v)?))).collect::<Result<_>>()?;
         Ok(AdamW { m, v, t: 0 })
     }
 
@@ -115,11 +116,11 @@ impl AdamW {
     /// m ← β₁ m + (1 − β₁) g        v ← β₂ v + (1 − β₂) g²
     /// θ ← θ − lr · ( m/(1 − β₁ᵗ) / (√(v/(1 − β₂ᵗ)) + ε) + λ θ )      (λ = 0 for 1-D parameters)
     /// ```
-    pub fn step(&mut self, gpt: &Gpt, grads: &BTreeMap<String, Tensor>, lr: f64, cfg: &TrainConfig) -> Result<()> {
+    pub fn step(&mut self, params: &Params, grads: &BTreeMap<String, Tensor>, lr: f64, cfg: &TrainConfig) -> Result<()> {
         self.t += 1;
         let (b1, b2) = (cfg.beta1, cfg.beta2);
         let (c1, c2) = (1.0 - b1.powi(self.t as i32), 1.0 - b2.powi(self.t as i32));
-        for (name, var) in &gpt.params.vars {
+        for (name, var) in &params.vars {
             let g = &grads[name];
             let m = ((&self.m[name] * b1)? + (g * (1.0 - b1))?)?;
             let v = ((&self.v[name] * b2)? + (g.sqr()? * (1.0 - b2))?)?;
@@ -138,17 +139,17 @@ impl AdamW {
 
 /// The gradient of every parameter, scaled so that their global norm
 /// `√(Σ ‖g‖²)` is at most `clip` (0: unscaled). Returns the grads and the norm before clipping.
-pub fn clipped_grads(gpt: &Gpt, loss: &Tensor, clip: f64) -> Result<(BTreeMap<String, Tensor>, f64)> {
-    let mut grads = gradients(gpt, loss)?;
+pub fn clipped_grads(params: &Params, loss: &Tensor, clip: f64) -> Result<(BTreeMap<String, Tensor>, f64)> {
+    let mut grads = gradients(params, loss)?;
     let norm = clip_grad_norm(&mut grads, clip)?;
     Ok((grads, norm))
 }
 
 /// Backpropagate `loss` and collect every parameter's gradient by name.
-pub fn gradients(gpt: &Gpt, loss: &Tensor) -> Result<BTreeMap<String, Tensor>> {
+pub fn gradients(params: &Params, loss: &Tensor) -> Result<BTreeMap<String, Tensor>> {
     let store = loss.backward()?;
     let mut grads = BTreeMap::new();
-    for (name, var) in &gpt.params.vars {
+    for (name, var) in &params.vars {
         // Detached: a gradient remembers the operations that made it, and keeping that
         // graph alive (in the optimiser's moments) would keep every step's activations too.
         let g = store.get(var).with_context(|| format!("no gradient for `{name}`"))?.detach();
@@ -228,7 +229,7 @@ impl Trainer {
         cfg.validate(&model_cfg)?;
         let params = model::init(&model_cfg, &mut world::rng(cfg.seed, 0), dev)?;
         let gpt = Gpt::new(model_cfg, params);
-        let opt = AdamW::new(&gpt)?;
+        let opt = AdamW::new(&gpt.params)?;
         Ok(Trainer { gpt, opt, cfg, history: Vec::new() })
     }
 
@@ -247,9 +248,9 @@ impl Trainer {
             let t0 = std::time::Instant::now();
             let (x, y) = batch_at(train, &self.cfg, s, &dev)?;
             let loss = Gpt::loss(&self.gpt.forward(&x, None)?, &y)?;
-            let (grads, grad_norm) = clipped_grads(&self.gpt, &loss, self.cfg.grad_clip)?;
+            let (grads, grad_norm) = clipped_grads(&self.gpt.params, &loss, self.cfg.grad_clip)?;
             let lr = self.cfg.lr_at(s);
-            self.opt.step(&self.gpt, &grads, lr, &self.cfg)?;
+            self.opt.step(&self.gpt.params, &grads, lr, &self.cfg)?;
             // ANCHOR_END: step
             let tokens_per_s = (self.cfg.batch * self.cfg.seq_len) as f64 / t0.elapsed().as_secs_f64();
             let done = self.step();
@@ -307,7 +308,7 @@ impl Trainer {
         let step = state["step"].as_u64().context("trainer state: no `step`")? as usize;
         let path = dir.join("optimizer.safetensors");
         let raw = candle_core::safetensors::load(&path, &dev).with_context(|| format!("cannot read `{}`", path.display()))?;
-        let mut opt = AdamW::new(&gpt)?;
+        let mut opt = AdamW::new(&gpt.params)?;
         for name in gpt.params.vars.keys() {
             opt.m.insert(name.clone(), raw.get(&format!("m.{name}")).with_context(|| format!("optimizer state lacks m.{name}"))?.clone());
             opt.v.insert(name.clone(), raw.get(&format!("v.{name}")).with_context(|| format!("optimizer state lacks v.{name}"))?.clone());

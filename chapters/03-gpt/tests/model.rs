@@ -59,8 +59,8 @@ fn kv_cache_gives_the_uncached_logits() {
     assert!(diff < 1e-5, "cached and uncached logits differ by {diff:e}");
     // Greedy generation: token for token the same.
     let mut rng = world::rng(0, 0);
-    let a = generate(&gpt, &seq[..4], 20, &Sampling::GREEDY, None, false, &mut rng).unwrap();
-    let b = generate(&gpt, &seq[..4], 20, &Sampling::GREEDY, None, true, &mut rng).unwrap();
+    let a = generate(&gpt, &seq[..4], 20, &Sampling::GREEDY, &[], false, &mut rng).unwrap();
+    let b = generate(&gpt, &seq[..4], 20, &Sampling::GREEDY, &[], true, &mut rng).unwrap();
     assert_eq!(a, b);
     assert_eq!(a.len(), 20);
 }
@@ -169,17 +169,17 @@ fn batched_generation_equals_one_prompt_at_a_time() {
     let prompts: Vec<Vec<u32>> = vec![vec![3, 14, 15, 9, 26], vec![5], vec![35, 8, 9]];
     let mut rng = world::rng(0, 0);
     let one_by_one: Vec<Vec<u32>> =
-        prompts.iter().map(|p| generate(&gpt, p, 12, &Sampling::GREEDY, Some(2), false, &mut rng).unwrap()).collect();
+        prompts.iter().map(|p| generate(&gpt, p, 12, &Sampling::GREEDY, &[2], false, &mut rng).unwrap()).collect();
     for use_cache in [false, true] {
-        let batched = generate_batch(&gpt, &prompts, 12, &Sampling::GREEDY, Some(2), use_cache, &mut rng).unwrap();
+        let batched = generate_batch(&gpt, &prompts, 12, &Sampling::GREEDY, &[2], use_cache, &mut rng).unwrap();
         assert_eq!(batched, one_by_one, "use_cache = {use_cache}");
     }
     assert!(one_by_one.iter().all(|r| !r.is_empty() && r.len() <= 12));
     // Stop token: a row ends with it or runs to the limit.
     assert!(one_by_one.iter().all(|r| r.last() == Some(&2) || r.len() == 12 && !r.contains(&2)));
-    assert!(generate_batch(&gpt, &[vec![]], 4, &Sampling::GREEDY, None, true, &mut rng).is_err());
-    assert!(generate_batch(&gpt, &[vec![1; 33]], 4, &Sampling::GREEDY, None, true, &mut rng).is_err());
-    let err = generate_batch(&gpt, &[vec![1, 37]], 4, &Sampling::GREEDY, None, true, &mut rng).unwrap_err();
+    assert!(generate_batch(&gpt, &[vec![]], 4, &Sampling::GREEDY, &[], true, &mut rng).is_err());
+    assert!(generate_batch(&gpt, &[vec![1; 33]], 4, &Sampling::GREEDY, &[], true, &mut rng).is_err());
+    let err = generate_batch(&gpt, &[vec![1, 37]], 4, &Sampling::GREEDY, &[], true, &mut rng).unwrap_err();
     assert!(err.to_string().contains("outside the model's vocabulary"), "{err}");
 }
 

@@ -51,7 +51,7 @@ fn greedy_continuation_matches_transformers_with_and_without_cache() {
     let n = want.len() - prompt.len();
     let mut rng = world::rng(0, 0);
     for use_cache in [false, true] {
-        let new = ch03_gpt::sample::generate(&gpt, &prompt, n, &ch03_gpt::sample::Sampling::GREEDY, None, use_cache, &mut rng).unwrap();
+        let new = ch03_gpt::sample::generate(&gpt, &prompt, n, &ch03_gpt::sample::Sampling::GREEDY, &[], use_cache, &mut rng).unwrap();
         assert_eq!([prompt.clone(), new].concat(), want, "use_cache = {use_cache}");
     }
 }

@@ -1,0 +1,155 @@
+//! Fine-tuning on demonstrations: chapter 3's AdamW, schedule and clipping, on the
+//! masked loss.
+
+use crate::data::{Example, collate};
+use crate::loss::masked_cross_entropy;
+use anyhow::{Result, ensure};
+use candle_core::Device;
+use ch03_gpt::Gpt;
+use ch03_gpt::train::{AdamW, TrainConfig, clipped_grads};
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+/// How to fine-tune. Optimiser fields as in chapter 3's [`TrainConfig`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SftConfig {
+    /// Optimiser steps.
+    pub steps: usize,
+    /// Demonstrations per step.
+    pub batch: usize,
+    pub lr: f64,
+    pub min_lr: f64,
+    pub warmup: usize,
+    pub weight_decay: f64,
+    pub grad_clip: f64,
+    /// Fraction of demonstrations kept aside to measure the held-out response loss.
+    pub heldout_fraction: f64,
+    pub eval_every: usize,
+    pub seed: u64,
+}
+
+impl SftConfig {
+    /// For tests and the notebook: seconds.
+    pub fn tiny() -> Self {
+        SftConfig {
+            steps: 150,
+            batch: 16,
+            lr: 1e-3,
+            min_lr: 1e-4,
+            warmup: 10,
+            weight_decay: 0.0,
+            grad_clip: 1.0,
+            heldout_fraction: 0.1,
+            eval_every: 25,
+            seed: 5,
+        }
+    }
+
+    /// The CPU pipeline's SFT.
+    pub fn small() -> Self {
+        SftConfig { steps: 300, batch: 32, lr: 5e-4, min_lr: 5e-5, warmup: 20, ..Self::tiny() }
+    }
+
+    pub fn preset(name: &str) -> Result<Self> {
+        match name {
+            "tiny" => Ok(Self::tiny()),
+            "small" => Ok(Self::small()),
+            _ => anyhow::bail!("unknown SFT preset `{name}`, expected `tiny` or `small`"),
+        }
+    }
+
+    /// The optimiser settings in chapter 3's form.
+    pub fn optimiser(&self) -> TrainConfig {
+        TrainConfig {
+            steps: self.steps,
+            batch: self.batch,
+            lr: self.lr,
+            min_lr: self.min_lr,
+            warmup: self.warmup,
+            weight_decay: self.weight_decay,
+            grad_clip: self.grad_clip,
+            seed: self.seed,
+            ..TrainConfig::tiny()
+        }
+    }
+}
+
+/// One step's record.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SftRecord {
+    pub step: usize,
+    /// Mean cross-entropy per response token on this step's batch.
+    pub loss: f64,
+    /// The same on the held-out demonstrations, on evaluation steps (and step 0: before).
+    pub heldout: Option<f64>,
+}
+
+/// Response-token loss of `model` on `examples`, in batches.
+pub fn response_loss(model: &Gpt, examples: &[Example], batch: usize, dev: &Device) -> Result<f64> {
+    let (mut total, mut tokens) = (0.0, 0.0);
+    for chunk in examples.chunks(batch.max(1)) {
+        let refs: Vec<&Example> = chunk.iter().collect();
+        let b = collate(&refs, dev)?;
+        let logits = model.forward_padded(&b.inputs, &b.attention_mask, None)?;
+        let n = b.weights.sum_all()?.to_scalar::<f32>()? as f64;
+        total += masked_cross_entropy(&logits, &b.targets, &b.weights)?.to_scalar::<f32>()? as f64 * n;
+        tokens += n;
+    }
+    Ok(total / tokens)
+}
+
+/// Split examples into (train, held-out) by the config's seed.
+pub fn split(examples: Vec<Example>, cfg: &SftConfig) -> (Vec<Example>, Vec<Example>) {
+    let mut ex = examples;
+    ex.shuffle(&mut world::rng(cfg.seed, 11));
+    let n_held = ((ex.len() as f64 * cfg.heldout_fraction).round() as usize).min(ex.len().saturating_sub(1));
+    let train = ex.split_off(n_held);
+    (train, ex)
+}
+
+// ANCHOR: sft_loop
+/// Fine-tune `model` in place on `train`, measuring the held-out response loss before and
+/// every `eval_every` steps. Batches are drawn in a seeded shuffled order, epoch after
+/// epoch. `on_step` sees every record.
+pub fn fine_tune(
+    model: &Gpt,
+    train: &[Example],
+    heldout: &[Example],
+    cfg: &SftConfig,
+    mut on_step: impl FnMut(&SftRecord),
+) -> Result<Vec<SftRecord>> {
+    ensure!(!train.is_empty(), "no demonstrations to fine-tune on");
+    ensure!(cfg.steps > 0 && cfg.batch > 0 && cfg.eval_every > 0, "steps, batch and eval_every must be positive");
+    let dev = Device::Cpu;
+    let opt_cfg = cfg.optimiser();
+    let mut opt = AdamW::new(&model.params)?;
+    let mut history = Vec::new();
+    let eval = |m: &Gpt| -> Result<Option<f64>> {
+        if heldout.is_empty() { Ok(None) } else { response_loss(m, heldout, 64, &dev).map(Some) }
+    };
+    let first = SftRecord { step: 0, loss: f64::NAN, heldout: eval(model)? };
+    on_step(&first);
+    history.push(first);
+    let mut order: Vec<usize> = Vec::new();
+    let mut rng = world::rng(cfg.seed, 12);
+    for step in 0..cfg.steps {
+        if order.len() < cfg.batch {
+            let mut epoch: Vec<usize> = (0..train.len()).collect();
+            epoch.shuffle(&mut rng);
+            order.extend(epoch);
+        }
+        let picked: Vec<&Example> = order.drain(..cfg.batch.min(order.len())).map(|i| &train[i]).collect();
+        let b = collate(&picked, &dev)?;
+        let logits = model.forward_padded(&b.inputs, &b.attention_mask, None)?; // (B, T, V)
+        let loss = masked_cross_entropy(&logits, &b.targets, &b.weights)?;
+        let (grads, _) = clipped_grads(&model.params, &loss, cfg.grad_clip)?;
+        opt.step(&model.params, &grads, opt_cfg.lr_at(step), &opt_cfg)?;
+        let done = step + 1;
+        let heldout = if done.is_multiple_of(cfg.eval_every) || done == cfg.steps { eval(model)? } else { None };
+        let r = SftRecord { step: done, loss: loss.to_scalar::<f32>()? as f64, heldout };
+        on_step(&r);
+        history.push(r);
+    }
+    Ok(history)
+}
+// ANCHOR_END: sft_loop

@@ -1,0 +1,126 @@
+//! The reward model's pieces on hand values, and a tiny run that learns the labeler's
+//! preferences.
+
+use candle_core::{Device, Tensor};
+use ch03_gpt::{Gpt, GptConfig, model};
+use ch04_sft::train::SftConfig;
+use ch05_reward::train::RmConfig;
+use ch05_reward::{Normalisation, RewardModel, loss, model::last_token_index};
+
+fn small_gpt(seed: u64) -> Gpt {
+    let cfg = GptConfig { vocab_size: 41, n_positions: 24, n_embd: 32, n_head: 4, n_layer: 2, layer_norm_epsilon: 1e-5 };
+    Gpt::new(cfg, model::init(&cfg, &mut world::rng(seed, 0), &Device::Cpu).unwrap())
+}
+
+#[test]
+fn pairwise_loss_on_hand_values() {
+    let dev = Device::Cpu;
+    let c = Tensor::new(&[1f32, 0.0, 3.0], &dev).unwrap();
+    let r = Tensor::new(&[0f32, 0.0, 5.0], &dev).unwrap();
+    let l = loss::pairwise_loss(&c, &r).unwrap().to_scalar::<f32>().unwrap() as f64;
+    let nls = |x: f64| -(1.0 / (1.0 + (-x).exp())).ln();
+    let want = (nls(1.0) + nls(0.0) + nls(-2.0)) / 3.0; // 0.3133, ln 2, 2.1269
+    assert!((l - want).abs() < 1e-6, "{l} vs {want}");
+    // Far apart: finite, ≈ 0 when right, ≈ the gap when wrong.
+    let far = loss::pairwise_loss(&Tensor::new(&[100f32], &dev).unwrap(), &Tensor::new(&[-100f32], &dev).unwrap()).unwrap();
+    assert!(far.to_scalar::<f32>().unwrap().abs() < 1e-6);
+    let wrong = loss::pairwise_loss(&Tensor::new(&[-100f32], &dev).unwrap(), &Tensor::new(&[100f32], &dev).unwrap()).unwrap();
+    assert!((wrong.to_scalar::<f32>().unwrap() - 200.0).abs() < 1e-3);
+}
+
+#[test]
+fn last_token_with_padding_on_either_side() {
+    let m = vec![vec![1, 1, 1, 0, 0], vec![0, 0, 1, 1, 1], vec![1, 1, 1, 1, 1], vec![0, 1, 0, 0, 0]];
+    assert_eq!(last_token_index(&m).unwrap(), [2, 4, 4, 1]);
+    let err = last_token_index(&[vec![1, 0], vec![0, 0]]).unwrap_err();
+    assert!(err.to_string().contains("row 1"), "{err}");
+}
+
+#[test]
+fn scores_ignore_padding_and_every_parameter_learns() {
+    let rm = RewardModel::from_sft(&small_gpt(3), 1).unwrap();
+    let dev = Device::Cpu;
+    let seqs: [&[u32]; 3] = [&[5, 9, 2, 7, 3], &[4, 8], &[11, 12, 13, 14, 15, 16, 17]];
+    let alone: Vec<f32> = seqs
+        .iter()
+        .map(|s| {
+            let ids = Tensor::new(*s, &dev).unwrap().unsqueeze(0).unwrap();
+            rm.raw_scores(&ids, &ids.ones_like().unwrap()).unwrap().to_vec1::<f32>().unwrap()[0]
+        })
+        .collect();
+    for left in [true, false] {
+        let pad = |s: &[u32], fill: u32| -> Vec<u32> {
+            let p = vec![fill; 7 - s.len()];
+            if left { [p, s.to_vec()].concat() } else { [s.to_vec(), p].concat() }
+        };
+        let ids = Tensor::new(seqs.iter().map(|s| pad(s, 30)).collect::<Vec<_>>(), &dev).unwrap();
+        let mask = Tensor::new(seqs.iter().map(|s| pad(&vec![1; s.len()], 0)).collect::<Vec<_>>(), &dev).unwrap();
+        let batched = rm.raw_scores(&ids, &mask).unwrap().to_vec1::<f32>().unwrap();
+        for (a, b) in batched.iter().zip(&alone) {
+            assert!((a - b).abs() < 1e-5, "left = {left}: {batched:?} vs {alone:?}");
+        }
+        if left {
+            // The pairwise loss reaches every parameter, the head included.
+            let l = loss::pairwise_loss(&rm.raw_scores(&ids, &mask).unwrap().narrow(0, 0, 1).unwrap(), &Tensor::new(&[0f32], &dev).unwrap()).unwrap();
+            let grads = l.backward().unwrap();
+            for (name, var) in &rm.params().vars {
+                let g = grads.get(var).unwrap_or_else(|| panic!("{name} has no gradient"));
+                assert!(g.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() > 0.0, "{name}: zero gradient");
+            }
+        }
+    }
+}
+
+#[test]
+fn normalisation_and_checkpoint_round_trip() {
+    let n = Normalisation::fit(&[1.0, 2.0, 3.0, 6.0]).unwrap();
+    let z: Vec<f64> = [1.0, 2.0, 3.0, 6.0].iter().map(|&x| n.apply(x)).collect();
+    let mean = z.iter().sum::<f64>() / 4.0;
+    let var = z.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 4.0;
+    assert!(mean.abs() < 1e-12 && (var - 1.0).abs() < 1e-12);
+    assert!(Normalisation::fit(&[2.0, 2.0]).is_err());
+
+    let mut rm = RewardModel::from_sft(&small_gpt(4), 2).unwrap();
+    rm.norm = n;
+    let dir = tempfile::tempdir().unwrap();
+    rm.save(dir.path()).unwrap();
+    let back = RewardModel::load(dir.path(), &Device::Cpu).unwrap();
+    let ids = Tensor::new(&[[3u32, 1, 4, 1, 5]], &Device::Cpu).unwrap();
+    let mask = ids.ones_like().unwrap();
+    assert_eq!(rm.raw_scores(&ids, &mask).unwrap().to_vec1::<f32>().unwrap(), back.raw_scores(&ids, &mask).unwrap().to_vec1::<f32>().unwrap());
+    assert_eq!(back.norm, n);
+    // A language-model checkpoint is not a reward model, and says so.
+    ch03_gpt::train::save_model(&small_gpt(5), dir.path()).unwrap();
+    let err = RewardModel::load(dir.path(), &Device::Cpu).err().unwrap();
+    assert!(format!("{err:#}").contains("score.weight"), "{err:#}");
+}
+
+#[test]
+fn the_reward_model_learns_the_labelers_preferences_on_the_tiny_preset() {
+    let (w, tok, base) = ch04_sft::quick::base_model(120).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    ch04_sft::run(&w, &tok, &base, &SftConfig::tiny(), &ch04_sft::EvalConfig::default(), &dir.path().join("sft"), |_| {}).unwrap();
+    let (_, r) = ch05_reward::run(&w, &tok, &base, &RmConfig::tiny(), &dir.path().join("rm"), |_| {}).unwrap();
+    let (first, last) = (r.history[0].heldout.unwrap(), r.heldout);
+    println!(
+        "{} train / {} held-out pairs; accuracy {:.3} → {:.3} (ceiling {:.3}), gold order {:.3} → {:.3}; correlation {:.2}",
+        r.n_train_pairs, r.n_heldout_pairs, first.accuracy, last.accuracy, last.ceiling, first.gold_accuracy, last.gold_accuracy, r.correlation
+    );
+    assert!(r.n_heldout_pairs >= 200, "too few held-out pairs to measure: {}", r.n_heldout_pairs);
+    // The labels are noisy: no model can beat the labeler's own agreement with the gold
+    // order (the ceiling) by more than chance. Ask for 6 points over chance (3.4 standard
+    // errors on 825 pairs) and at least half of the way from chance to the ceiling.
+    assert!(last.accuracy >= 0.56, "held-out accuracy {:.3} must beat chance (0.5) by 6 points", last.accuracy);
+    assert!(
+        last.accuracy - 0.5 >= 0.5 * (last.ceiling - 0.5),
+        "held-out accuracy {:.3} must close half the gap from chance to the ceiling {:.3}",
+        last.accuracy,
+        last.ceiling
+    );
+    assert!(last.accuracy <= last.ceiling + 0.05, "accuracy {:.3} above the ceiling {:.3}: a leak?", last.accuracy, last.ceiling);
+    assert!(last.gold_accuracy >= first.gold_accuracy + 0.03, "training must improve the gold-order accuracy: {:.3} → {:.3}", first.gold_accuracy, last.gold_accuracy);
+    assert!(r.correlation > 0.4, "correlation with the gold utility {:.2}", r.correlation);
+    for f in ["accuracy.svg", "scores.svg", "calibration.svg", "reward_report.json", "heldout_pairs.jsonl"] {
+        assert!(dir.path().join("rm").join(f).is_file(), "{f} not written");
+    }
+}

@@ -1,0 +1,89 @@
+//! Chapter 5's command: `rlhf reward`.
+
+use crate::progress;
+use anyhow::{Context, Result, ensure};
+use ch05_reward::Report;
+use ch05_reward::train::RmConfig;
+use std::fmt::Write as _;
+use std::path::Path;
+use world::World;
+
+/// `rlhf reward`: sample comparisons from the SFT checkpoint `model`, label them with the
+/// world's simulated human, train a reward model from the SFT model, and write it to
+/// `out/checkpoint` (a `GPT2ForSequenceClassification` directory with its normalisation
+/// in `reward.json`), with its plots and held-out metrics.
+pub fn reward_command(out: &Path, world_dir: &Path, model: &Path, preset: &str, labeler_temperature: Option<f64>) -> Result<Report> {
+    let mut cfg = RmConfig::preset(preset)?;
+    if let Some(t) = labeler_temperature {
+        cfg.labeler = world::BradleyTerry::new(t).context("--labeler-temperature")?;
+    }
+    let w = World::read_from(world_dir)?;
+    let sft = ch03_gpt::load_hf(model, &candle_core::Device::Cpu).with_context(|| format!("--model `{}`", model.display()))?;
+    let tok = ch01_tokenizer::library::load(&model.join("tokenizer.json"))?;
+    ensure!(
+        tok.get_vocab_size(true) <= sft.cfg.vocab_size,
+        "tokenizer `{}` has {} tokens but the model only {}",
+        model.join("tokenizer.json").display(),
+        tok.get_vocab_size(true),
+        sft.cfg.vocab_size
+    );
+    files::ensure_dir(out, "--out")?;
+    let bar = progress::steps(0);
+    bar.set_message("sampling and labelling comparisons");
+    let (rm, report) = ch05_reward::run(&w, &tok, &sft, &cfg, out, |r| {
+        if r.step == 0 {
+            bar.set_length(r.total as u64);
+            let pairs = r.heldout.map_or(0, |m| m.n);
+            bar.set_message(format!("training on comparisons ({pairs} held out)"));
+        }
+        bar.set_position(r.step as u64);
+        if r.loss.is_finite() {
+            bar.set_message(format!("pairwise loss {:.3}", r.loss));
+        }
+    })?;
+    bar.finish_and_clear();
+    let ckpt = out.join("checkpoint");
+    let tmp = out.join(format!(".checkpoint.tmp{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    rm.save(&tmp)?;
+    ch01_tokenizer::library::save(&tok, &tmp.join("tokenizer.json"))?;
+    if ckpt.exists() {
+        std::fs::remove_dir_all(&ckpt).with_context(|| format!("cannot replace `{}`", ckpt.display()))?;
+    }
+    std::fs::rename(&tmp, &ckpt).with_context(|| format!("cannot write `{}`", ckpt.display()))?;
+    let m = &report.heldout;
+    println!(
+        "reward: {} training pairs; held-out accuracy {:.1}% (labeler's ceiling {:.1}%), gold order {:.1}%, correlation with gold {:.2} → {}",
+        report.n_train_pairs,
+        100.0 * m.accuracy,
+        100.0 * m.ceiling,
+        100.0 * m.gold_accuracy,
+        report.correlation,
+        ckpt.display()
+    );
+    Ok(report)
+}
+
+/// The report's reward-model section.
+pub fn report_section(r: &Report) -> String {
+    let (first, m) = (r.history[0].heldout.unwrap_or_default(), r.heldout);
+    let mut s = String::from("## Reward model\n\n<!-- ANCHOR: reward -->\n");
+    writeln!(s, "Trained on {} comparisons of the SFT policy's samples (K = 4 per training prompt), measured on {} pairs from held-out prompts:\n", r.n_train_pairs, m.n).unwrap();
+    writeln!(s, "| held-out pairs | untrained head | trained |\n|---|---|---|").unwrap();
+    writeln!(s, "| agrees with the labeler | {:.1}% | **{:.1}%** |", 100.0 * first.accuracy, 100.0 * m.accuracy).unwrap();
+    writeln!(s, "| ceiling: the labeler's own agreement with the gold utility | {:.1}% | {:.1}% |", 100.0 * first.ceiling, 100.0 * m.ceiling).unwrap();
+    writeln!(s, "| orders the pair as the gold utility does | {:.1}% | **{:.1}%** |", 100.0 * first.gold_accuracy, 100.0 * m.gold_accuracy).unwrap();
+    writeln!(s, "| pairwise loss | {:.3} | {:.3} |", first.loss, m.loss).unwrap();
+    writeln!(
+        s,
+        "\nCorrelation of the reward with the gold utility over held-out responses: {:.2}. Normalisation: \
+         r = {:.3} · raw {} {:.3} (mean 0, std 1 on the SFT policy's samples).",
+        r.correlation,
+        r.norm.gain,
+        if r.norm.bias < 0.0 { "−" } else { "+" },
+        r.norm.bias.abs()
+    )
+    .unwrap();
+    s += "<!-- ANCHOR_END: reward -->\n\n![accuracy](reward/accuracy.svg)\n\n![scores](reward/scores.svg)\n\n![calibration](reward/calibration.svg)\n\n";
+    s
+}

@@ -1,0 +1,99 @@
+//! Chapter 4's command: `rlhf sft`.
+
+use crate::progress;
+use anyhow::{Context, Result, ensure};
+use ch04_sft::train::SftConfig;
+use ch04_sft::{EvalConfig, Report};
+use std::fmt::Write as _;
+use std::path::Path;
+use world::World;
+
+/// `rlhf sft`: fine-tune the checkpoint `model` on the world's demonstrations; write the
+/// fine-tuned checkpoint into `out/checkpoint`, with plots, samples and the base and SFT
+/// capabilities on held-out prompts.
+pub fn sft_command(out: &Path, world_dir: &Path, model: &Path, preset: &str, steps: Option<usize>) -> Result<Report> {
+    let mut cfg = SftConfig::preset(preset)?;
+    if let Some(s) = steps {
+        ensure!(s > 0, "--steps must be positive");
+        cfg.steps = s;
+        cfg.warmup = cfg.warmup.min(s / 5);
+    }
+    let w = World::read_from(world_dir)?;
+    let gpt = ch03_gpt::load_hf(model, &candle_core::Device::Cpu).with_context(|| format!("--model `{}`", model.display()))?;
+    let tok_path = model.join("tokenizer.json");
+    let tok = ch01_tokenizer::library::load(&tok_path)?;
+    ensure!(
+        tok.get_vocab_size(true) <= gpt.cfg.vocab_size,
+        "tokenizer `{}` has {} tokens but the model only {}",
+        tok_path.display(),
+        tok.get_vocab_size(true),
+        gpt.cfg.vocab_size
+    );
+    files::ensure_dir(out, "--out")?;
+    let bar = progress::steps(cfg.steps as u64);
+    bar.set_message("evaluating the base model");
+    let report = ch04_sft::run(&w, &tok, &gpt, &cfg, &EvalConfig::default(), out, |r| {
+        bar.set_position(r.step as u64);
+        if r.loss.is_finite() {
+            bar.set_message(format!("response loss {:.3}", r.loss));
+        }
+    })?;
+    bar.finish_and_clear();
+    let ckpt = out.join("checkpoint");
+    save_checkpoint(&gpt, &tok, &ckpt)?;
+    println!(
+        "sft: {} demonstrations ({} held out), response loss {:.2} → {:.2}; format {:.0}% → {:.0}%, helpfulness {:.0}% → {:.0}% → {}",
+        report.n_train,
+        report.n_heldout,
+        report.history[0].heldout.unwrap_or(f64::NAN),
+        report.history.last().and_then(|r| r.heldout).unwrap_or(f64::NAN),
+        100.0 * report.base.instruction_format,
+        100.0 * report.sft.instruction_format,
+        100.0 * report.base.helpfulness,
+        100.0 * report.sft.helpfulness,
+        ckpt.display()
+    );
+    Ok(report)
+}
+
+/// Write `gpt` and its tokenizer as a Hugging Face GPT-2 directory, replacing `dir` only
+/// once the new one is complete.
+pub fn save_checkpoint(gpt: &ch03_gpt::Gpt, tok: &ch01_tokenizer::tokenizers::Tokenizer, dir: &Path) -> Result<()> {
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = dir.file_name().context("checkpoint path has no name")?.to_string_lossy().into_owned();
+    let tmp = parent.join(format!(".{name}.tmp{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    ch03_gpt::train::save_model(gpt, &tmp)?;
+    ch01_tokenizer::library::save(tok, &tmp.join("tokenizer.json"))?;
+    let old = parent.join(format!(".{name}.old{}", std::process::id()));
+    if dir.exists() {
+        std::fs::rename(dir, &old).with_context(|| format!("cannot replace checkpoint `{}`", dir.display()))?;
+    }
+    std::fs::rename(&tmp, dir).with_context(|| format!("cannot write checkpoint `{}`", dir.display()))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+/// The report's SFT section.
+pub fn report_section(r: &Report) -> String {
+    let mut s = String::from("## Supervised fine-tuning\n\n<!-- ANCHOR: sft -->\n");
+    writeln!(
+        s,
+        "Fine-tuned on {} demonstrations ({} kept aside, {} too long for the context) for {} steps: \
+         held-out response loss {:.2} → {:.2} nats per token. On the {} held-out prompts (greedy):\n",
+        r.n_train,
+        r.n_heldout,
+        r.too_long,
+        r.history.len() - 1,
+        r.history[0].heldout.unwrap_or(f64::NAN),
+        r.history.last().and_then(|h| h.heldout).unwrap_or(f64::NAN),
+        r.base.n
+    )
+    .unwrap();
+    s += &world::eval::capability_table(&[("base", &r.base), ("SFT", &r.sft)]);
+    s += "<!-- ANCHOR_END: sft -->\n\n![loss](sft/loss.svg)\n\n![format](sft/format_by_family.svg)\n\n![right](sft/right_by_family.svg)\n\n";
+    s += "<!-- ANCHOR: sft_samples -->\n";
+    s += &r.samples;
+    s += "<!-- ANCHOR_END: sft_samples -->\n\n";
+    s
+}
