@@ -3,6 +3,7 @@
 
 mod bench;
 mod gpt;
+mod ppo;
 mod progress;
 mod reward;
 mod sft;
@@ -34,6 +35,8 @@ enum Command {
     Sft(SftArgs),
     /// Chapter 5: train a reward model on labelled comparisons of the SFT model's samples.
     Reward(RewardArgs),
+    /// Chapter 6: PPO from the SFT model against the reward model, with a KL leash.
+    Ppo(PpoArgs),
     /// Continue a prompt with a checkpoint or a Hugging Face GPT-2 directory.
     Generate(GenerateArgs),
     /// Run every stage that exists, in order, into runs/<name>/ (the default command).
@@ -151,6 +154,34 @@ struct RewardArgs {
 }
 
 #[derive(Args, Debug, Clone)]
+struct PpoArgs {
+    /// Output directory (the policy goes to <out>/checkpoint).
+    #[arg(long, default_value = "runs/default/ppo")]
+    out: PathBuf,
+    /// The world, as written by `rlhf world`.
+    #[arg(long, default_value = "runs/default/world")]
+    world: PathBuf,
+    /// The SFT checkpoint: the initial policy and the frozen reference.
+    #[arg(long, default_value = "runs/default/sft/checkpoint")]
+    sft: PathBuf,
+    /// The reward model, as written by `rlhf reward`.
+    #[arg(long, default_value = "runs/default/reward/checkpoint")]
+    reward: PathBuf,
+    /// A base checkpoint to measure in the same table (optional).
+    #[arg(long)]
+    base: Option<PathBuf>,
+    /// Preset: `tiny` or `small`.
+    #[arg(long, default_value = "small")]
+    preset: String,
+    /// PPO iterations (default: the preset's).
+    #[arg(long)]
+    iterations: Option<usize>,
+    /// β, the KL coefficient (default: the preset's).
+    #[arg(long)]
+    kl_coef: Option<f64>,
+}
+
+#[derive(Args, Debug, Clone)]
 struct GenerateArgs {
     /// A checkpoint directory or a Hugging Face GPT-2 directory (config.json, model.safetensors, tokenizer.json).
     #[arg(long)]
@@ -257,6 +288,7 @@ fn main() {
         }
         Some(Command::Sft(a)) => sft::sft_command(&a.out, &a.world, &a.model, &a.preset, a.steps).map(|_| ()),
         Some(Command::Reward(a)) => reward::reward_command(&a.out, &a.world, &a.model, &a.preset, a.labeler_temperature).map(|_| ()),
+        Some(Command::Ppo(a)) => ppo::ppo_command(&a.out, &a.world, &a.sft, &a.reward, a.base.as_deref(), &a.preset, a.iterations, a.kl_coef).map(|_| ()),
         Some(Command::Generate(a)) => {
             let sampling = if a.greedy {
                 ch03_gpt::sample::Sampling::GREEDY

@@ -179,7 +179,25 @@ pub fn pipeline(runs: &Path, name: &str, preset: &str, seed: Option<u64>) -> Res
     let t = Instant::now();
     let rm = crate::reward::reward_command(&dir.join("reward"), &dir.join("world"), &dir.join("sft").join("checkpoint"), preset, None)?;
     times.push(("reward model", t.elapsed().as_secs_f64()));
-    let sections = [crate::gpt::report_section(&pre), crate::sft::report_section(&sft), crate::reward::report_section(&rm)];
+
+    let t = Instant::now();
+    let ppo = crate::ppo::ppo_command(
+        &dir.join("ppo"),
+        &dir.join("world"),
+        &dir.join("sft").join("checkpoint"),
+        &dir.join("reward").join("checkpoint"),
+        Some(&dir.join("pretrain").join("checkpoint")),
+        preset,
+        None,
+        None,
+    )?;
+    times.push(("PPO and evaluation", t.elapsed().as_secs_f64()));
+    let sections = [
+        crate::gpt::report_section(&pre),
+        crate::sft::report_section(&sft),
+        crate::reward::report_section(&rm),
+        crate::ppo::report_section(&ppo),
+    ];
 
     let report = render_report(name, preset, &w, &tok, &att, &sections, &times);
     files::write_string_atomic(&dir.join("report.md"), &report)?;
@@ -249,5 +267,6 @@ fn render_report(
     for (stage, secs) in times {
         writeln!(s, "| {stage} | {secs:.1} |").unwrap();
     }
+    writeln!(s, "| **total** | **{:.1}** |", times.iter().map(|t| t.1).sum::<f64>()).unwrap();
     s
 }

@@ -55,6 +55,10 @@ fn pipeline_writes_every_stage_and_a_report() {
         "reward/checkpoint/model.safetensors",
         "reward/checkpoint/reward.json",
         "reward/calibration.svg",
+        "ppo/checkpoint/model.safetensors",
+        "ppo/rewards.svg",
+        "ppo/kl.svg",
+        "ppo/clipfrac.svg",
         "report.md",
     ] {
         assert!(run.join(f).is_file(), "{f} missing");
@@ -69,12 +73,34 @@ fn pipeline_writes_every_stage_and_a_report() {
         "| capability | base | SFT |",
         "## Reward model",
         "ceiling: the labeler's own agreement",
+        "## PPO",
+        "| capability | base | SFT | RLHF |",
+        "| KL to SFT (nats per response) |",
         "## Time per stage",
         "tokenizer/zipf.svg",
     ] {
         assert!(report.contains(section), "report lacks {section}");
     }
     assert!(String::from_utf8_lossy(&o.stdout).contains("## Time per stage"), "the report is printed too");
+
+    // Each stage improved what it should — bounds loose enough for any seed, tight enough
+    // to fail when a stage does nothing.
+    let json = |f: &str| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(run.join(f)).unwrap()).unwrap() };
+    let num = |v: &serde_json::Value| v.as_f64().unwrap();
+    let sft = json("sft/sft_report.json");
+    let hist = sft["history"].as_array().unwrap();
+    assert!(num(&hist.last().unwrap()["heldout"]) < num(&hist[0]["heldout"]) - 1.0, "SFT lowers the response loss by a nat");
+    assert!(num(&sft["sft"]["instruction_format"]) >= num(&sft["base"]["instruction_format"]) + 0.5, "SFT teaches the format");
+    assert!(num(&sft["sft"]["gold_reward"]) > num(&sft["base"]["gold_reward"]) + 1.0, "SFT raises the gold reward");
+    let rm = json("reward/reward_report.json");
+    assert!(num(&rm["heldout"]["accuracy"]) > 0.52, "the reward model beats chance on held-out pairs");
+    assert!(num(&rm["heldout"]["gold_accuracy"]) > 0.6, "the reward model orders pairs as the gold utility does");
+    assert!(num(&rm["correlation"]) > 0.3, "the reward correlates with the gold utility");
+    let ppo = json("ppo/ppo_report.json");
+    let (s, r) = (&ppo["sft"], &ppo["rlhf"]);
+    assert!(num(&r["rm_reward"]) > num(&s["rm_reward"]) + 0.1, "PPO raises the reward it optimises, on held-out prompts");
+    assert!(num(&r["kl"]) > 0.1 && num(&r["kl"]) < 20.0, "the policy moved, on a leash: KL {}", r["kl"]);
+    assert!(num(&r["capabilities"]["instruction_format"]) > 0.8, "PPO keeps the format");
 }
 
 #[test]

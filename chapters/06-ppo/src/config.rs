@@ -1,0 +1,119 @@
+//! Every implementation detail of PPO for RLHF as a named field with its default — the
+//! checklist of "The N implementation details of RLHF with PPO" (Huang et al., 2023) and
+//! of Ziegler et al. (2019). The book explains each.
+
+use crate::core::KlEstimator;
+use anyhow::{Result, ensure};
+use serde::{Deserialize, Serialize};
+
+/// β: fixed, or adapted to keep the KL near a target.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum KlControl {
+    Fixed,
+    /// Ziegler et al.'s proportional controller: target KL (nats per response) and horizon
+    /// (in responses).
+    Adaptive { target: f64, horizon: f64 },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PpoConfig {
+    // --- rollouts ---
+    /// PPO iterations (rollout, then updates).
+    pub iterations: usize,
+    /// Prompts (one response each) per rollout.
+    pub rollout_batch: usize,
+    pub max_new_tokens: usize,
+    /// Sampling temperature. Every log-probability (policy, old policy, reference) is
+    /// computed from the logits divided by it, so the ratios compare the distribution that
+    /// was actually sampled.
+    pub temperature: f64,
+    /// Subtracted from the score of a response that hit `max_new_tokens` without `<|end|>`.
+    pub missing_end_penalty: f64,
+    // --- reward ---
+    /// β, the KL coefficient (its initial value when adaptive).
+    pub kl_coef: f64,
+    pub kl_control: KlControl,
+    /// Per-token KL estimator in the reward (k1 by default).
+    pub kl_estimator: KlEstimator,
+    /// Scale the per-token rewards of a batch to unit variance (the mean is kept).
+    pub whiten_rewards: bool,
+    // --- advantages ---
+    /// Discount γ (1: the episode is one short response).
+    pub gamma: f64,
+    /// GAE's λ.
+    pub lambda: f64,
+    /// Whiten advantages over the batch's tokens (mean 0, std 1).
+    pub whiten_advantages: bool,
+    // --- losses ---
+    /// ε of the clipped surrogate.
+    pub clip_range: f64,
+    /// ε of the clipped value loss (in the reward's units).
+    pub value_clip_range: f64,
+    /// Weight of the value loss in the total loss.
+    pub vf_coef: f64,
+    /// Weight of the entropy bonus (0: none).
+    pub entropy_coef: f64,
+    // --- optimisation ---
+    /// Passes over each rollout batch.
+    pub ppo_epochs: usize,
+    pub minibatch: usize,
+    pub lr: f64,
+    pub grad_clip: f64,
+    /// Stop a rollout's updates early when the approx-KL between the policy before and
+    /// after them exceeds this (None: never).
+    pub target_approx_kl: Option<f64>,
+    pub seed: u64,
+}
+
+impl PpoConfig {
+    /// For tests and the notebook.
+    pub fn tiny() -> Self {
+        PpoConfig {
+            iterations: 20,
+            rollout_batch: 32,
+            max_new_tokens: 24,
+            temperature: 1.0,
+            missing_end_penalty: 1.0,
+            kl_coef: 0.05,
+            kl_control: KlControl::Fixed,
+            kl_estimator: KlEstimator::K1,
+            whiten_rewards: false,
+            gamma: 1.0,
+            lambda: 0.95,
+            whiten_advantages: true,
+            clip_range: 0.2,
+            value_clip_range: 0.2,
+            vf_coef: 0.1,
+            entropy_coef: 0.0,
+            ppo_epochs: 4,
+            minibatch: 16,
+            lr: 1e-4,
+            grad_clip: 1.0,
+            target_approx_kl: None,
+            seed: 9,
+        }
+    }
+
+    /// The CPU pipeline's PPO.
+    pub fn small() -> Self {
+        PpoConfig { iterations: 40, rollout_batch: 64, ppo_epochs: 2, lr: 5e-5, kl_coef: 0.1, ..Self::tiny() }
+    }
+
+    pub fn preset(name: &str) -> Result<Self> {
+        match name {
+            "tiny" => Ok(Self::tiny()),
+            "small" => Ok(Self::small()),
+            _ => anyhow::bail!("unknown PPO preset `{name}`, expected `tiny` or `small`"),
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        ensure!(self.iterations > 0 && self.rollout_batch > 0 && self.minibatch > 0 && self.ppo_epochs > 0, "iterations, rollout_batch, minibatch and ppo_epochs must be positive");
+        ensure!(self.temperature > 0.0, "temperature must be positive (PPO samples)");
+        ensure!(self.max_new_tokens > 0, "max_new_tokens must be positive");
+        ensure!((0.0..=1.0).contains(&self.gamma) && (0.0..=1.0).contains(&self.lambda), "gamma and lambda must be in [0, 1]");
+        ensure!(self.clip_range > 0.0 && self.value_clip_range > 0.0, "clip ranges must be positive");
+        ensure!(self.kl_coef >= 0.0, "kl_coef must be ≥ 0");
+        Ok(())
+    }
+}

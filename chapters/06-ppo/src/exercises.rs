@@ -1,0 +1,30 @@
+//! # Your turn: the two equations at PPO's core
+//!
+//! Fill in each `todo!()`, then check your work with
+//!
+//! ```sh
+//! cargo test -p ch06-ppo --features exercises --test exercises
+//! ```
+//!
+//! The tests are the ones that check the reference solutions in [`crate::core`].
+//! Hints: `chapters/06-ppo/HINTS.md`.
+#![allow(unused_variables)]
+
+use anyhow::Result;
+use candle_core::Tensor;
+
+/// Exercise 6.1 — generalised advantage estimation over one response:
+/// `δ_t = r_t + γ V_{t+1} − V_t` (V after the last token is 0), `A_t = δ_t + γ λ A_{t+1}`,
+/// returns `R_t = A_t + V_t`. Return (advantages, returns).
+pub fn gae(rewards: &[f64], values: &[f64], gamma: f64, lambda: f64) -> (Vec<f64>, Vec<f64>) {
+    // TODO: one backward loop over t.
+    todo!("exercise 6.1: gae")
+}
+
+/// Exercise 6.2 — the clipped surrogate loss (to minimise) and the fraction of masked
+/// tokens where the clipped term was the one taken:
+/// `ρ = exp(logp_new − logp_old)`, `L = mean_mask max(−A ρ, −A clip(ρ, 1 − ε, 1 + ε))`.
+pub fn policy_loss(logp_new: &Tensor, logp_old: &Tensor, advantages: &Tensor, mask: &Tensor, clip: f64) -> Result<(Tensor, f64)> {
+    // TODO: `clamp`, `maximum`, and `crate::core::masked_mean` are yours to use.
+    todo!("exercise 6.2: policy_loss")
+}

@@ -1,0 +1,156 @@
+//! # Chapter 6 — PPO with a KL leash
+//!
+//! The policy (a copy of the SFT model, with a value head) writes responses; the reward
+//! model scores them; PPO makes high-scoring responses more likely — while a penalty on
+//! the KL divergence to the frozen SFT model keeps the policy from wandering where the
+//! reward model was never trained and cannot be trusted.
+//!
+//! - [`core`]: the equations, one small tested function each;
+//! - [`config`]: every implementation detail as a named field;
+//! - [`policy`]: the policy, its value head, the reference's log-probabilities;
+//! - [`rollout`]: sampling and measuring a batch of responses;
+//! - [`train`]: one PPO iteration and its diagnostics;
+//! - [`plots`]: the diagnostics over training.
+
+pub mod config;
+pub mod core;
+pub mod exercises;
+pub mod plots;
+pub mod policy;
+pub mod rollout;
+pub mod train;
+
+/// The exercise functions the tests check: the reference solutions, or — built with
+/// `--features exercises` — your versions in [`exercises`].
+pub mod ex {
+    #[cfg(not(feature = "exercises"))]
+    pub use crate::core::{gae, policy_loss};
+    #[cfg(feature = "exercises")]
+    pub use crate::exercises::{gae, policy_loss};
+}
+
+pub use ch05_reward;
+pub use config::{KlControl, PpoConfig};
+pub use policy::Policy;
+pub use rollout::Env;
+
+use anyhow::Result;
+use candle_core::Device;
+use ch01_tokenizer::library::encode;
+use ch01_tokenizer::tokenizers::Tokenizer;
+use ch03_gpt::Gpt;
+use ch03_gpt::sample::Sampling;
+use ch04_sft::EvalConfig;
+use ch05_reward::RewardModel;
+use rand::seq::IndexedRandom;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+use std::path::Path;
+use train::Stats;
+use world::World;
+use world::eval::Capabilities;
+
+/// One column of the capability table, with the proxy's view and the distance travelled.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Column {
+    pub capabilities: Capabilities,
+    /// Mean normalised reward-model score of the greedy responses.
+    pub rm_reward: f64,
+    /// KL(π ‖ π_SFT) in nats per response, estimated on one sampled response (temperature
+    /// 1) per prompt: the mean of Σ_t log π − log π_SFT.
+    pub kl: f64,
+}
+
+// ANCHOR: measure
+/// A model measured on `prompts`: capabilities and RM reward of its greedy responses, and
+/// its KL to the reference.
+pub fn measure(world: &World, tok: &Tokenizer, model: &Gpt, reference: &Gpt, rm: &RewardModel, prompts: &[world::Prompt], eval: &EvalConfig) -> Result<Column> {
+    let (capabilities, responses) = ch04_sft::evaluate(world, model, tok, prompts, eval)?;
+    let texts: Vec<String> = prompts.iter().zip(&responses).map(|(p, r)| ch05_reward::data::full_text(p, r)).collect();
+    let raw = ch05_reward::train::raw_scores(rm, tok, &texts, 128)?;
+    let rm_reward = raw.iter().map(|&x| rm.norm.apply(x)).sum::<f64>() / raw.len() as f64;
+    // KL on sampled responses.
+    let prompt_ids: Vec<Vec<u32>> = prompts.iter().map(|p| encode(tok, &p.chat())).collect::<Result<_>>()?;
+    let s = Sampling { temperature: 1.0, top_k: 0, top_p: 1.0 };
+    let stop = ch04_sft::chat::stop_tokens(tok);
+    let mut rng = world::rng(eval.seed, 61);
+    let mut total = 0.0;
+    for p_chunk in prompt_ids.chunks(eval.batch) {
+        let resp = ch03_gpt::sample::generate_batch(model, p_chunk, eval.max_new_tokens, &s, &stop, true, &mut rng)?;
+        let (ids, mask, pw, rmask) = rollout::layout(p_chunk, &resp, &Device::Cpu)?;
+        let lp = policy::reference_logp(model, &ids, &mask, pw, 1.0)?;
+        let lr = policy::reference_logp(reference, &ids, &mask, pw, 1.0)?;
+        total += ((lp - lr)? * rmask)?.sum_all()?.to_scalar::<f32>()? as f64;
+    }
+    Ok(Column { capabilities, rm_reward, kl: total / prompts.len() as f64 })
+}
+// ANCHOR_END: measure
+
+/// What a PPO run did.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Report {
+    pub config: PpoConfig,
+    pub history: Vec<Stats>,
+    pub sft: Column,
+    pub rlhf: Column,
+    /// Markdown: sampled rollout responses at a few iterations.
+    pub samples: String,
+}
+
+// ANCHOR: run
+/// Chapter 6 end to end: PPO from the SFT model against the reward model, then the
+/// policy measured on held-out prompts next to the SFT model. Plots go to `out`.
+/// `env.reference` is the SFT model: the initial policy and the KL's reference.
+pub fn run(env: Env, cfg: &PpoConfig, eval: &EvalConfig, out: &Path, mut on_iteration: impl FnMut(&Stats)) -> Result<(Policy, Report)> {
+    let Env { world, tok, reference: sft, rm } = env;
+    files::ensure_dir(out, "PPO output")?;
+    let policy = Policy::from_sft(sft)?;
+    let mut trainer = train::Trainer::new(&policy, cfg)?;
+    let settings = rollout::RolloutSettings { temperature: cfg.temperature, max_new_tokens: cfg.max_new_tokens, missing_end_penalty: cfg.missing_end_penalty };
+    let mut rng = world::rng(cfg.seed, 60);
+    let (mut history, mut samples) = (Vec::new(), String::new());
+    let show = [1, cfg.iterations.div_ceil(2), cfg.iterations];
+    for it in 1..=cfg.iterations {
+        let prompts: Vec<world::Prompt> = world.prompts.train.choose_multiple(&mut rng, cfg.rollout_batch).cloned().collect();
+        let r = rollout::rollout(env, &policy, &prompts, &settings, &mut rng)?;
+        let stats = trainer.step(&policy, &r, cfg)?;
+        if show.contains(&it) {
+            samples_rows(&mut samples, it, &r, 4);
+        }
+        on_iteration(&stats);
+        history.push(stats);
+    }
+    let sft_col = measure(world, tok, sft, sft, rm, &world.prompts.heldout, eval)?;
+    let rlhf_col = measure(world, tok, &policy.gpt, sft, rm, &world.prompts.heldout, eval)?;
+    // ANCHOR_END: run
+    plots::diagnostics(&history, out)?;
+    let report = Report { config: cfg.clone(), history, sft: sft_col, rlhf: rlhf_col, samples };
+    files::write_string_atomic(&out.join("ppo_report.json"), &serde_json::to_string_pretty(&report)?)?;
+    Ok((policy, report))
+}
+
+fn samples_rows(s: &mut String, iteration: usize, r: &rollout::Rollout, n: usize) {
+    if s.is_empty() {
+        s.push_str("| iteration | prompt | response | RM reward | gold |\n|---|---|---|---|---|\n");
+    }
+    let cell = |t: &str| t.replace('|', "\\|").replace('\n', "⏎").replace('`', "'");
+    for i in 0..n.min(r.responses.len()) {
+        writeln!(s, "| {iteration} | {} | `{}` | {:.2} | {:.1} |", cell(&r.prompts[i].text), cell(&r.responses[i]), r.rm_score[i], r.gold[i]).unwrap();
+    }
+}
+
+/// The capability table of several models, with the RM reward and KL rows.
+pub fn table(columns: &[(&str, &Column)]) -> String {
+    let caps: Vec<(&str, &Capabilities)> = columns.iter().map(|(n, c)| (*n, &c.capabilities)).collect();
+    let mut s = world::eval::capability_table(&caps);
+    s.push_str("| RM reward (normalised) |");
+    for (_, c) in columns {
+        write!(s, " {:.2} |", c.rm_reward).unwrap();
+    }
+    s.push_str("\n| KL to SFT (nats per response) |");
+    for (_, c) in columns {
+        write!(s, " {:.2} |", c.kl).unwrap();
+    }
+    s.push('\n');
+    s
+}

@@ -1,0 +1,148 @@
+//! One PPO iteration: rewards, advantages, then epochs of clipped updates on minibatches.
+
+use crate::config::{KlControl, PpoConfig};
+use crate::core::{self, AdaptiveKl};
+use crate::policy::Policy;
+use crate::rollout::Rollout;
+use anyhow::Result;
+use candle_core::{Device, Tensor};
+use ch03_gpt::train::{AdamW, TrainConfig, clipped_grads};
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+/// What one iteration measured (means over the rollout batch unless said otherwise).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    pub iteration: usize,
+    /// The reward model's normalised score (before the missing-end penalty).
+    pub rm_reward: f64,
+    /// The hidden labeler's utility of the same responses.
+    pub gold_reward: f64,
+    /// KL to the reference: Σ over a response's tokens of log π − log π_ref, averaged.
+    pub kl: f64,
+    /// β used for this batch's rewards.
+    pub beta: f64,
+    /// Between the policy before and after this iteration's updates, per token.
+    pub approx_kl: f64,
+    /// Fraction of tokens where the surrogate was clipped.
+    pub clipfrac: f64,
+    /// Of the policy's next-token distribution, per response token, in nats.
+    pub entropy: f64,
+    pub policy_loss: f64,
+    pub value_loss: f64,
+    pub explained_variance: f64,
+    /// Response length in tokens, and the fraction that ended with `<|end|>`.
+    pub length: f64,
+    pub ended: f64,
+    /// Minibatch updates done (fewer than planned after an approx-KL early stop).
+    pub updates: usize,
+}
+
+/// The optimiser state of a PPO run, and β.
+pub struct Trainer {
+    pub opt: AdamW,
+    pub opt_cfg: TrainConfig,
+    pub kl: AdaptiveKl,
+    pub iteration: usize,
+}
+
+impl Trainer {
+    pub fn new(policy: &Policy, cfg: &PpoConfig) -> Result<Trainer> {
+        cfg.validate()?;
+        let (target, horizon) = match cfg.kl_control {
+            KlControl::Adaptive { target, horizon } => (target, horizon),
+            KlControl::Fixed => (f64::NAN, f64::INFINITY),
+        };
+        // Constant learning rate; AdamW without weight decay (as in TRL's PPO).
+        let opt_cfg = TrainConfig { lr: cfg.lr, min_lr: cfg.lr, warmup: 0, weight_decay: 0.0, grad_clip: cfg.grad_clip, ..TrainConfig::tiny() };
+        Ok(Trainer { opt: AdamW::new(&policy.params())?, opt_cfg, kl: AdaptiveKl { beta: cfg.kl_coef, target, horizon }, iteration: 0 })
+    }
+
+    // ANCHOR: step
+    /// Learn from one rollout batch.
+    pub fn step(&mut self, policy: &Policy, r: &Rollout, cfg: &PpoConfig) -> Result<Stats> {
+        let dev = Device::Cpu;
+        let beta = self.kl.beta;
+        // 1. Per-token rewards: −β·KL at every token, the score at the last.
+        let mut rewards: Vec<Vec<f64>> = (0..r.score.len())
+            .map(|i| core::shaped_rewards(r.score[i], &r.logp[i], &r.ref_logp[i], beta, cfg.kl_estimator))
+            .collect();
+        if cfg.whiten_rewards {
+            rewards = core::whiten_nested(&rewards, false);
+        }
+        // 2. Advantages and returns by GAE, per response; advantages whitened over the batch.
+        let (mut adv, mut ret) = (Vec::new(), Vec::new());
+        for (rw, v) in rewards.iter().zip(&r.values) {
+            let (a, g) = core::gae(rw, v, cfg.gamma, cfg.lambda);
+            adv.push(a);
+            ret.push(g);
+        }
+        if cfg.whiten_advantages {
+            adv = core::whiten_nested(&adv, true);
+        }
+        let width = r.response_mask.dim(1)?;
+        let pad = |x: &[Vec<f64>]| -> Result<Tensor> {
+            let flat: Vec<f32> = x.iter().flat_map(|row| (0..width).map(|j| row.get(j).copied().unwrap_or(0.0) as f32)).collect();
+            Ok(Tensor::from_vec(flat, (x.len(), width), &dev)?)
+        };
+        let (adv_t, ret_t, logp_old, v_old) = (pad(&adv)?, pad(&ret)?, pad(&r.logp)?, pad(&r.values)?);
+        // 3. Epochs of minibatch updates.
+        let params = policy.params();
+        let mut rng = world::rng(cfg.seed, 1000 + self.iteration as u64);
+        let (mut pl_sum, mut vl_sum, mut cf_sum, mut ent_sum, mut akl_sum, mut updates) = (0.0, 0.0, 0.0, 0.0, 0.0, 0usize);
+        let n = r.score.len();
+        'epochs: for _ in 0..cfg.ppo_epochs {
+            let mut order: Vec<u32> = (0..n as u32).collect();
+            order.shuffle(&mut rng);
+            for mb in order.chunks(cfg.minibatch) {
+                let idx = Tensor::new(mb, &dev)?;
+                let pick = |t: &Tensor| t.index_select(&idx, 0);
+                let mask = pick(&r.response_mask)?;
+                let out = policy.outputs(&pick(&r.ids)?, &pick(&r.attention_mask)?, r.prompt_width, cfg.temperature)?;
+                let old = pick(&logp_old)?;
+                let (pl, clipfrac) = core::policy_loss(&out.logp, &old, &pick(&adv_t)?, &mask, cfg.clip_range)?;
+                let vl = core::value_loss(&out.values, &pick(&v_old)?, &pick(&ret_t)?, &mask, cfg.value_clip_range)?;
+                let ent = core::masked_mean(&out.entropy, &mask)?;
+                let loss = ((&pl + (&vl * cfg.vf_coef)?)? - (&ent * cfg.entropy_coef)?)?;
+                let (grads, _) = clipped_grads(&params, &loss, cfg.grad_clip)?;
+                self.opt.step(&params, &grads, cfg.lr, &self.opt_cfg)?;
+                let akl = core::approx_kl(&out.logp.detach(), &old, &mask)?;
+                pl_sum += pl.to_scalar::<f32>()? as f64;
+                vl_sum += vl.to_scalar::<f32>()? as f64;
+                ent_sum += ent.to_scalar::<f32>()? as f64;
+                cf_sum += clipfrac;
+                akl_sum += akl;
+                updates += 1;
+                if cfg.target_approx_kl.is_some_and(|t| akl > t) {
+                    break 'epochs;
+                }
+            }
+        }
+        // ANCHOR_END: step
+        // 4. β for the next batch, from this batch's KL.
+        let kl: f64 = r.logp.iter().zip(&r.ref_logp).map(|(l, rl)| l.iter().zip(rl).map(|(a, b)| a - b).sum::<f64>()).sum::<f64>() / n as f64;
+        if let KlControl::Adaptive { .. } = cfg.kl_control {
+            self.kl.update(kl, n);
+        }
+        self.iteration += 1;
+        let flat = |x: &[Vec<f64>]| x.iter().flatten().copied().collect::<Vec<f64>>();
+        let u = updates.max(1) as f64;
+        let mean = |x: &[f64]| x.iter().sum::<f64>() / x.len() as f64;
+        Ok(Stats {
+            iteration: self.iteration,
+            rm_reward: mean(&r.rm_score),
+            gold_reward: mean(&r.gold),
+            kl,
+            beta,
+            approx_kl: akl_sum / u,
+            clipfrac: cf_sum / u,
+            entropy: ent_sum / u,
+            policy_loss: pl_sum / u,
+            value_loss: vl_sum / u,
+            explained_variance: core::explained_variance(&flat(&r.values), &flat(&ret)),
+            length: r.logp.iter().map(Vec::len).sum::<usize>() as f64 / n as f64,
+            ended: r.ended.iter().filter(|&&e| e).count() as f64 / n as f64,
+            updates,
+        })
+    }
+}

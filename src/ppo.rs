@@ -1,0 +1,122 @@
+//! Chapter 6's command: `rlhf ppo`.
+
+use crate::progress;
+use anyhow::{Context, Result, ensure};
+use candle_core::Device;
+use ch04_sft::EvalConfig;
+use ch05_reward::RewardModel;
+use ch06_ppo::{Column, PpoConfig, Report};
+use std::fmt::Write as _;
+use std::path::Path;
+use world::World;
+
+/// What `rlhf ppo` reports: the PPO run, and the base model measured the same way when given.
+pub struct PpoSummary {
+    pub report: Report,
+    pub base: Option<Column>,
+}
+
+/// `rlhf ppo`: PPO from the SFT checkpoint against the reward model; the policy goes to
+/// `out/checkpoint`, the diagnostics' plots and `ppo_report.json` beside it.
+#[allow(clippy::too_many_arguments)]
+pub fn ppo_command(
+    out: &Path,
+    world_dir: &Path,
+    sft_dir: &Path,
+    reward_dir: &Path,
+    base_dir: Option<&Path>,
+    preset: &str,
+    iterations: Option<usize>,
+    kl_coef: Option<f64>,
+) -> Result<PpoSummary> {
+    let mut cfg = PpoConfig::preset(preset)?;
+    if let Some(n) = iterations {
+        ensure!(n > 0, "--iterations must be positive");
+        cfg.iterations = n;
+    }
+    if let Some(b) = kl_coef {
+        ensure!(b >= 0.0 && b.is_finite(), "--kl-coef must be ≥ 0, got {b}");
+        cfg.kl_coef = b;
+    }
+    let dev = Device::Cpu;
+    let w = World::read_from(world_dir)?;
+    let sft = ch03_gpt::load_hf(sft_dir, &dev).with_context(|| format!("--sft `{}`", sft_dir.display()))?;
+    let tok = ch01_tokenizer::library::load(&sft_dir.join("tokenizer.json"))?;
+    let rm = RewardModel::load(reward_dir, &dev).with_context(|| format!("--reward `{}`", reward_dir.display()))?;
+    ensure!(
+        rm.gpt.cfg.vocab_size == sft.cfg.vocab_size,
+        "the reward model's vocabulary ({}) differs from the SFT model's ({})",
+        rm.gpt.cfg.vocab_size,
+        sft.cfg.vocab_size
+    );
+    files::ensure_dir(out, "--out")?;
+    let bar = progress::steps(cfg.iterations as u64);
+    bar.set_message("PPO");
+    let eval = EvalConfig::default();
+    let env = ch06_ppo::Env { world: &w, tok: &tok, reference: &sft, rm: &rm };
+    let (policy, report) = ch06_ppo::run(env, &cfg, &eval, out, |s| {
+        bar.set_position(s.iteration as u64);
+        bar.set_message(format!("RM {:+.2}, gold {:+.2}, KL {:.2}", s.rm_reward, s.gold_reward, s.kl));
+    })?;
+    bar.finish_and_clear();
+    crate::sft::save_checkpoint(&policy.gpt, &tok, &out.join("checkpoint"))?;
+    let base = match base_dir {
+        Some(b) => {
+            let base = ch03_gpt::load_hf(b, &dev).with_context(|| format!("--base `{}`", b.display()))?;
+            Some(ch06_ppo::measure(&w, &tok, &base, &sft, &rm, &w.prompts.heldout, &eval)?)
+        }
+        None => None,
+    };
+    let (s, r) = (&report.sft, &report.rlhf);
+    println!(
+        "ppo: {} iterations; held-out gold reward {:.2} (SFT) → {:.2} (RLHF), RM reward {:.2} → {:.2}, KL to SFT {:.2} → {}",
+        cfg.iterations,
+        s.capabilities.gold_reward,
+        r.capabilities.gold_reward,
+        s.rm_reward,
+        r.rm_reward,
+        r.kl,
+        out.join("checkpoint").display()
+    );
+    Ok(PpoSummary { report, base })
+}
+
+/// The report's PPO section and the capability table.
+pub fn report_section(p: &PpoSummary) -> String {
+    let r = &p.report;
+    let mut s = String::from("## PPO\n\n<!-- ANCHOR: ppo -->\n");
+    let last = r.history.last().copied().unwrap_or_default();
+    writeln!(
+        s,
+        "{} iterations of {} rollouts (up to {} tokens, temperature {}), β = {} ({:?}), {} epochs of minibatches of {}. \
+         Last iteration: RM reward {:.2}, gold reward {:.2}, KL {:.2} nats, clip fraction {:.2}, entropy {:.2}.",
+        r.config.iterations,
+        r.config.rollout_batch,
+        r.config.max_new_tokens,
+        r.config.temperature,
+        r.config.kl_coef,
+        r.config.kl_control,
+        r.config.ppo_epochs,
+        r.config.minibatch,
+        last.rm_reward,
+        last.gold_reward,
+        last.kl,
+        last.clipfrac,
+        last.entropy
+    )
+    .unwrap();
+    s += "<!-- ANCHOR_END: ppo -->\n\n![rewards](ppo/rewards.svg)\n\n![kl](ppo/kl.svg)\n\n";
+    s += "<!-- ANCHOR: ppo_samples -->\n";
+    s += &r.samples;
+    s += "<!-- ANCHOR_END: ppo_samples -->\n\n## The capability table\n\n<!-- ANCHOR: capabilities -->\n";
+    writeln!(s, "Measured on the {} held-out prompts (greedy answers; KL on sampled ones):\n", r.sft.capabilities.n).unwrap();
+    let mut cols: Vec<(&str, &Column)> = Vec::new();
+    if let Some(b) = &p.base {
+        cols.push(("base", b));
+    }
+    cols.push(("SFT", &r.sft));
+    cols.push(("RLHF", &r.rlhf));
+    s += &ch06_ppo::table(&cols);
+    s += "<!-- ANCHOR_END: capabilities -->\n\n";
+    s
+}
