@@ -160,3 +160,22 @@ pub fn report_section(pre: &PretrainSummary) -> String {
     s += "<!-- ANCHOR_END: pretrain -->\n\n![loss](pretrain/loss.svg)\n\n";
     s
 }
+
+/// `rlhf export`: write the language model at `model` (any checkpoint of the project, or a
+/// GPT-2 directory) with its tokenizer as a Hugging Face GPT-2 directory that
+/// `transformers.GPT2LMHeadModel.from_pretrained` loads: `config.json`, `model.safetensors`
+/// (`transformer.*` names, the head tied to `wte`), `tokenizer.json`.
+pub fn export_command(model: &Path, out: &Path) -> Result<()> {
+    let gpt = load_hf(model, &Device::Cpu).with_context(|| format!("--model `{}`", model.display()))?;
+    let tok = ch01_tokenizer::library::load(&model.join("tokenizer.json"))?;
+    ensure!(
+        tok.get_vocab_size(true) <= gpt.cfg.vocab_size,
+        "tokenizer `{}` has {} tokens but the model only {}",
+        model.join("tokenizer.json").display(),
+        tok.get_vocab_size(true),
+        gpt.cfg.vocab_size
+    );
+    crate::sft::save_checkpoint(&gpt, &tok, out)?;
+    println!("export: {} parameters → {}", gpt.params.count(), out.display());
+    Ok(())
+}

@@ -37,6 +37,8 @@ enum Command {
     Reward(RewardArgs),
     /// Chapter 6: PPO from the SFT model against the reward model, with a KL leash.
     Ppo(PpoArgs),
+    /// Write any checkpoint of the project as a Hugging Face GPT-2 directory (GPT2LMHeadModel + tokenizer.json).
+    Export(ExportArgs),
     /// Continue a prompt with a checkpoint or a Hugging Face GPT-2 directory.
     Generate(GenerateArgs),
     /// Run every stage that exists, in order, into runs/<name>/ (the default command).
@@ -182,6 +184,16 @@ struct PpoArgs {
 }
 
 #[derive(Args, Debug, Clone)]
+struct ExportArgs {
+    /// A checkpoint of the project (pretrain, sft or ppo `checkpoint/`) or any GPT-2 directory with tokenizer.json.
+    #[arg(long)]
+    model: PathBuf,
+    /// The directory to write (replaced only once complete).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
 struct GenerateArgs {
     /// A checkpoint directory or a Hugging Face GPT-2 directory (config.json, model.safetensors, tokenizer.json).
     #[arg(long)]
@@ -289,6 +301,7 @@ fn main() {
         Some(Command::Sft(a)) => sft::sft_command(&a.out, &a.world, &a.model, &a.preset, a.steps).map(|_| ()),
         Some(Command::Reward(a)) => reward::reward_command(&a.out, &a.world, &a.model, &a.preset, a.labeler_temperature).map(|_| ()),
         Some(Command::Ppo(a)) => ppo::ppo_command(&a.out, &a.world, &a.sft, &a.reward, a.base.as_deref(), &a.preset, a.iterations, a.kl_coef).map(|_| ()),
+        Some(Command::Export(a)) => gpt::export_command(&a.model, &a.out),
         Some(Command::Generate(a)) => {
             let sampling = if a.greedy {
                 ch03_gpt::sample::Sampling::GREEDY

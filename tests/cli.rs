@@ -156,6 +156,20 @@ fn pretrain_then_generate() {
     assert_eq!(o.status.code(), Some(2), "--greedy and --temperature conflict");
     let o = rlhf(&["generate", "--model", "p/checkpoint", "--prompt", "hi", "--top-p", "0"], d);
     assert!(stderr(&o).contains("top-p"), "{}", stderr(&o));
+
+    // Export: a Hugging Face GPT-2 directory that continues exactly as the checkpoint does.
+    let o = rlhf(&["export", "--model", "p/checkpoint", "--out", "hf"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+        assert!(d.join("hf").join(f).is_file(), "export lacks {f}");
+    }
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("hf/config.json")).unwrap()).unwrap();
+    assert_eq!(config["architectures"][0], "GPT2LMHeadModel");
+    let o = rlhf(&["generate", "--model", "hf", "--prompt", "The flag of", "--max-new-tokens", "6", "--json", "--greedy"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(), a, "the export continues as the checkpoint");
+    let o = rlhf(&["export", "--model", "nowhere", "--out", "hf2"], d);
+    assert!(!o.status.success() && stderr(&o).contains("nowhere"), "{}", stderr(&o));
 }
 
 #[test]
