@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The same GPT and the same training step as `rlhf bench`, in PyTorch eager, on CPU.
+"""The same GPT and the same training step as `rlhf bench`, in PyTorch eager, on CPU or CUDA.
 
 GPT-2 (pre-layer-norm, tanh GELU, tied embeddings, no dropout) written out in plain
 PyTorch, trained on random tokens with AdamW (β = 0.9, 0.95; weight decay 0.1 on
@@ -7,6 +7,12 @@ matrices only), gradient clipping at global norm 1, f32. Prints one JSON line pe
 measurement, in the same form as `rlhf bench`:
 
     python bench/pytorch_gpt.py --threads 2
+    python bench/pytorch_gpt.py --device cuda --precision bf16 --vocab 50257 --ctx 1024 \
+        --width 768 --layers 12 --heads 12 --batch 8 --seq-len 1024
+
+Precision as in `rlhf --precision`: `f32` (TF32 matrix products on a GPU), `f32-strict`,
+`bf16` (autocast: bf16 matrix products, f32 weights and optimiser). Eager: no
+torch.compile, no fused attention kernel — the same operations our model runs.
 
 `rlhf bench --pytorch PYTHON` runs it in the same process tree, alternating with the Rust
 measurement, and prints the ratio. Needs only `torch` (pip install torch).
@@ -61,7 +67,7 @@ class GPT(nn.Module):
 
     def forward(self, idx, targets):
         b, t = idx.shape
-        x = self.wte(idx) + self.wpe(torch.arange(t))
+        x = self.wte(idx) + self.wpe(torch.arange(t, device=idx.device))
         for block in self.h:
             x = block(x, self.mask)
         logits = self.ln_f(x) @ self.wte.weight.t()  # tied head
@@ -80,10 +86,17 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup-steps", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--precision", choices=["f32", "f32-strict", "bf16"], default="f32")
     a = ap.parse_args()
     torch.manual_seed(7)
     torch.set_num_threads(a.threads)
-    model = GPT(a.vocab, a.ctx, a.width, a.heads, a.layers)
+    dev = torch.device(a.device)
+    torch.backends.cuda.matmul.allow_tf32 = a.precision == "f32"
+    torch.backends.cudnn.allow_tf32 = a.precision == "f32"
+    autocast = torch.autocast(a.device, dtype=torch.bfloat16, enabled=a.precision == "bf16")
+    sync = torch.cuda.synchronize if a.device == "cuda" else (lambda: None)
+    model = GPT(a.vocab, a.ctx, a.width, a.heads, a.layers).to(dev)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW(
@@ -92,18 +105,23 @@ def main():
     )
     phases = {"forward_loss_ms": 0.0, "backward_ms": 0.0, "clip_ms": 0.0, "adamw_ms": 0.0}
     for step in range(a.warmup_steps + a.steps):
-        data = torch.randint(0, a.vocab, (a.batch, a.seq_len + 1))
+        data = torch.randint(0, a.vocab, (a.batch, a.seq_len + 1), device=dev)
         x, y = data[:, :-1], data[:, 1:]
+        sync()
         t0 = time.perf_counter()
-        loss = model(x, y)
+        with autocast:
+            loss = model(x, y)
         loss.item()
         t1 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        sync()
         t2 = time.perf_counter()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        sync()
         t3 = time.perf_counter()
         opt.step()
+        sync()
         t4 = time.perf_counter()
         if step >= a.warmup_steps:
             for k, (s, e) in zip(phases, [(t0, t1), (t1, t2), (t2, t3), (t3, t4)]):
@@ -111,12 +129,13 @@ def main():
     ms = sum(phases.values()) / a.steps
     print(json.dumps({
         "bench": "train",
-        "implementation": f"pytorch {torch.__version__} eager",
+        "implementation": f"pytorch {torch.__version__} eager ({a.device} {a.precision})",
         "tokens_per_s": a.batch * a.seq_len / (ms / 1e3),
         "ms_per_step": ms,
         "profile": {k: v / a.steps for k, v in phases.items()},
         "parameters": sum(p.numel() for p in model.parameters()),
         "batch": a.batch, "seq_len": a.seq_len, "threads": a.threads,
+        "gpu": torch.cuda.get_device_name(0) if a.device == "cuda" else None,
     }), flush=True)
 
 

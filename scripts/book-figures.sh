@@ -17,5 +17,7 @@ cp runs/book/ppo/*.svg "$out/ch06/"
 # This build's own speed: one round of the reference benchmark, as a table.
 cargo run --release -q -- bench --rounds 1 --steps 5 | python3 scripts/bench-table.py > "$out/ch03/bench.md"
 cp runs/book/report.md "$out/report.md"
+# Chapter 6's acceptance, on this very run: fails the book (and CI) when it does not hold.
+python3 scripts/check-acceptance.py runs/book
 cp runs/book/world/samples.md "$out/world-samples.md"
 echo "book figures regenerated in $out"

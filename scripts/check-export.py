@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Check that an exported checkpoint loads in Hugging Face transformers and continues
-prompts exactly as `rlhf generate` does (greedy, token for token).
+"""Check that an exported checkpoint loads in Hugging Face transformers, gives the same
+logits as `rlhf generate` (at each prompt's last position, to within 1e-4) and continues
+prompts exactly as it does (greedy, token for token).
 
     cargo run --release -- export --model runs/default/ppo/checkpoint --out /tmp/rlhf-gpt2
     python scripts/check-export.py /tmp/rlhf-gpt2 --rlhf target/release/rlhf
@@ -34,20 +35,23 @@ def main():
     failures = 0
     for prompt in PROMPTS:
         ours = json.loads(subprocess.run(
-            [a.rlhf, "generate", "--model", a.dir, "--prompt", prompt, "--greedy", "--json", "--max-new-tokens", str(a.max_new_tokens)],
+            [a.rlhf, "generate", "--model", a.dir, "--prompt", prompt, "--greedy", "--json", "--logits",
+             "--max-new-tokens", str(a.max_new_tokens)],
             check=True, capture_output=True, text=True).stdout)
         ids = tok(prompt, add_special_tokens=False)["input_ids"]
         assert ids == ours["prompt_ids"], f"tokenization differs: {ids} vs {ours['prompt_ids']}"
         with torch.no_grad():
+            logits = model(torch.tensor([ids])).logits[0, -1]
+            diff = (logits - torch.tensor(ours["last_logits"])).abs().max().item()
             out = model.generate(torch.tensor([ids]), max_new_tokens=a.max_new_tokens, do_sample=False,
                                  eos_token_id=stops, pad_token_id=0, attention_mask=torch.ones(1, len(ids), dtype=torch.long))
         theirs = out[0, len(ids):].tolist()
-        same = theirs == ours["new_ids"]
+        same = theirs == ours["new_ids"] and diff < 1e-4
         failures += not same
-        print(f"{'ok  ' if same else 'DIFF'} {prompt!r} → {tok.decode(theirs)!r}")
+        print(f"{'ok  ' if same else 'DIFF'} max |Δlogit| {diff:.1e}  {prompt!r} → {tok.decode(theirs)!r}")
         if not same:
             print(f"     transformers {theirs}\n     rlhf         {ours['new_ids']}")
-    print(f"{len(PROMPTS) - failures} of {len(PROMPTS)} continuations identical")
+    print(f"{len(PROMPTS) - failures} of {len(PROMPTS)} prompts: same logits and identical continuations")
     raise SystemExit(1 if failures else 0)
 
 

@@ -1,8 +1,8 @@
 //! `rlhf bench`: chapter 3's throughput, optionally side by side with PyTorch.
 
 use anyhow::{Context, Result, ensure};
-use candle_core::Device;
 use ch03_gpt::bench::{self, BenchConfig};
+use ch03_gpt::device::Precision;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,6 +10,7 @@ use std::process::Command;
 pub struct BenchOptions {
     pub preset: String,
     pub batch: Option<usize>,
+    pub seq_len: Option<usize>,
     pub steps: Option<usize>,
     pub generate: bool,
     pub pytorch: Option<PathBuf>,
@@ -27,7 +28,12 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Run `bench/pytorch_gpt.py` with `python` on the same configuration; its JSON line.
 fn pytorch_train(python: &Path, cfg: &BenchConfig) -> Result<Value> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/pytorch_gpt.py");
+    // From the working directory first: a binary built elsewhere (the GPU machine's copy)
+    // runs from the repository's root there.
+    let script = [Path::new("bench/pytorch_gpt.py").to_path_buf(), Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/pytorch_gpt.py")]
+        .into_iter()
+        .find(|p| p.is_file())
+        .context("cannot find bench/pytorch_gpt.py: run from the repository's root")?;
     let m = &cfg.model;
     let out = Command::new(python)
         .arg(&script)
@@ -36,6 +42,8 @@ fn pytorch_train(python: &Path, cfg: &BenchConfig) -> Result<Value> {
         .args(["--batch", &cfg.batch.to_string(), "--seq-len", &cfg.seq_len.to_string()])
         .args(["--steps", &cfg.steps.to_string(), "--warmup-steps", &cfg.warmup_steps.to_string()])
         .args(["--threads", &threads().to_string()])
+        .args(["--device", if crate::compute::device().is_cpu() { "cpu" } else { "cuda" }])
+        .args(["--precision", precision_name(crate::compute::get().precision)])
         .output()
         .with_context(|| format!("cannot run `{}` (--pytorch expects a Python with torch installed)", python.display()))?;
     ensure!(
@@ -49,36 +57,55 @@ fn pytorch_train(python: &Path, cfg: &BenchConfig) -> Result<Value> {
     serde_json::from_str(line.trim()).with_context(|| format!("the PyTorch script printed `{}`, not one JSON line", line.trim()))
 }
 
+fn precision_name(p: Precision) -> &'static str {
+    match p {
+        Precision::F32 { tf32: true } => "f32",
+        Precision::F32 { tf32: false } => "f32-strict",
+        Precision::Bf16 => "bf16",
+    }
+}
+
 pub fn bench_command(o: &BenchOptions) -> Result<()> {
     let mut cfg = BenchConfig::preset(&o.preset, 1024)?;
     if let Some(b) = o.batch {
         ensure!(b > 0, "--batch must be positive");
         cfg.batch = b;
     }
+    if let Some(t) = o.seq_len {
+        ensure!(t > 0 && t <= cfg.model.n_positions, "--seq-len {t}: expected 1..={} (the model's context)", cfg.model.n_positions);
+        cfg.seq_len = t;
+    }
     if let Some(s) = o.steps {
         ensure!(s > 0, "--steps must be positive");
         cfg.steps = s;
     }
     ensure!(o.rounds > 0, "--rounds must be positive");
-    let dev = Device::Cpu;
-    let common = json!({ "preset": o.preset, "model": cfg.model, "threads": threads() });
+    let compute = crate::compute::get();
+    let gpu = if compute.device.is_cpu() { None } else { ch03_gpt::device::gpu_name() };
+    let common = json!({
+        "preset": o.preset, "model": cfg.model, "threads": threads(),
+        "device": compute.describe(), "gpu": gpu,
+    });
     let line = |mut v: Value| {
         v.as_object_mut().unwrap().extend(common.as_object().unwrap().clone());
         println!("{v}");
     };
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for round in 0..o.rounds {
-        let t = bench::train(&cfg, &dev)?;
+        let t = bench::train(&cfg, compute)?;
         ours.push(t.tokens_per_s);
         line(json!({
-            "bench": "train", "implementation": "rlhf (candle, f32)", "round": round,
-            "tokens_per_s": t.tokens_per_s, "ms_per_step": t.ms_per_step, "profile": t.profile,
+            "bench": "train", "implementation": format!("rlhf (candle, {})", compute.describe()), "round": round,
+            "tokens_per_s": t.tokens_per_s, "mfu": t.throughput.mfu, "flops_per_token": t.throughput.flops_per_token,
+            "ms_per_step": t.ms_per_step, "profile": t.profile,
             "parameters": t.parameters, "batch": cfg.batch, "seq_len": cfg.seq_len,
         }));
         if let Some(py) = &o.pytorch {
             let mut v = pytorch_train(py, &cfg)?;
-            theirs.push(v["tokens_per_s"].as_f64().context("PyTorch's line has no tokens_per_s")?);
+            let tps = v["tokens_per_s"].as_f64().context("PyTorch's line has no tokens_per_s")?;
+            theirs.push(tps);
             v["round"] = json!(round);
+            v["mfu"] = json!(t.throughput.mfu.map(|m| m * tps / t.tokens_per_s));
             line(v);
         }
     }
@@ -91,7 +118,10 @@ pub fn bench_command(o: &BenchOptions) -> Result<()> {
     }
     if o.generate {
         for kv_cache in [true, false] {
-            let g = bench::generate(&cfg, kv_cache, &dev)?;
+            if !kv_cache && !compute.device.is_cpu() && cfg.prompt_len + cfg.new_tokens > 256 {
+                continue; // quadratic without the cache: minutes on a GPU for nothing new
+            }
+            let g = bench::generate(&cfg, kv_cache, compute)?;
             line(json!({
                 "bench": "generate", "kv_cache": kv_cache, "tokens_per_s": g.tokens_per_s, "seconds": g.seconds,
                 "batch": cfg.gen_batch, "prompt_len": cfg.prompt_len, "new_tokens": cfg.new_tokens,

@@ -2,10 +2,9 @@
 
 use crate::progress;
 use anyhow::{Context, Result, ensure};
-use candle_core::Device;
 use ch03_gpt::sample::{Sampling, generate};
 use ch03_gpt::train::{Record, TrainConfig, Trainer};
-use ch03_gpt::{GptConfig, load_hf};
+use ch03_gpt::GptConfig;
 use plot::Chart;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -17,13 +16,16 @@ pub struct PretrainSummary {
     pub first_heldout: f64,
     pub last_heldout: f64,
     pub tokens_per_s: f64,
+    /// Tokens per training sequence.
+    pub seq_len: usize,
 }
 
 fn presets(preset: &str, vocab: usize) -> Result<(GptConfig, TrainConfig)> {
     match preset {
         "tiny" => Ok((GptConfig::tiny(vocab), TrainConfig::tiny())),
         "small" => Ok((GptConfig::small(vocab), TrainConfig::small())),
-        _ => anyhow::bail!("unknown pretrain preset `{preset}`, expected `tiny` or `small`"),
+        "gpu" => Ok((GptConfig::gpt2_body(vocab), TrainConfig::gpu())),
+        _ => anyhow::bail!("unknown pretrain preset `{preset}`, expected `tiny`, `small` or `gpu`"),
     }
 }
 
@@ -60,12 +62,15 @@ pub fn pretrain_command(
     let (train, heldout) = ids.split_at(split);
     let ckpt = out.join("checkpoint");
     let mut t = if resume && ckpt.join("trainer.json").is_file() {
-        let t = Trainer::resume(&ckpt)?;
+        let mut t = Trainer::resume_on(&ckpt, crate::compute::device())?;
+        t.gpt = crate::compute::prepare(t.gpt)?;
         ensure!(t.gpt.cfg == model_cfg, "checkpoint `{}` is a different model than preset `{preset}`", ckpt.display());
         println!("pretrain: resuming at step {}", t.step());
         t
     } else {
-        Trainer::new(model_cfg, train_cfg.clone(), &Device::Cpu)?
+        let mut t = Trainer::new(model_cfg, train_cfg.clone(), crate::compute::device())?;
+        t.gpt = crate::compute::prepare(t.gpt)?;
+        t
     };
     let total = t.cfg.steps;
     let bar = progress::steps(total as u64);
@@ -101,6 +106,7 @@ pub fn pretrain_command(
         first_heldout: evals.first().map_or(f64::NAN, |e| e.1),
         last_heldout: evals.last().map_or(f64::NAN, |e| e.1),
         tokens_per_s: speeds.iter().sum::<f64>() / speeds.len().max(1) as f64,
+        seq_len: t.cfg.seq_len,
     };
     println!(
         "pretrain: {} parameters, {} steps, held-out loss {:.2} (first evaluation) → {:.2}, {:.0} tokens/s → {}",
@@ -116,9 +122,9 @@ pub fn pretrain_command(
 
 /// `rlhf generate`: continue a prompt with any checkpoint of the project or any Hugging
 /// Face GPT-2 directory (`config.json`, `model.safetensors`, `tokenizer.json`).
-pub fn generate_command(model: &Path, prompt: &str, max_new: usize, sampling: Sampling, seed: u64, json: bool) -> Result<()> {
+pub fn generate_command(model: &Path, prompt: &str, max_new: usize, sampling: Sampling, seed: u64, json: bool, logits: bool) -> Result<()> {
     sampling.validate()?;
-    let gpt = load_hf(model, &Device::Cpu)?;
+    let gpt = crate::compute::load(model)?;
     let tok = ch01_tokenizer::library::load(&model.join("tokenizer.json"))?;
     ensure!(
         tok.get_vocab_size(true) <= gpt.cfg.vocab_size,
@@ -139,7 +145,13 @@ pub fn generate_command(model: &Path, prompt: &str, max_new: usize, sampling: Sa
     let new_ids = generate(&gpt, &prompt_ids, max_new, &sampling, &stop, true, &mut world::rng(seed, 0))?;
     let text = ch01_tokenizer::library::decode(&tok, &new_ids).context("decoding the continuation")?;
     if json {
-        println!("{}", serde_json::json!({ "prompt_ids": prompt_ids, "new_ids": new_ids, "text": text }));
+        let mut v = serde_json::json!({ "prompt_ids": prompt_ids, "new_ids": new_ids, "text": text });
+        if logits {
+            let ids = candle_core::Tensor::new(prompt_ids.as_slice(), crate::compute::device())?.unsqueeze(0)?; // (1, T)
+            let last: Vec<f32> = gpt.forward(&ids, None)?.squeeze(0)?.get(prompt_ids.len() - 1)?.to_vec1()?; // (V)
+            v["last_logits"] = serde_json::json!(last);
+        }
+        println!("{v}");
     } else {
         println!("{prompt}{text}");
     }
@@ -166,7 +178,7 @@ pub fn report_section(pre: &PretrainSummary) -> String {
 /// `transformers.GPT2LMHeadModel.from_pretrained` loads: `config.json`, `model.safetensors`
 /// (`transformer.*` names, the head tied to `wte`), `tokenizer.json`.
 pub fn export_command(model: &Path, out: &Path) -> Result<()> {
-    let gpt = load_hf(model, &Device::Cpu).with_context(|| format!("--model `{}`", model.display()))?;
+    let gpt = crate::compute::load(model).with_context(|| format!("--model `{}`", model.display()))?;
     let tok = ch01_tokenizer::library::load(&model.join("tokenizer.json"))?;
     ensure!(
         tok.get_vocab_size(true) <= gpt.cfg.vocab_size,

@@ -2,6 +2,7 @@
 //! (the default) runs every stage into `runs/<name>/` and writes `report.md`.
 
 mod bench;
+mod compute;
 mod gpt;
 mod ppo;
 mod progress;
@@ -19,6 +20,13 @@ use std::path::PathBuf;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Where the models run: `cpu`, or `cuda` / `cuda:N` in a binary built with scripts/cuda-build.sh.
+    #[arg(long, global = true, default_value = "cpu")]
+    device: String,
+    /// Arithmetic: `f32` (TF32 matrix products on a GPU), `f32-strict` (no TF32) or `bf16`
+    /// (bf16 matrix products, f32 master weights).
+    #[arg(long, global = true, default_value = "f32")]
+    precision: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -35,6 +43,8 @@ enum Command {
     Sft(SftArgs),
     /// Chapter 5: train a reward model on labelled comparisons of the SFT model's samples.
     Reward(RewardArgs),
+    /// Ask a reward model: the normalised score of each response to a prompt.
+    Score(ScoreArgs),
     /// Chapter 6: PPO from the SFT model against the reward model, with a KL leash.
     Ppo(PpoArgs),
     /// Write any checkpoint of the project as a Hugging Face GPT-2 directory (GPT2LMHeadModel + tokenizer.json).
@@ -153,6 +163,31 @@ struct RewardArgs {
     /// The simulated labeler's temperature (default 0.5; higher is noisier).
     #[arg(long)]
     labeler_temperature: Option<f64>,
+    /// Peak learning rate (default: the preset's).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Passes over the comparisons (default: the preset's).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Temperature of the SFT policy's samples that are compared (default: the preset's).
+    #[arg(long)]
+    sample_temperature: Option<f64>,
+    /// Off-prompt candidates per prompt (default: the preset's).
+    #[arg(long)]
+    off_prompt: Option<usize>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct ScoreArgs {
+    /// The reward model, as written by `rlhf reward`.
+    #[arg(long, default_value = "runs/default/reward/checkpoint")]
+    reward: PathBuf,
+    /// The user's message (the chat template is added).
+    #[arg(long)]
+    prompt: String,
+    /// A response to score (repeat for several); `<|end|>` is added when missing.
+    #[arg(long, required = true)]
+    response: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -181,6 +216,9 @@ struct PpoArgs {
     /// β, the KL coefficient (default: the preset's).
     #[arg(long)]
     kl_coef: Option<f64>,
+    /// Sampling temperature of the rollouts (default: the preset's).
+    #[arg(long)]
+    temperature: Option<f64>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -221,6 +259,10 @@ struct GenerateArgs {
     /// Print one JSON object: prompt_ids, new_ids, text.
     #[arg(long)]
     json: bool,
+    /// With --json: also the logits at the prompt's last position (`last_logits`), to compare
+    /// with another implementation (scripts/check-export.py).
+    #[arg(long, requires = "json")]
+    logits: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -231,7 +273,8 @@ struct PipelineArgs {
     /// Directory that holds the runs.
     #[arg(long, default_value = "runs")]
     runs: PathBuf,
-    /// Preset for every stage: `tiny` (a quick check) or `small` (the real thing).
+    /// Preset for every stage: `tiny` (a quick check), `small` (the real thing, on a CPU) or
+    /// `gpu` (GPT-2 width and depth: with --device cuda, see scripts/gpu-run.sh).
     #[arg(long, default_value = "small")]
     preset: String,
     /// Seed of the world (default: the preset's).
@@ -248,6 +291,9 @@ struct BenchArgs {
     /// Sequences per training step.
     #[arg(long)]
     batch: Option<usize>,
+    /// Tokens per sequence (default: the preset's; at most the model's context).
+    #[arg(long)]
+    seq_len: Option<usize>,
     /// Timed training steps.
     #[arg(long)]
     steps: Option<usize>,
@@ -287,6 +333,10 @@ fn main() {
     }
     keep_freed_memory();
     let cli = Cli::parse();
+    if let Err(e) = compute::init(&cli.device, &cli.precision) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
     let result: Result<()> = match cli.command {
         Some(Command::World(a)) => stages::world_command(&a.out, &a.preset, a.seed, a.corpus_mb).map(|_| ()),
         Some(Command::Tokenizer(a)) => stages::tokenizer_command(&a.out, &a.corpus, &a.preset, a.vocab_size).map(|_| ()),
@@ -299,8 +349,11 @@ fn main() {
             gpt::pretrain_command(&a.out, &i.corpus, &i.tokenizer, &i.preset, i.steps, a.resume).map(|_| ())
         }
         Some(Command::Sft(a)) => sft::sft_command(&a.out, &a.world, &a.model, &a.preset, a.steps).map(|_| ()),
-        Some(Command::Reward(a)) => reward::reward_command(&a.out, &a.world, &a.model, &a.preset, a.labeler_temperature).map(|_| ()),
-        Some(Command::Ppo(a)) => ppo::ppo_command(&a.out, &a.world, &a.sft, &a.reward, a.base.as_deref(), &a.preset, a.iterations, a.kl_coef).map(|_| ()),
+        Some(Command::Reward(a)) => {
+            reward::reward_command(&a.out, &a.world, &a.model, &a.preset, &reward::Overrides { labeler_temperature: a.labeler_temperature, lr: a.lr, epochs: a.epochs, sample_temperature: a.sample_temperature, off_prompt: a.off_prompt }).map(|_| ())
+        }
+        Some(Command::Score(a)) => reward::score_command(&a.reward, &a.prompt, &a.response),
+        Some(Command::Ppo(a)) => ppo::ppo_command(&a.out, &a.world, &a.sft, &a.reward, a.base.as_deref(), &a.preset, a.iterations, a.kl_coef, a.temperature).map(|_| ()),
         Some(Command::Export(a)) => gpt::export_command(&a.model, &a.out),
         Some(Command::Generate(a)) => {
             let sampling = if a.greedy {
@@ -308,11 +361,12 @@ fn main() {
             } else {
                 ch03_gpt::sample::Sampling { temperature: a.temperature, top_k: a.top_k, top_p: a.top_p }
             };
-            gpt::generate_command(&a.model, &a.prompt, a.max_new_tokens, sampling, a.seed, a.json)
+            gpt::generate_command(&a.model, &a.prompt, a.max_new_tokens, sampling, a.seed, a.json, a.logits)
         }
         Some(Command::Bench(a)) => bench::bench_command(&bench::BenchOptions {
             preset: a.preset,
             batch: a.batch,
+            seq_len: a.seq_len,
             steps: a.steps,
             generate: !a.no_generate,
             pytorch: a.pytorch,

@@ -2,7 +2,6 @@
 
 use crate::progress;
 use anyhow::{Context, Result, ensure};
-use candle_core::Device;
 use ch04_sft::EvalConfig;
 use ch05_reward::RewardModel;
 use ch06_ppo::{Column, PpoConfig, Report};
@@ -28,6 +27,7 @@ pub fn ppo_command(
     preset: &str,
     iterations: Option<usize>,
     kl_coef: Option<f64>,
+    temperature: Option<f64>,
 ) -> Result<PpoSummary> {
     let mut cfg = PpoConfig::preset(preset)?;
     if let Some(n) = iterations {
@@ -38,17 +38,22 @@ pub fn ppo_command(
         ensure!(b >= 0.0 && b.is_finite(), "--kl-coef must be ≥ 0, got {b}");
         cfg.kl_coef = b;
     }
-    let dev = Device::Cpu;
+    if let Some(t) = temperature {
+        ensure!(t > 0.0 && t.is_finite(), "--temperature must be positive, got {t}");
+        cfg.temperature = t;
+    }
+    let dev = crate::compute::device();
     let w = World::read_from(world_dir)?;
-    let sft = ch03_gpt::load_hf(sft_dir, &dev).with_context(|| format!("--sft `{}`", sft_dir.display()))?;
+    let sft = crate::compute::load(sft_dir).with_context(|| format!("--sft `{}`", sft_dir.display()))?;
     let tok = ch01_tokenizer::library::load(&sft_dir.join("tokenizer.json"))?;
-    let rm = RewardModel::load(reward_dir, &dev).with_context(|| format!("--reward `{}`", reward_dir.display()))?;
+    let mut rm = RewardModel::load(reward_dir, dev).with_context(|| format!("--reward `{}`", reward_dir.display()))?;
     ensure!(
         rm.gpt.cfg.vocab_size == sft.cfg.vocab_size,
         "the reward model's vocabulary ({}) differs from the SFT model's ({})",
         rm.gpt.cfg.vocab_size,
         sft.cfg.vocab_size
     );
+    rm.gpt = crate::compute::prepare(rm.gpt)?;
     files::ensure_dir(out, "--out")?;
     let bar = progress::steps(cfg.iterations as u64);
     bar.set_message("PPO");
@@ -62,7 +67,7 @@ pub fn ppo_command(
     crate::sft::save_checkpoint(&policy.gpt, &tok, &out.join("checkpoint"))?;
     let base = match base_dir {
         Some(b) => {
-            let base = ch03_gpt::load_hf(b, &dev).with_context(|| format!("--base `{}`", b.display()))?;
+            let base = crate::compute::load(b).with_context(|| format!("--base `{}`", b.display()))?;
             Some(ch06_ppo::measure(&w, &tok, &base, &sft, &rm, &w.prompts.heldout, &eval)?)
         }
         None => None,

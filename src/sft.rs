@@ -19,7 +19,7 @@ pub fn sft_command(out: &Path, world_dir: &Path, model: &Path, preset: &str, ste
         cfg.warmup = cfg.warmup.min(s / 5);
     }
     let w = World::read_from(world_dir)?;
-    let gpt = ch03_gpt::load_hf(model, &candle_core::Device::Cpu).with_context(|| format!("--model `{}`", model.display()))?;
+    let gpt = crate::compute::load(model).with_context(|| format!("--model `{}`", model.display()))?;
     let tok_path = model.join("tokenizer.json");
     let tok = ch01_tokenizer::library::load(&tok_path)?;
     ensure!(

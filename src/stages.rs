@@ -177,7 +177,7 @@ pub fn pipeline(runs: &Path, name: &str, preset: &str, seed: Option<u64>) -> Res
     times.push(("sft", t.elapsed().as_secs_f64()));
 
     let t = Instant::now();
-    let rm = crate::reward::reward_command(&dir.join("reward"), &dir.join("world"), &dir.join("sft").join("checkpoint"), preset, None)?;
+    let rm = crate::reward::reward_command(&dir.join("reward"), &dir.join("world"), &dir.join("sft").join("checkpoint"), preset, &Default::default())?;
     times.push(("reward model", t.elapsed().as_secs_f64()));
 
     let t = Instant::now();
@@ -190,19 +190,70 @@ pub fn pipeline(runs: &Path, name: &str, preset: &str, seed: Option<u64>) -> Res
         preset,
         None,
         None,
+        None,
     )?;
     times.push(("PPO and evaluation", t.elapsed().as_secs_f64()));
+    let model = ch03_gpt::GptConfig::from_hf_file(&dir.join("pretrain").join("checkpoint").join("config.json"))?;
     let sections = [
         crate::gpt::report_section(&pre),
         crate::sft::report_section(&sft),
         crate::reward::report_section(&rm),
         crate::ppo::report_section(&ppo),
+        speed_section(&model, &pre, &sft, &rm, &ppo),
     ];
 
     let report = render_report(name, preset, &w, &tok, &att, &sections, &times);
     files::write_string_atomic(&dir.join("report.md"), &report)?;
     println!("\n{report}");
     Ok(())
+}
+
+/// Training throughput of each stage that trains the GPT: tokens/s, and MFU on a GPU whose
+/// peak is known (chapter 8).
+fn speed_section(
+    model: &ch03_gpt::GptConfig,
+    pre: &crate::gpt::PretrainSummary,
+    sft: &ch04_sft::Report,
+    rm: &ch05_reward::Report,
+    ppo: &crate::ppo::PpoSummary,
+) -> String {
+    use ch03_gpt::device::Throughput;
+    let compute = crate::compute::get();
+    // (stage, tokens/s, mean padded sequence length) from (tokens, seconds, Σ widths, steps).
+    let row = |stage: &'static str, tokens: usize, seconds: f64, widths: usize, steps: usize| {
+        (stage, tokens as f64 / seconds.max(1e-9), (widths / steps.max(1)).max(1))
+    };
+    let sft_steps = &sft.history[1..];
+    let rm_steps = &rm.history[1..];
+    let (h, c) = (&ppo.report.history, &ppo.report.config);
+    let rows = [
+        ("pretrain", pre.tokens_per_s, pre.seq_len),
+        row("SFT", sft_steps.iter().map(|r| r.tokens).sum(), sft_steps.iter().map(|r| r.seconds).sum(), sft_steps.iter().map(|r| r.seq_len).sum(), sft_steps.len()),
+        row("reward model", rm_steps.iter().map(|r| r.tokens).sum(), rm_steps.iter().map(|r| r.seconds).sum(), rm_steps.iter().map(|r| r.seq_len).sum(), rm_steps.len()),
+        row(
+            "PPO updates",
+            h.iter().map(|s| s.update_tokens).sum(),
+            h.iter().map(|s| s.update_seconds).sum(),
+            h.iter().map(|s| s.update_seq_len).sum(),
+            h.len(),
+        ),
+    ];
+    let mut s = format!("## Speed\n\n<!-- ANCHOR: speed -->\nOn {}", compute.describe());
+    if let Some(gpu) = (!compute.device.is_cpu()).then(ch03_gpt::device::gpu_name).flatten() {
+        write!(s, " ({gpu})").unwrap();
+    }
+    s += ". Training steps only (forward, backward, update). MFU = FLOPs per token (6N + 12·L·C·T) × tokens/s ÷ the GPU's peak.\n\n";
+    s += "| stage | tokens/s | mean sequence | MFU |\n|---|---|---|---|\n";
+    for (stage, tps, seq) in rows {
+        let th = Throughput::training(model, seq, tps, compute);
+        let mfu = th.mfu.map_or("—".to_string(), |m| format!("{:.1}%", 100.0 * m));
+        writeln!(s, "| {stage} | {tps:.0} | {seq} | {mfu} |").unwrap();
+    }
+    let rollout: f64 = h.iter().map(|s| s.rollout_seconds).sum();
+    let generated: f64 = h.iter().map(|s| s.length * c.rollout_batch as f64).sum();
+    writeln!(s, "\nPPO rollouts (sampling with the KV cache, then scoring): {:.0} generated tokens/s.", generated / rollout.max(1e-9)).unwrap();
+    s += "<!-- ANCHOR_END: speed -->\n\n";
+    s
 }
 
 fn render_report(

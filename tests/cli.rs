@@ -76,6 +76,8 @@ fn pipeline_writes_every_stage_and_a_report() {
         "## PPO",
         "| capability | base | SFT | RLHF |",
         "| KL to SFT (nats per response) |",
+        "## Speed",
+        "| PPO updates |",
         "## Time per stage",
         "tokenizer/zipf.svg",
     ] {
@@ -168,6 +170,14 @@ fn pretrain_then_generate() {
     let o = rlhf(&["generate", "--model", "hf", "--prompt", "The flag of", "--max-new-tokens", "6", "--json", "--greedy"], d);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(), a, "the export continues as the checkpoint");
+    // --logits: the prompt's last logits, as many as the vocabulary, the argmax the first new token.
+    let o = rlhf(&["generate", "--model", "hf", "--prompt", "The flag of", "--max-new-tokens", "1", "--json", "--greedy", "--logits"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let logits: Vec<f64> = v["last_logits"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert_eq!(logits.len(), config["vocab_size"].as_u64().unwrap() as usize);
+    let argmax = (0..logits.len()).max_by(|&i, &j| logits[i].total_cmp(&logits[j])).unwrap();
+    assert_eq!(v["new_ids"][0].as_u64().unwrap() as usize, argmax);
     let o = rlhf(&["export", "--model", "nowhere", "--out", "hf2"], d);
     assert!(!o.status.success() && stderr(&o).contains("nowhere"), "{}", stderr(&o));
 }
@@ -245,6 +255,27 @@ fn bench_prints_one_json_line_per_measurement() {
     assert!(!o.status.success() && stderr(&o).contains("unknown bench preset `huge`"), "{}", stderr(&o));
     let o = rlhf(&["bench", "--preset", "tiny", "--no-generate", "--steps", "1", "--pytorch", "/no/such/python"], dir.path());
     assert!(!o.status.success() && stderr(&o).contains("/no/such/python"), "{}", stderr(&o));
+}
+
+#[test]
+fn device_and_precision_are_chosen_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    // bf16 with f32 master weights runs on a CPU too (slowly): the same code as on a GPU.
+    let o = rlhf(&["--precision", "bf16", "bench", "--preset", "tiny", "--steps", "1", "--rounds", "1", "--no-generate"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line: serde_json::Value = serde_json::from_str(String::from_utf8(o.stdout).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(line["device"], "cpu bf16");
+    assert!(line["tokens_per_s"].as_f64().unwrap() > 0.0 && line["mfu"].is_null(), "{line}");
+    assert!(line["flops_per_token"].as_f64().unwrap() > 0.0, "{line}");
+    let o = rlhf(&["--device", "tpu", "world", "--out", "w"], dir.path());
+    assert!(!o.status.success() && stderr(&o).contains("device `tpu`"), "{}", stderr(&o));
+    let o = rlhf(&["--precision", "fp8", "world", "--out", "w"], dir.path());
+    assert!(!o.status.success() && stderr(&o).contains("precision `fp8`"), "{}", stderr(&o));
+    if !cfg!(feature = "cuda") {
+        let o = rlhf(&["--device", "cuda", "world", "--out", "w"], dir.path());
+        assert!(!o.status.success() && stderr(&o).contains("scripts/cuda-build.sh"), "{}", stderr(&o));
+    }
+    assert!(!dir.path().join("w").exists(), "nothing was written after a bad --device or --precision");
 }
 
 #[test]

@@ -62,12 +62,13 @@ impl TokenizerConfig {
         TokenizerConfig { vocab_size: 512, sweep: vec![260, 384, 512], heldout_every: 10 }
     }
 
-    /// `tiny` or `small`.
+    /// `tiny`, `small`, or `gpu` (the GPU pipeline: the same as `small`, since the world's
+    /// language is the same whatever the model's size).
     pub fn preset(name: &str) -> Result<Self> {
         match name {
             "tiny" => Ok(Self::tiny()),
-            "small" => Ok(Self::small()),
-            _ => anyhow::bail!("unknown tokenizer preset `{name}`, expected `tiny` or `small`"),
+            "small" | "gpu" => Ok(Self::small()),
+            _ => anyhow::bail!("unknown tokenizer preset `{name}`, expected `tiny`, `small` or `gpu`"),
         }
     }
 

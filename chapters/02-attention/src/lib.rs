@@ -65,12 +65,12 @@ impl AttentionConfig {
         }
     }
 
-    /// `tiny` or `small`.
+    /// `tiny`, `small`, or `gpu` (the same as `small`: this chapter runs on the CPU).
     pub fn preset(name: &str) -> Result<Self> {
         match name {
             "tiny" => Ok(Self::tiny()),
-            "small" => Ok(Self::small()),
-            _ => anyhow::bail!("unknown attention preset `{name}`, expected `tiny` or `small`"),
+            "small" | "gpu" => Ok(Self::small()),
+            _ => anyhow::bail!("unknown attention preset `{name}`, expected `tiny`, `small` or `gpu`"),
         }
     }
 }

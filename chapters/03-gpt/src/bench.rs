@@ -6,11 +6,12 @@
 //! 4 layers, 4 heads, batch 32 × 128 tokens, AdamW, f32.
 
 use crate::config::GptConfig;
+use crate::device::{Compute, Throughput};
 use crate::model::Gpt;
 use crate::sample::{Sampling, generate_batch};
 use crate::train::{AdamW, TrainConfig, clip_grad_norm, gradients};
 use anyhow::Result;
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use rand::Rng;
 use serde::Serialize;
 use std::time::Instant;
@@ -48,12 +49,26 @@ impl BenchConfig {
     }
 
     /// The reference measurement for another model shape (`tiny`, `small`, `gpt2`).
+    ///
+    /// `gpt2` is GPT-2 small (124M) at batch × context 8 × 1024, as llm.c and nanoGPT
+    /// measure it on a GPU, with generation of 64 prompts of 128 tokens continued by 128.
     pub fn preset(name: &str, vocab: usize) -> Result<Self> {
         let model = match name {
             "reference" => return Ok(Self::reference()),
             "tiny" => GptConfig::tiny(vocab),
             "small" => GptConfig::small(vocab),
-            "gpt2" => GptConfig::gpt2_small(),
+            "gpt2" => {
+                return Ok(BenchConfig {
+                    model: GptConfig::gpt2_small(),
+                    batch: 8,
+                    seq_len: 1024,
+                    warmup_steps: 3,
+                    steps: 10,
+                    gen_batch: 64,
+                    prompt_len: 128,
+                    new_tokens: 128,
+                });
+            }
             _ => anyhow::bail!("unknown bench preset `{name}`, expected `reference`, `tiny`, `small` or `gpt2`"),
         };
         let seq_len = model.n_positions.min(128);
@@ -81,6 +96,8 @@ impl StepProfile {
 #[derive(Clone, Debug, Serialize)]
 pub struct TrainBench {
     pub tokens_per_s: f64,
+    /// Tokens/s again, with FLOPs per token and MFU (on a GPU whose peak is known).
+    pub throughput: Throughput,
     pub ms_per_step: f64,
     pub profile: StepProfile,
     pub parameters: usize,
@@ -88,11 +105,14 @@ pub struct TrainBench {
 
 // ANCHOR: train_bench
 /// Time `cfg.steps` full training steps (forward, loss, backward, clipping, AdamW) on
-/// random tokens, after `cfg.warmup_steps` untimed ones.
-pub fn train(cfg: &BenchConfig, dev: &Device) -> Result<TrainBench> {
+/// random tokens, after `cfg.warmup_steps` untimed ones. On a GPU, each phase ends with a
+/// synchronisation, so its time is the GPU's and not only the launch of its kernels.
+pub fn train(cfg: &BenchConfig, compute: &Compute) -> Result<TrainBench> {
+    let dev = &compute.device;
+    let sync = || dev.synchronize();
     let train_cfg = TrainConfig { batch: cfg.batch, seq_len: cfg.seq_len, ..TrainConfig::small() };
     let mut rng = world::rng(7, 0);
-    let gpt = Gpt::new(cfg.model, crate::model::init(&cfg.model, &mut rng, dev)?);
+    let gpt = Gpt::new(cfg.model, crate::model::init(&cfg.model, &mut rng, dev)?).with_dtype(compute.precision.dtype())?;
     let mut opt = AdamW::new(&gpt.params)?;
     let mut p = StepProfile::default();
     let mut elapsed = 0.0;
@@ -100,17 +120,22 @@ pub fn train(cfg: &BenchConfig, dev: &Device) -> Result<TrainBench> {
         let ids: Vec<u32> = (0..cfg.batch * (cfg.seq_len + 1)).map(|_| rng.random_range(0..cfg.model.vocab_size as u32)).collect();
         let all = Tensor::from_vec(ids, (cfg.batch, cfg.seq_len + 1), dev)?;
         let (x, y) = (all.narrow(1, 0, cfg.seq_len)?, all.narrow(1, 1, cfg.seq_len)?);
+        sync()?;
         let t0 = Instant::now();
         let logits = gpt.forward(&x, None)?; // (B, T, V)
+        sync()?;
         let t1 = Instant::now();
         let loss = Gpt::loss(&logits, &y)?;
         loss.to_scalar::<f32>()?;
         let t2 = Instant::now();
         let mut grads = gradients(&gpt.params, &loss)?;
+        sync()?;
         let t3 = Instant::now();
         clip_grad_norm(&mut grads, train_cfg.grad_clip)?;
+        sync()?;
         let t4 = Instant::now();
         opt.step(&gpt.params, &grads, train_cfg.lr_at(step), &train_cfg)?;
+        sync()?;
         let t5 = Instant::now();
         if step >= cfg.warmup_steps {
             let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
@@ -128,7 +153,8 @@ pub fn train(cfg: &BenchConfig, dev: &Device) -> Result<TrainBench> {
     }
     let ms_per_step = elapsed / n;
     let tokens_per_s = (cfg.batch * cfg.seq_len) as f64 / (ms_per_step / 1e3);
-    Ok(TrainBench { tokens_per_s, ms_per_step, profile: p, parameters: gpt.params.count() })
+    let throughput = Throughput::training(&cfg.model, cfg.seq_len, tokens_per_s, compute);
+    Ok(TrainBench { tokens_per_s, throughput, ms_per_step, profile: p, parameters: gpt.params.count() })
 }
 // ANCHOR_END: train_bench
 
@@ -143,9 +169,10 @@ pub struct GenerateBench {
 
 /// Time sampling `cfg.new_tokens` tokens for each of `cfg.gen_batch` random prompts, with
 /// or without the KV cache.
-pub fn generate(cfg: &BenchConfig, kv_cache: bool, dev: &Device) -> Result<GenerateBench> {
+pub fn generate(cfg: &BenchConfig, kv_cache: bool, compute: &Compute) -> Result<GenerateBench> {
+    let dev = &compute.device;
     let mut rng = world::rng(8, 0);
-    let gpt = Gpt::new(cfg.model, crate::model::init(&cfg.model, &mut rng, dev)?);
+    let gpt = Gpt::new(cfg.model, crate::model::init(&cfg.model, &mut rng, dev)?).with_dtype(compute.precision.dtype())?;
     let prompts: Vec<Vec<u32>> = (0..cfg.gen_batch)
         .map(|_| (0..cfg.prompt_len).map(|_| rng.random_range(0..cfg.model.vocab_size as u32)).collect())
         .collect();

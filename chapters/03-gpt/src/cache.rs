@@ -26,10 +26,15 @@ pub struct LayerCache<'a> {
 }
 
 impl KvCache {
-    /// Buffers for `batch` sequences of up to `capacity` positions.
+    /// f32 buffers for `batch` sequences of up to `capacity` positions.
     pub fn new(cfg: &crate::GptConfig, batch: usize, capacity: usize, dev: &Device) -> Result<KvCache> {
+        Self::with_dtype(cfg, batch, capacity, dev, DType::F32)
+    }
+
+    /// Buffers in `dtype`: the model's compute type (see [`crate::Gpt::dtype`]).
+    pub fn with_dtype(cfg: &crate::GptConfig, batch: usize, capacity: usize, dev: &Device, dtype: DType) -> Result<KvCache> {
         let shape = (batch, cfg.n_head, capacity, cfg.head_size());
-        let zeros = || Tensor::zeros(shape, DType::F32, dev);
+        let zeros = || Tensor::zeros(shape, dtype, dev);
         Ok(KvCache {
             keys: (0..cfg.n_layer).map(|_| zeros()).collect::<candle_core::Result<_>>()?,
             values: (0..cfg.n_layer).map(|_| zeros()).collect::<candle_core::Result<_>>()?,

@@ -27,6 +27,13 @@ impl GptConfig {
         GptConfig { vocab_size, n_positions: 128, n_embd: 128, n_head: 4, n_layer: 4, layer_norm_epsilon: 1e-5 }
     }
 
+    /// GPT-2 small's width and depth (768 channels, 12 layers, 12 heads: 85M parameters in
+    /// the blocks) with the project's vocabulary and a context of 256 tokens: the GPU
+    /// pipeline's model.
+    pub fn gpt2_body(vocab_size: usize) -> Self {
+        GptConfig { vocab_size, n_positions: 256, ..Self::gpt2_small() }
+    }
+
     /// GPT-2 small, 124M parameters (the GPU chapter).
     pub fn gpt2_small() -> Self {
         GptConfig { vocab_size: 50257, n_positions: 1024, n_embd: 768, n_head: 12, n_layer: 12, layer_norm_epsilon: 1e-5 }

@@ -9,7 +9,8 @@
 //! - [`cache`]: a preallocated key/value cache for generation;
 //! - [`sample`]: greedy, temperature, top-k and top-p sampling;
 //! - [`train`]: AdamW, warmup and cosine decay, clipping, checkpoints and exact resume;
-//! - [`bench`]: training and generation throughput, and where a step's time goes.
+//! - [`bench`]: training and generation throughput, and where a step's time goes;
+//! - [`device`]: CPU or CUDA, f32 / TF32 / bf16, FLOPs per token and MFU.
 //!
 //! Tests check it against the Hugging Face reference (`fixtures/gpt2-tiny`) and against
 //! chapter 2's hand-written model on the same weights, and that every parameter gets a
@@ -18,6 +19,7 @@
 pub mod bench;
 pub mod cache;
 pub mod config;
+pub mod device;
 pub mod exercises;
 pub mod fused;
 pub mod model;
@@ -52,6 +54,7 @@ use candle_core::Device;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+// ANCHOR: load_hf
 /// Load a Hugging Face GPT-2 directory (`config.json`, `model.safetensors`), in either
 /// weight layout.
 pub fn load_hf(dir: &Path, dev: &Device) -> Result<Gpt> {
@@ -65,6 +68,7 @@ pub fn load_hf(dir: &Path, dev: &Device) -> Result<Gpt> {
     let params = model::from_tensors(&cfg, &tensors, dev).with_context(|| format!("weights `{}`", path.display()))?;
     Ok(Gpt::new(cfg, params))
 }
+// ANCHOR_END: load_hf
 
 fn ensure_file(path: &Path, what: &str) -> Result<()> {
     anyhow::ensure!(path.is_file(), "cannot read {what} `{}`: no such file", path.display());

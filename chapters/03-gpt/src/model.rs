@@ -33,6 +33,11 @@ impl Params {
         Ok(Params { vars })
     }
 
+    /// The device the parameters live on (all on one): batches are made there too.
+    pub fn device(&self) -> Device {
+        self.vars.values().next().map_or(Device::Cpu, |v| v.device().clone())
+    }
+
     /// Number of scalars.
     pub fn count(&self) -> usize {
         self.vars.values().map(|v| v.elem_count()).sum()
@@ -231,22 +236,39 @@ pub fn token_log_probs(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
 pub struct Gpt {
     pub cfg: GptConfig,
     pub params: Params,
+    /// The type the matrix products run in: `F32` (the default), or `BF16` for mixed
+    /// precision on a GPU — the parameters (the "master weights") stay f32 and are cast
+    /// at each use, so gradients and the optimiser stay f32; layer norms, softmax and the
+    /// logits are computed in f32.
+    pub dtype: DType,
 }
 
 impl Gpt {
     pub fn new(cfg: GptConfig, params: Params) -> Gpt {
-        Gpt { cfg, params }
+        Gpt { cfg, params, dtype: DType::F32 }
+    }
+
+    /// The same model computing in `dtype` (`F32` or `BF16`; see [`Gpt::dtype`]).
+    pub fn with_dtype(mut self, dtype: DType) -> Result<Gpt> {
+        ensure!(matches!(dtype, DType::F32 | DType::BF16), "compute dtype {dtype:?}: expected f32 or bf16");
+        self.dtype = dtype;
+        Ok(self)
+    }
+
+    /// The device the model lives on.
+    pub fn device(&self) -> Device {
+        self.params.device()
     }
 
     /// An independent copy of the model (see [`Params::deep_copy`]).
     pub fn deep_copy(&self) -> Result<Gpt> {
-        Ok(Gpt { cfg: self.cfg, params: self.params.deep_copy()? })
+        Ok(Gpt { cfg: self.cfg, params: self.params.deep_copy()?, dtype: self.dtype })
     }
 
     /// Logits (B, T, V) for token ids `idx` (B, T). With a cache, `idx` continues the
     /// cached sequence and the cache is extended.
     pub fn forward(&self, idx: &Tensor, cache: Option<&mut KvCache>) -> Result<Tensor> {
-        self.head(&self.hidden(idx, None, cache)?)
+        self.head(&self.trunk(idx, None, cache)?)
     }
 
     /// Logits (B, T, V) for a padded batch. `attention_mask` (B, past + T) holds 1 for real
@@ -255,12 +277,17 @@ impl Gpt {
     /// before it`, and no query attends to a padding key, so every sequence gets exactly
     /// the logits it would get alone. Rows at padding positions are meaningless.
     pub fn forward_padded(&self, idx: &Tensor, attention_mask: &Tensor, cache: Option<&mut KvCache>) -> Result<Tensor> {
-        self.head(&self.hidden(idx, Some(attention_mask), cache)?)
+        self.head(&self.trunk(idx, Some(attention_mask), cache)?)
     }
 
     /// The final hidden states (B, T, C), after `ln_f`: what the language-model head reads,
     /// and what a reward or value head reads in later chapters.
-    pub fn hidden(&self, idx: &Tensor, attention_mask: Option<&Tensor>, mut cache: Option<&mut KvCache>) -> Result<Tensor> {
+    pub fn hidden(&self, idx: &Tensor, attention_mask: Option<&Tensor>, cache: Option<&mut KvCache>) -> Result<Tensor> {
+        Ok(self.trunk(idx, attention_mask, cache)?.to_dtype(DType::F32)?)
+    }
+
+    /// [`Gpt::hidden`] in the compute type.
+    fn trunk(&self, idx: &Tensor, attention_mask: Option<&Tensor>, mut cache: Option<&mut KvCache>) -> Result<Tensor> {
         let (b, t) = idx.dims2()?;
         let c = self.cfg.n_embd;
         let past = cache.as_ref().map_or(0, |k| k.len());
@@ -272,6 +299,8 @@ impl Gpt {
         );
         let dev = idx.device();
         let p = |name: &str| self.params.get(name);
+        // A weight in the compute type (a no-op in f32); gains and biases of layer norms stay f32.
+        let w16 = |name: &str| -> Result<Tensor> { Ok(self.params.get(name)?.to_dtype(self.dtype)?) };
         let tok = p("wte.weight")?.index_select(&idx.flatten_all()?, 0)?.reshape((b, t, c))?; // (B, T, C)
         let (pos, mask) = match attention_mask {
             None => {
@@ -284,15 +313,18 @@ impl Gpt {
                 (pos, mask) // (B, T, C), (B, 1, T, S)
             }
         };
-        let mut x = tok.broadcast_add(&pos)?; // (B, T, C)
+        let mut x = tok.broadcast_add(&pos)?.to_dtype(self.dtype)?; // (B, T, C)
+        let mask = mask.to_dtype(self.dtype)?;
+        let eps = self.cfg.layer_norm_epsilon;
         // ANCHOR: blocks
         for l in 0..self.cfg.n_layer {
-            let w = |n: &str| p(&format!("h.{l}.{n}"));
-            let a = layer_norm(&x, &w("ln_1.weight")?, &w("ln_1.bias")?, self.cfg.layer_norm_epsilon)?;
+            let w = |n: &str| w16(&format!("h.{l}.{n}"));
+            let ln = |n: &str| p(&format!("h.{l}.{n}"));
+            let a = self.norm(&x, &ln("ln_1.weight")?, &ln("ln_1.bias")?, eps)?;
             let layer_cache = cache.as_deref_mut().map(|k| k.layer(l));
             let att = self.attention(&a, &w("attn.c_attn.weight")?, &w("attn.c_attn.bias")?, &mask, layer_cache)?;
             x = (x + conv1d(&att, &w("attn.c_proj.weight")?, &w("attn.c_proj.bias")?)?)?;
-            let m = layer_norm(&x, &w("ln_2.weight")?, &w("ln_2.bias")?, self.cfg.layer_norm_epsilon)?;
+            let m = self.norm(&x, &ln("ln_2.weight")?, &ln("ln_2.bias")?, eps)?;
             let h = gelu(&conv1d(&m, &w("mlp.c_fc.weight")?, &w("mlp.c_fc.bias")?)?)?;
             x = (x + conv1d(&h, &w("mlp.c_proj.weight")?, &w("mlp.c_proj.bias")?)?)?;
         }
@@ -300,14 +332,24 @@ impl Gpt {
         if let Some(k) = cache {
             k.advance(t);
         }
-        layer_norm(&x, &p("ln_f.weight")?, &p("ln_f.bias")?, self.cfg.layer_norm_epsilon)
+        self.norm(&x, &p("ln_f.weight")?, &p("ln_f.bias")?, eps)
     }
 
-    /// The language-model head: hidden states (B, T, C) → logits (B, T, V). The head is the
-    /// token embedding, transposed (weight tying).
+    /// Layer norm in f32 whatever the compute type, returned in the compute type.
+    fn norm(&self, x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
+        if self.dtype == DType::F32 {
+            return layer_norm(x, gamma, beta, eps);
+        }
+        Ok(layer_norm(&x.to_dtype(DType::F32)?, gamma, beta, eps)?.to_dtype(self.dtype)?)
+    }
+
+    /// The language-model head: hidden states (B, T, C) → logits (B, T, V), always f32. The
+    /// head is the token embedding, transposed (weight tying).
     pub fn head(&self, z: &Tensor) -> Result<Tensor> {
         let (b, t, c) = z.dims3()?;
-        Ok(z.reshape((b * t, c))?.matmul(&self.params.get("wte.weight")?.t()?)?.reshape((b, t, self.cfg.vocab_size))?)
+        let wte = self.params.get("wte.weight")?.to_dtype(z.dtype())?;
+        let logits = z.reshape((b * t, c))?.matmul(&wte.t()?)?.reshape((b, t, self.cfg.vocab_size))?;
+        Ok(logits.to_dtype(DType::F32)?)
     }
 
     // ANCHOR: attention
@@ -333,7 +375,8 @@ impl Gpt {
         // Scaling q (B, H, T, D) by 1/√D is cheaper than scaling the scores (B, H, T, S).
         let q = (q * (1.0 / (d as f64).sqrt()))?;
         let scores = q.matmul(&k.t()?.contiguous()?)?.broadcast_add(mask)?; // (B, H, T, S)
-        let out = softmax(&scores)?.matmul(&v)?; // (B, H, T, D)
+        let probs = if self.dtype == DType::F32 { softmax(&scores)? } else { softmax(&scores.to_dtype(DType::F32)?)?.to_dtype(self.dtype)? };
+        let out = probs.matmul(&v)?; // (B, H, T, D)
         Ok(out.transpose(1, 2)?.reshape((b, t, c))?)
     }
     // ANCHOR_END: attention

@@ -124,7 +124,7 @@ pub fn generate_batch<R: Rng>(
     // Left padding: (B, width) ids and mask, padding id 0 (never attended to).
     let mut ids: Vec<Vec<u32>> = prompts.iter().map(|p| [vec![0; width - p.len()], p.clone()].concat()).collect();
     let mut mask: Vec<Vec<u32>> = prompts.iter().map(|p| [vec![0; width - p.len()], vec![1; p.len()]].concat()).collect();
-    let mut cache = if use_cache { Some(KvCache::new(&model.cfg, b, width + max_new, &dev)?) } else { None };
+    let mut cache = if use_cache { Some(KvCache::with_dtype(&model.cfg, b, width + max_new, &dev, model.dtype)?) } else { None };
     let mut new: Vec<Vec<u32>> = vec![Vec::new(); b];
     let mut done = vec![false; b];
     let mut fed = 0; // positions the cache has seen

@@ -45,16 +45,24 @@ impl SftConfig {
         }
     }
 
-    /// The CPU pipeline's SFT.
+    /// The CPU pipeline's SFT: 100 steps of 32, about six passes over the demonstrations.
+    /// Longer fine-tuning fits the demonstrations better and forgets facts learned in
+    /// pretraining: 300 steps answered 58% of held-out fact questions right, 100 steps 68%.
     pub fn small() -> Self {
-        SftConfig { steps: 300, batch: 32, lr: 5e-4, min_lr: 5e-5, warmup: 20, ..Self::tiny() }
+        SftConfig { steps: 100, batch: 32, lr: 5e-4, min_lr: 5e-5, warmup: 20, ..Self::tiny() }
+    }
+
+    /// The GPU pipeline's SFT of the GPT-2-sized model: a smaller learning rate, a few passes.
+    pub fn gpu() -> Self {
+        SftConfig { steps: 80, batch: 32, lr: 1e-4, min_lr: 1e-5, warmup: 10, ..Self::tiny() }
     }
 
     pub fn preset(name: &str) -> Result<Self> {
         match name {
             "tiny" => Ok(Self::tiny()),
             "small" => Ok(Self::small()),
-            _ => anyhow::bail!("unknown SFT preset `{name}`, expected `tiny` or `small`"),
+            "gpu" => Ok(Self::gpu()),
+            _ => anyhow::bail!("unknown SFT preset `{name}`, expected `tiny`, `small` or `gpu`"),
         }
     }
 
@@ -82,6 +90,14 @@ pub struct SftRecord {
     pub loss: f64,
     /// The same on the held-out demonstrations, on evaluation steps (and step 0: before).
     pub heldout: Option<f64>,
+    /// Tokens in this step's padded batch (B × T), its width T, and the step's seconds
+    /// (forward, backward, update; not the evaluation): the stage's throughput.
+    #[serde(default)]
+    pub tokens: usize,
+    #[serde(default)]
+    pub seq_len: usize,
+    #[serde(default)]
+    pub seconds: f64,
 }
 
 /// Response-token loss of `model` on `examples`, in batches.
@@ -120,14 +136,14 @@ pub fn fine_tune(
 ) -> Result<Vec<SftRecord>> {
     ensure!(!train.is_empty(), "no demonstrations to fine-tune on");
     ensure!(cfg.steps > 0 && cfg.batch > 0 && cfg.eval_every > 0, "steps, batch and eval_every must be positive");
-    let dev = Device::Cpu;
+    let dev = model.device();
     let opt_cfg = cfg.optimiser();
     let mut opt = AdamW::new(&model.params)?;
     let mut history = Vec::new();
     let eval = |m: &Gpt| -> Result<Option<f64>> {
         if heldout.is_empty() { Ok(None) } else { response_loss(m, heldout, 64, &dev).map(Some) }
     };
-    let first = SftRecord { step: 0, loss: f64::NAN, heldout: eval(model)? };
+    let first = SftRecord { step: 0, loss: f64::NAN, heldout: eval(model)?, tokens: 0, seq_len: 0, seconds: 0.0 };
     on_step(&first);
     history.push(first);
     let mut order: Vec<usize> = Vec::new();
@@ -139,14 +155,17 @@ pub fn fine_tune(
             order.extend(epoch);
         }
         let picked: Vec<&Example> = order.drain(..cfg.batch.min(order.len())).map(|i| &train[i]).collect();
+        let t0 = std::time::Instant::now();
         let b = collate(&picked, &dev)?;
         let logits = model.forward_padded(&b.inputs, &b.attention_mask, None)?; // (B, T, V)
         let loss = masked_cross_entropy(&logits, &b.targets, &b.weights)?;
         let (grads, _) = clipped_grads(&model.params, &loss, cfg.grad_clip)?;
         opt.step(&model.params, &grads, opt_cfg.lr_at(step), &opt_cfg)?;
+        let loss = loss.to_scalar::<f32>()? as f64; // waits for the step to finish on a GPU
+        let (tokens, seq_len, seconds) = (b.inputs.elem_count(), b.inputs.dim(1)?, t0.elapsed().as_secs_f64());
         let done = step + 1;
         let heldout = if done.is_multiple_of(cfg.eval_every) || done == cfg.steps { eval(model)? } else { None };
-        let r = SftRecord { step: done, loss: loss.to_scalar::<f32>()? as f64, heldout };
+        let r = SftRecord { step: done, loss, heldout, tokens, seq_len, seconds };
         on_step(&r);
         history.push(r);
     }

@@ -50,6 +50,26 @@ pub fn sample_responses<R: Rng>(
     Ok(flat.chunks(k).map(|c| c.to_vec()).collect())
 }
 
+// ANCHOR: off_prompt
+/// Each prompt's own responses followed by `m` responses written for other prompts (a
+/// random other prompt, a random one of its responses, for each of the `m`).
+pub fn with_off_prompt<R: Rng>(responses: &[Vec<String>], m: usize, rng: &mut R) -> Vec<Vec<String>> {
+    let n = responses.len();
+    (0..n)
+        .map(|i| {
+            let mut rs = responses[i].clone();
+            if n > 1 {
+                for _ in 0..m {
+                    let j = (i + rng.random_range(1..n)) % n; // any prompt but i
+                    rs.push(responses[j][rng.random_range(0..responses[j].len())].clone());
+                }
+            }
+            rs
+        })
+        .collect()
+}
+// ANCHOR_END: off_prompt
+
 // ANCHOR: pairs
 /// Every pair of distinct responses to each prompt — K = 4 gives up to 6 — labelled by
 /// `labeler`. Identical responses are skipped: comparing them teaches nothing.

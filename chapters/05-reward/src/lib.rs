@@ -71,7 +71,8 @@ pub fn run(world: &World, tok: &Tokenizer, sft: &Gpt, cfg: &RmConfig, out: &Path
     let (train_prompts, heldout_prompts) = (&world.prompts.train, &world.prompts.heldout);
     let train_responses = data::sample_responses(sft, tok, train_prompts, cfg.k, &s, cfg.max_new_tokens, &mut rng)?;
     let heldout_responses = data::sample_responses(sft, tok, heldout_prompts, cfg.k, &s, cfg.max_new_tokens, &mut rng)?;
-    let train_pairs = data::label_pairs(world, &cfg.labeler, train_prompts, &train_responses, &mut rng)?;
+    let train_candidates = data::with_off_prompt(&train_responses, cfg.off_prompt, &mut rng);
+    let train_pairs = data::label_pairs(world, &cfg.labeler, train_prompts, &train_candidates, &mut rng)?;
     let heldout_pairs = data::label_pairs(world, &cfg.labeler, heldout_prompts, &heldout_responses, &mut rng)?;
     let mut rm = RewardModel::from_sft(sft, cfg.seed)?;
     let sets = (PairSet { prompts: train_prompts, pairs: &train_pairs }, PairSet { prompts: heldout_prompts, pairs: &heldout_pairs });

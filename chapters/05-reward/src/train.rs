@@ -4,7 +4,6 @@ use crate::data::{Pair, PairSet, full_text, padded};
 use crate::loss::pairwise_loss;
 use crate::model::RewardModel;
 use anyhow::{Result, ensure};
-use candle_core::Device;
 use ch01_tokenizer::tokenizers::Tokenizer;
 use ch03_gpt::train::{AdamW, TrainConfig, clipped_grads};
 use rand::seq::SliceRandom;
@@ -16,6 +15,13 @@ use world::{BradleyTerry, Prompt};
 pub struct RmConfig {
     /// Responses sampled per prompt (K = 4 gives up to 6 pairs).
     pub k: usize,
+    /// Off-prompt candidates per training prompt: responses the policy wrote for *other*
+    /// prompts, compared with this prompt's own (by the same labeler). Without them a canned
+    /// answer — a refusal, "I don't know" — is only ever seen where it belongs, where it
+    /// wins; the reward model then likes it everywhere, and PPO finds out. 0: off (the
+    /// `tiny` preset, whose test measures accuracy on the policy's own pairs alone).
+    #[serde(default)]
+    pub off_prompt: usize,
     /// Sampling temperature of the SFT policy when making the responses.
     pub sample_temperature: f64,
     pub max_new_tokens: usize,
@@ -39,6 +45,7 @@ impl RmConfig {
     pub fn tiny() -> Self {
         RmConfig {
             k: 4,
+            off_prompt: 0,
             sample_temperature: 1.0,
             max_new_tokens: 40,
             labeler: BradleyTerry::default(),
@@ -54,17 +61,24 @@ impl RmConfig {
         }
     }
 
-    /// The CPU pipeline's reward model: one pass over about 5,000 pairs (held-out
-    /// accuracy stops improving after the first few hundred steps).
+    /// The CPU pipeline's reward model: one pass over about 7,000 pairs of responses
+    /// sampled at temperature 0.7 — the temperature PPO samples at (chapter 6), so the
+    /// reward model learns on the kind of responses it will score.
     pub fn small() -> Self {
-        RmConfig { epochs: 1, ..Self::tiny() }
+        RmConfig { epochs: 1, sample_temperature: 0.7, off_prompt: 1, ..Self::tiny() }
+    }
+
+    /// The GPU pipeline's reward model (GPT-2-sized): one pass, a smaller learning rate.
+    pub fn gpu() -> Self {
+        RmConfig { epochs: 1, lr: 3e-5, min_lr: 3e-6, ..Self::small() }
     }
 
     pub fn preset(name: &str) -> Result<Self> {
         match name {
             "tiny" => Ok(Self::tiny()),
             "small" => Ok(Self::small()),
-            _ => anyhow::bail!("unknown reward-model preset `{name}`, expected `tiny` or `small`"),
+            "gpu" => Ok(Self::gpu()),
+            _ => anyhow::bail!("unknown reward-model preset `{name}`, expected `tiny`, `small` or `gpu`"),
         }
     }
 
@@ -100,7 +114,7 @@ pub struct PairMetrics {
 
 /// Raw scores of `prompt + response` texts, in batches, without gradients.
 pub fn raw_scores(rm: &RewardModel, tok: &Tokenizer, texts: &[String], batch: usize) -> Result<Vec<f64>> {
-    let dev = Device::Cpu;
+    let dev = rm.gpt.device();
     let mut out = Vec::with_capacity(texts.len());
     for chunk in texts.chunks(batch.max(1)) {
         let (ids, mask) = padded(tok, chunk, rm.gpt.cfg.n_positions, &dev)?;
@@ -145,6 +159,14 @@ pub struct RmRecord {
     pub loss: f64,
     /// On held-out pairs, on evaluation steps (and step 0: the untrained head).
     pub heldout: Option<PairMetrics>,
+    /// Tokens in this step's padded batch, its width, and the step's seconds (not the
+    /// evaluation).
+    #[serde(default)]
+    pub tokens: usize,
+    #[serde(default)]
+    pub seq_len: usize,
+    #[serde(default)]
+    pub seconds: f64,
 }
 
 // ANCHOR: rm_loop
@@ -161,12 +183,12 @@ pub fn train(
     let (train_prompts, train) = (train_set.prompts, train_set.pairs);
     ensure!(!train.is_empty(), "no training pairs");
     ensure!(cfg.batch > 0 && cfg.epochs > 0 && cfg.eval_every > 0, "batch, epochs and eval_every must be positive");
-    let dev = Device::Cpu;
+    let dev = rm.gpt.device();
     let steps = cfg.epochs * train.len().div_ceil(cfg.batch);
     let opt_cfg = cfg.optimiser(steps);
     let params = rm.params();
     let mut opt = AdamW::new(&params)?;
-    let mut history = vec![RmRecord { step: 0, total: steps, loss: f64::NAN, heldout: Some(evaluate(rm, tok, heldout)?) }];
+    let mut history = vec![RmRecord { step: 0, total: steps, loss: f64::NAN, heldout: Some(evaluate(rm, tok, heldout)?), tokens: 0, seq_len: 0, seconds: 0.0 }];
     on_step(&history[0]);
     let mut rng = world::rng(cfg.seed, 32);
     let mut step = 0;
@@ -174,6 +196,7 @@ pub fn train(
         let mut order: Vec<usize> = (0..train.len()).collect();
         order.shuffle(&mut rng);
         for chunk in order.chunks(cfg.batch) {
+            let t0 = std::time::Instant::now();
             // Chosen and rejected of every pair in one padded batch: rows 2i and 2i + 1.
             let texts: Vec<String> = chunk
                 .iter()
@@ -187,13 +210,15 @@ pub fn train(
             let loss = pairwise_loss(&scores.narrow(1, 0, 1)?.squeeze(1)?, &scores.narrow(1, 1, 1)?.squeeze(1)?)?;
             let (grads, _) = clipped_grads(&params, &loss, cfg.grad_clip)?;
             opt.step(&params, &grads, opt_cfg.lr_at(step), &opt_cfg)?;
+            let loss = loss.to_scalar::<f32>()? as f64; // waits for the step to finish on a GPU
+            let (tokens, seq_len, seconds) = (ids.elem_count(), ids.dim(1)?, t0.elapsed().as_secs_f64());
             step += 1;
             let heldout = if step.is_multiple_of(cfg.eval_every) || step == steps {
                 Some(evaluate(rm, tok, heldout)?)
             } else {
                 None
             };
-            let r = RmRecord { step, total: steps, loss: loss.to_scalar::<f32>()? as f64, heldout };
+            let r = RmRecord { step, total: steps, loss, heldout, tokens, seq_len, seconds };
             on_step(&r);
             history.push(r);
         }

@@ -124,3 +124,20 @@ fn the_reward_model_learns_the_labelers_preferences_on_the_tiny_preset() {
         assert!(dir.path().join("rm").join(f).is_file(), "{f} not written");
     }
 }
+
+#[test]
+fn off_prompt_candidates_come_from_other_prompts() {
+    let own: Vec<Vec<String>> = (0..5).map(|i| (0..3).map(|k| format!("p{i} r{k}")).collect()).collect();
+    let mut rng = world::rng(4, 0);
+    let all = ch05_reward::data::with_off_prompt(&own, 2, &mut rng);
+    for (i, rs) in all.iter().enumerate() {
+        assert_eq!(rs.len(), 5, "3 own + 2 borrowed");
+        assert_eq!(rs[..3], own[i][..], "own responses first, unchanged");
+        for r in &rs[3..] {
+            assert!(!r.starts_with(&format!("p{i} ")), "prompt {i} borrowed its own response {r}");
+            assert!(own.iter().flatten().any(|o| o == r), "{r} is not any prompt's response");
+        }
+    }
+    assert_eq!(ch05_reward::data::with_off_prompt(&own, 0, &mut rng), own, "0: off");
+    assert_eq!(ch05_reward::data::with_off_prompt(&own[..1], 2, &mut rng), own[..1].to_vec(), "one prompt: nothing to borrow");
+}

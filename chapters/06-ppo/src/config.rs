@@ -94,16 +94,24 @@ impl PpoConfig {
         }
     }
 
-    /// The CPU pipeline's PPO.
+    /// The CPU pipeline's PPO: rollouts at temperature 0.7 (the reward model's comparisons
+    /// were sampled at 0.7 too), β = 0.2.
     pub fn small() -> Self {
-        PpoConfig { iterations: 40, rollout_batch: 64, ppo_epochs: 2, lr: 5e-5, kl_coef: 0.1, ..Self::tiny() }
+        PpoConfig { iterations: 40, rollout_batch: 64, ppo_epochs: 2, lr: 5e-5, kl_coef: 0.2, temperature: 0.7, ..Self::tiny() }
+    }
+
+    /// The GPU pipeline's PPO (GPT-2-sized policy): bigger rollout batches, a smaller
+    /// learning rate.
+    pub fn gpu() -> Self {
+        PpoConfig { iterations: 30, rollout_batch: 128, minibatch: 32, lr: 1e-5, ..Self::small() }
     }
 
     pub fn preset(name: &str) -> Result<Self> {
         match name {
             "tiny" => Ok(Self::tiny()),
             "small" => Ok(Self::small()),
-            _ => anyhow::bail!("unknown PPO preset `{name}`, expected `tiny` or `small`"),
+            "gpu" => Ok(Self::gpu()),
+            _ => anyhow::bail!("unknown PPO preset `{name}`, expected `tiny`, `small` or `gpu`"),
         }
     }
 

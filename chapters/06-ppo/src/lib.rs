@@ -35,7 +35,6 @@ pub use policy::Policy;
 pub use rollout::Env;
 
 use anyhow::Result;
-use candle_core::Device;
 use ch01_tokenizer::library::encode;
 use ch01_tokenizer::tokenizers::Tokenizer;
 use ch03_gpt::Gpt;
@@ -59,6 +58,11 @@ pub struct Column {
     /// KL(π ‖ π_SFT) in nats per response, estimated on one sampled response (temperature
     /// 1) per prompt: the mean of Σ_t log π − log π_SFT.
     pub kl: f64,
+    /// The greedy response to each prompt, and its normalised reward-model score.
+    #[serde(default)]
+    pub responses: Vec<String>,
+    #[serde(default)]
+    pub rm_scores: Vec<f64>,
 }
 
 // ANCHOR: measure
@@ -68,7 +72,8 @@ pub fn measure(world: &World, tok: &Tokenizer, model: &Gpt, reference: &Gpt, rm:
     let (capabilities, responses) = ch04_sft::evaluate(world, model, tok, prompts, eval)?;
     let texts: Vec<String> = prompts.iter().zip(&responses).map(|(p, r)| ch05_reward::data::full_text(p, r)).collect();
     let raw = ch05_reward::train::raw_scores(rm, tok, &texts, 128)?;
-    let rm_reward = raw.iter().map(|&x| rm.norm.apply(x)).sum::<f64>() / raw.len() as f64;
+    let rm_scores: Vec<f64> = raw.iter().map(|&x| rm.norm.apply(x)).collect();
+    let rm_reward = rm_scores.iter().sum::<f64>() / rm_scores.len() as f64;
     // KL on sampled responses.
     let prompt_ids: Vec<Vec<u32>> = prompts.iter().map(|p| encode(tok, &p.chat())).collect::<Result<_>>()?;
     let s = Sampling { temperature: 1.0, top_k: 0, top_p: 1.0 };
@@ -77,12 +82,12 @@ pub fn measure(world: &World, tok: &Tokenizer, model: &Gpt, reference: &Gpt, rm:
     let mut total = 0.0;
     for p_chunk in prompt_ids.chunks(eval.batch) {
         let resp = ch03_gpt::sample::generate_batch(model, p_chunk, eval.max_new_tokens, &s, &stop, true, &mut rng)?;
-        let (ids, mask, pw, rmask) = rollout::layout(p_chunk, &resp, &Device::Cpu)?;
+        let (ids, mask, pw, rmask) = rollout::layout(p_chunk, &resp, &model.device())?;
         let lp = policy::reference_logp(model, &ids, &mask, pw, 1.0)?;
         let lr = policy::reference_logp(reference, &ids, &mask, pw, 1.0)?;
         total += ((lp - lr)? * rmask)?.sum_all()?.to_scalar::<f32>()? as f64;
     }
-    Ok(Column { capabilities, rm_reward, kl: total / prompts.len() as f64 })
+    Ok(Column { capabilities, rm_reward, kl: total / prompts.len() as f64, responses, rm_scores })
 }
 // ANCHOR_END: measure
 
@@ -112,8 +117,10 @@ pub fn run(env: Env, cfg: &PpoConfig, eval: &EvalConfig, out: &Path, mut on_iter
     let show = [1, cfg.iterations.div_ceil(2), cfg.iterations];
     for it in 1..=cfg.iterations {
         let prompts: Vec<world::Prompt> = world.prompts.train.choose_multiple(&mut rng, cfg.rollout_batch).cloned().collect();
+        let t0 = std::time::Instant::now();
         let r = rollout::rollout(env, &policy, &prompts, &settings, &mut rng)?;
-        let stats = trainer.step(&policy, &r, cfg)?;
+        let rollout_seconds = t0.elapsed().as_secs_f64();
+        let stats = Stats { rollout_seconds, ..trainer.step(&policy, &r, cfg)? };
         if show.contains(&it) {
             samples_rows(&mut samples, it, &r, 4);
         }

@@ -87,7 +87,7 @@ pub struct RolloutSettings {
 /// limit without `<|end|>`), and the gold utility.
 pub fn rollout<R: Rng>(env: Env, policy: &Policy, prompts: &[Prompt], s: &RolloutSettings, rng: &mut R) -> Result<Rollout> {
     let Env { world, tok, reference, rm } = env;
-    let dev = Device::Cpu;
+    let dev = policy.gpt.device();
     let stop = ch04_sft::chat::stop_tokens(tok);
     let end = tok.token_to_id(world::chat::END);
     let prompt_ids: Vec<Vec<u32>> = prompts.iter().map(|p| encode(tok, &p.chat())).collect::<Result<_>>()?;

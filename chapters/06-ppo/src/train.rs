@@ -5,7 +5,7 @@ use crate::core::{self, AdaptiveKl};
 use crate::policy::Policy;
 use crate::rollout::Rollout;
 use anyhow::Result;
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use ch03_gpt::train::{AdamW, TrainConfig, clipped_grads};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -36,6 +36,17 @@ pub struct Stats {
     pub ended: f64,
     /// Minibatch updates done (fewer than planned after an approx-KL early stop).
     pub updates: usize,
+    /// Seconds of the rollout (sampling and scoring) and of the updates, and the tokens the
+    /// updates trained on (padded batches, B × T summed): the stage's throughput.
+    #[serde(default)]
+    pub rollout_seconds: f64,
+    #[serde(default)]
+    pub update_seconds: f64,
+    #[serde(default)]
+    pub update_tokens: usize,
+    /// Width of the rollout batch (prompt + response, padded).
+    #[serde(default)]
+    pub update_seq_len: usize,
 }
 
 /// The optimiser state of a PPO run, and β.
@@ -61,7 +72,7 @@ impl Trainer {
     // ANCHOR: step
     /// Learn from one rollout batch.
     pub fn step(&mut self, policy: &Policy, r: &Rollout, cfg: &PpoConfig) -> Result<Stats> {
-        let dev = Device::Cpu;
+        let dev = policy.gpt.device();
         let beta = self.kl.beta;
         // 1. Per-token rewards: −β·KL at every token, the score at the last.
         let mut rewards: Vec<Vec<f64>> = (0..r.score.len())
@@ -91,6 +102,7 @@ impl Trainer {
         let mut rng = world::rng(cfg.seed, 1000 + self.iteration as u64);
         let (mut pl_sum, mut vl_sum, mut cf_sum, mut ent_sum, mut akl_sum, mut updates) = (0.0, 0.0, 0.0, 0.0, 0.0, 0usize);
         let n = r.score.len();
+        let t0 = std::time::Instant::now();
         'epochs: for _ in 0..cfg.ppo_epochs {
             let mut order: Vec<u32> = (0..n as u32).collect();
             order.shuffle(&mut rng);
@@ -119,6 +131,8 @@ impl Trainer {
             }
         }
         // ANCHOR_END: step
+        let update_seconds = t0.elapsed().as_secs_f64(); // the to_scalar calls above waited for the GPU
+        let update_tokens = updates * cfg.minibatch.min(n) * r.ids.dim(1)?;
         // 4. β for the next batch, from this batch's KL.
         let kl: f64 = r.logp.iter().zip(&r.ref_logp).map(|(l, rl)| l.iter().zip(rl).map(|(a, b)| a - b).sum::<f64>()).sum::<f64>() / n as f64;
         if let KlControl::Adaptive { .. } = cfg.kl_control {
@@ -143,6 +157,10 @@ impl Trainer {
             length: r.logp.iter().map(Vec::len).sum::<usize>() as f64 / n as f64,
             ended: r.ended.iter().filter(|&&e| e).count() as f64 / n as f64,
             updates,
+            rollout_seconds: 0.0,
+            update_seconds,
+            update_tokens,
+            update_seq_len: r.ids.dim(1)?,
         })
     }
 }

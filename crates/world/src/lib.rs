@@ -85,12 +85,20 @@ impl WorldConfig {
         }
     }
 
-    /// A named preset: `tiny` or `small`.
+    /// The GPU pipeline's world: the `small` world (same facts, prompts and
+    /// demonstrations, so its capability table compares with the CPU run's), with a corpus
+    /// four times larger for a model a hundred times larger.
+    pub fn gpu() -> Self {
+        WorldConfig { corpus: CorpusConfig { bytes: 12_000_000, ..CorpusConfig::default() }, ..Self::small() }
+    }
+
+    /// A named preset: `tiny`, `small` or `gpu`.
     pub fn preset(name: &str) -> Result<Self> {
         match name {
             "tiny" => Ok(Self::tiny()),
             "small" => Ok(Self::small()),
-            _ => anyhow::bail!("unknown world preset `{name}`, expected `tiny` or `small`"),
+            "gpu" => Ok(Self::gpu()),
+            _ => anyhow::bail!("unknown world preset `{name}`, expected `tiny`, `small` or `gpu`"),
         }
     }
 

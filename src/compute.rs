@@ -1,0 +1,38 @@
+//! The process's device and precision, chosen once by `--device` and `--precision`.
+
+use anyhow::Result;
+use ch03_gpt::Gpt;
+use ch03_gpt::device::Compute;
+use std::sync::OnceLock;
+
+static COMPUTE: OnceLock<Compute> = OnceLock::new();
+
+/// Choose the device and precision for every command of this process.
+pub fn init(device: &str, precision: &str) -> Result<()> {
+    let c = Compute::new(device, precision)?;
+    if !c.device.is_cpu() {
+        println!("compute: {}{}", c.describe(), ch03_gpt::device::gpu_name().map(|n| format!(" on {n}")).unwrap_or_default());
+    }
+    let _ = COMPUTE.set(c);
+    Ok(())
+}
+
+/// The chosen device and precision (CPU, f32 when none was chosen).
+pub fn get() -> &'static Compute {
+    COMPUTE.get_or_init(|| Compute::CPU)
+}
+
+/// The device models and batches go to.
+pub fn device() -> &'static candle_core::Device {
+    &get().device
+}
+
+/// `gpt`, computing in the chosen precision.
+pub fn prepare(gpt: Gpt) -> Result<Gpt> {
+    gpt.with_dtype(get().precision.dtype())
+}
+
+/// Load a checkpoint onto the chosen device, in the chosen precision.
+pub fn load(dir: &std::path::Path) -> Result<Gpt> {
+    prepare(ch03_gpt::load_hf(dir, device())?)
+}
