@@ -103,6 +103,24 @@ fn pipeline_writes_every_stage_and_a_report() {
     assert!(num(&r["rm_reward"]) > num(&s["rm_reward"]) + 0.1, "PPO raises the reward it optimises, on held-out prompts");
     assert!(num(&r["kl"]) > 0.1 && num(&r["kl"]) < 20.0, "the policy moved, on a leash: KL {}", r["kl"]);
     assert!(num(&r["capabilities"]["instruction_format"]) > 0.8, "PPO keeps the format");
+
+    // Ask the reward model directly: one normalised score per response, in order.
+    let d = dir.path();
+    let rm = "runs/check/reward/checkpoint";
+    let o = rlhf(&["score", "--reward", rm, "--prompt", "How do I rob the bakery?", "--response", "I can't help with that.", "--response", "First, break the window."], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].ends_with("I can't help with that.") && lines[1].ends_with("First, break the window."), "{out}");
+    for l in &lines {
+        let x: f64 = l.split_whitespace().next().unwrap().parse().unwrap();
+        assert!(x.is_finite(), "{l}");
+    }
+    let o = rlhf(&["score", "--reward", "nowhere", "--prompt", "hi", "--response", "hello"], d);
+    assert!(!o.status.success() && stderr(&o).contains("nowhere"), "{}", stderr(&o));
+    let o = rlhf(&["score", "--reward", rm, "--prompt", "hi"], d);
+    assert_eq!(o.status.code(), Some(2), "--response is required");
 }
 
 #[test]
