@@ -9,6 +9,7 @@ mod progress;
 mod reward;
 mod sft;
 mod stages;
+mod worlds;
 
 use anyhow::Result;
 
@@ -53,6 +54,8 @@ enum Command {
     Generate(GenerateArgs),
     /// Run every stage that exists, in order, into runs/<name>/ (the default command).
     Pipeline(PipelineArgs),
+    /// The pipeline on several worlds; one table of every stage's capabilities with intervals.
+    Worlds(WorldsArgs),
     /// Measure training and generation speed; print one JSON line per measurement.
     Bench(BenchArgs),
 }
@@ -71,6 +74,10 @@ struct WorldArgs {
     /// Corpus size in megabytes (default: the preset's).
     #[arg(long)]
     corpus_mb: Option<f64>,
+    /// The labeler's penalty for an off-topic reply to a question (default 0: the world's
+    /// labeler as first written; 2 closes the gap PPO games).
+    #[arg(long)]
+    off_topic_penalty: Option<f64>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -175,6 +182,10 @@ struct RewardArgs {
     /// Off-prompt candidates per prompt (default: the preset's).
     #[arg(long)]
     off_prompt: Option<usize>,
+    /// Show the labeler a refusal and "I don't know" on every training prompt: `true` or
+    /// `false` (default: the preset's).
+    #[arg(long)]
+    non_answers: Option<bool>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -219,6 +230,16 @@ struct PpoArgs {
     /// Sampling temperature of the rollouts (default: the preset's).
     #[arg(long)]
     temperature: Option<f64>,
+    /// Learning rate (default: the preset's).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Prompts per rollout batch (default: the preset's).
+    #[arg(long)]
+    rollout_batch: Option<usize>,
+    /// Subtract the reward of the SFT model's greedy answer to the same prompt from each
+    /// score: `true` or `false` (default: the preset's).
+    #[arg(long)]
+    prompt_baseline: Option<bool>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -280,6 +301,29 @@ struct PipelineArgs {
     /// Seed of the world (default: the preset's).
     #[arg(long)]
     seed: Option<u64>,
+    /// The labeler's penalty for an off-topic reply to a question (see `rlhf world --help`).
+    #[arg(long)]
+    off_topic_penalty: Option<f64>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct WorldsArgs {
+    /// World seeds, comma-separated: each gets its own pipeline run in <runs>/<name>/seed-<S>/
+    /// (a finished run is reused). The book uses the default world and two evaluation worlds.
+    #[arg(long, value_delimiter = ',', default_value = "1234,15223,39417")]
+    seeds: Vec<u64>,
+    /// Name of the study: everything goes to <runs>/<name>/, the table to worlds.md.
+    #[arg(long, default_value = "worlds")]
+    name: String,
+    /// Directory that holds the runs.
+    #[arg(long, default_value = "runs")]
+    runs: PathBuf,
+    /// Preset for every stage of every run.
+    #[arg(long, default_value = "small")]
+    preset: String,
+    /// The labeler's penalty for an off-topic reply to a question (see `rlhf world --help`).
+    #[arg(long)]
+    off_topic_penalty: Option<f64>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -338,7 +382,7 @@ fn main() {
         std::process::exit(1);
     }
     let result: Result<()> = match cli.command {
-        Some(Command::World(a)) => stages::world_command(&a.out, &a.preset, a.seed, a.corpus_mb).map(|_| ()),
+        Some(Command::World(a)) => stages::world_command(&a.out, &a.preset, a.seed, a.corpus_mb, a.off_topic_penalty).map(|_| ()),
         Some(Command::Tokenizer(a)) => stages::tokenizer_command(&a.out, &a.corpus, &a.preset, a.vocab_size).map(|_| ()),
         Some(Command::Attention(a)) => {
             let i = &a.input;
@@ -350,10 +394,10 @@ fn main() {
         }
         Some(Command::Sft(a)) => sft::sft_command(&a.out, &a.world, &a.model, &a.preset, a.steps).map(|_| ()),
         Some(Command::Reward(a)) => {
-            reward::reward_command(&a.out, &a.world, &a.model, &a.preset, &reward::Overrides { labeler_temperature: a.labeler_temperature, lr: a.lr, epochs: a.epochs, sample_temperature: a.sample_temperature, off_prompt: a.off_prompt }).map(|_| ())
+            reward::reward_command(&a.out, &a.world, &a.model, &a.preset, &reward::Overrides { labeler_temperature: a.labeler_temperature, lr: a.lr, epochs: a.epochs, sample_temperature: a.sample_temperature, off_prompt: a.off_prompt, non_answers: a.non_answers }).map(|_| ())
         }
         Some(Command::Score(a)) => reward::score_command(&a.reward, &a.prompt, &a.response),
-        Some(Command::Ppo(a)) => ppo::ppo_command(&a.out, &a.world, &a.sft, &a.reward, a.base.as_deref(), &a.preset, a.iterations, a.kl_coef, a.temperature).map(|_| ()),
+        Some(Command::Ppo(a)) => ppo::ppo_command(&a.out, &a.world, &a.sft, &a.reward, a.base.as_deref(), &a.preset, &ppo::Overrides { iterations: a.iterations, kl_coef: a.kl_coef, temperature: a.temperature, lr: a.lr, rollout_batch: a.rollout_batch, prompt_baseline: a.prompt_baseline }).map(|_| ()),
         Some(Command::Export(a)) => gpt::export_command(&a.model, &a.out),
         Some(Command::Generate(a)) => {
             let sampling = if a.greedy {
@@ -372,8 +416,9 @@ fn main() {
             pytorch: a.pytorch,
             rounds: a.rounds,
         }),
-        Some(Command::Pipeline(a)) => stages::pipeline(&a.runs, &a.name, &a.preset, a.seed),
-        None => stages::pipeline(&PathBuf::from("runs"), "default", "small", None),
+        Some(Command::Worlds(a)) => worlds::worlds_command(&a.runs, &a.name, &a.preset, &a.seeds, a.off_topic_penalty).map(|_| ()),
+        Some(Command::Pipeline(a)) => stages::pipeline(&a.runs, &a.name, &a.preset, a.seed, a.off_topic_penalty),
+        None => stages::pipeline(&PathBuf::from("runs"), "default", "small", None, None),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

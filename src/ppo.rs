@@ -9,15 +9,30 @@ use std::fmt::Write as _;
 use std::path::Path;
 use world::World;
 
+/// The base model's column of the capability table, beside `ppo_report.json`.
+pub const BASE_COLUMN: &str = "base_column.json";
+
+/// Settings of `rlhf ppo` that replace the preset's.
+#[derive(Clone, Copy, Default)]
+pub struct Overrides {
+    pub iterations: Option<usize>,
+    pub kl_coef: Option<f64>,
+    pub temperature: Option<f64>,
+    pub lr: Option<f64>,
+    pub rollout_batch: Option<usize>,
+    pub prompt_baseline: Option<bool>,
+}
+
 /// What `rlhf ppo` reports: the PPO run, and the base model measured the same way when given.
 pub struct PpoSummary {
     pub report: Report,
     pub base: Option<Column>,
+    /// The world the prompts came from (to judge responses again for intervals).
+    pub world: World,
 }
 
 /// `rlhf ppo`: PPO from the SFT checkpoint against the reward model; the policy goes to
 /// `out/checkpoint`, the diagnostics' plots and `ppo_report.json` beside it.
-#[allow(clippy::too_many_arguments)]
 pub fn ppo_command(
     out: &Path,
     world_dir: &Path,
@@ -25,11 +40,21 @@ pub fn ppo_command(
     reward_dir: &Path,
     base_dir: Option<&Path>,
     preset: &str,
-    iterations: Option<usize>,
-    kl_coef: Option<f64>,
-    temperature: Option<f64>,
+    o: &Overrides,
 ) -> Result<PpoSummary> {
     let mut cfg = PpoConfig::preset(preset)?;
+    let Overrides { iterations, kl_coef, temperature, lr, rollout_batch, prompt_baseline } = *o;
+    if let Some(b) = prompt_baseline {
+        cfg.prompt_baseline = b;
+    }
+    if let Some(lr) = lr {
+        ensure!(lr > 0.0 && lr.is_finite(), "--lr must be positive, got {lr}");
+        cfg.lr = lr;
+    }
+    if let Some(n) = rollout_batch {
+        ensure!(n > 0, "--rollout-batch must be positive");
+        cfg.rollout_batch = n;
+    }
     if let Some(n) = iterations {
         ensure!(n > 0, "--iterations must be positive");
         cfg.iterations = n;
@@ -68,7 +93,9 @@ pub fn ppo_command(
     let base = match base_dir {
         Some(b) => {
             let base = crate::compute::load(b).with_context(|| format!("--base `{}`", b.display()))?;
-            Some(ch06_ppo::measure(&w, &tok, &base, &sft, &rm, &w.prompts.heldout, &eval)?)
+            let col = ch06_ppo::measure(&w, &tok, &base, &sft, &rm, &w.prompts.heldout, &eval)?;
+            files::write_string_atomic(&out.join(BASE_COLUMN), &serde_json::to_string_pretty(&col)?)?;
+            Some(col)
         }
         None => None,
     };
@@ -83,7 +110,7 @@ pub fn ppo_command(
         r.kl,
         out.join("checkpoint").display()
     );
-    Ok(PpoSummary { report, base })
+    Ok(PpoSummary { report, base, world: w })
 }
 
 /// The report's PPO section and the capability table.
@@ -123,5 +150,11 @@ pub fn report_section(p: &PpoSummary) -> String {
     cols.push(("RLHF", &r.rlhf));
     s += &ch06_ppo::table(&cols);
     s += "<!-- ANCHOR_END: capabilities -->\n\n";
+    {
+        let w = &p.world;
+        s += "How sure are these numbers? Each with its 95% interval (bootstrap over the held-out prompts), and the change from SFT to RLHF with its paired interval:\n\n<!-- ANCHOR: intervals -->\n";
+        s += &crate::worlds::interval_table(w, p.base.as_ref(), &r.sft, &r.rlhf, 0);
+        s += "<!-- ANCHOR_END: intervals -->\n\n";
+    }
     s
 }

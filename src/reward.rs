@@ -16,6 +16,7 @@ pub struct Overrides {
     pub epochs: Option<usize>,
     pub sample_temperature: Option<f64>,
     pub off_prompt: Option<usize>,
+    pub non_answers: Option<bool>,
 }
 
 /// `rlhf reward`: sample comparisons from the SFT checkpoint `model`, label them with the
@@ -38,6 +39,9 @@ pub fn reward_command(out: &Path, world_dir: &Path, model: &Path, preset: &str, 
     }
     if let Some(m) = o.off_prompt {
         cfg.off_prompt = m;
+    }
+    if let Some(b) = o.non_answers {
+        cfg.non_answers = b;
     }
     if let Some(e) = o.epochs {
         ensure!(e > 0, "--epochs must be positive");
@@ -110,7 +114,10 @@ pub fn report_section(r: &Report) -> String {
         r.norm.bias.abs()
     )
     .unwrap();
-    s += "<!-- ANCHOR_END: reward -->\n\n![accuracy](reward/accuracy.svg)\n\n![scores](reward/scores.svg)\n\n![calibration](reward/calibration.svg)\n\n";
+    s += "<!-- ANCHOR_END: reward -->\n\n";
+    s += "What the reward model thinks of each kind of answer to the held-out prompts: its mean normalised score, and in brackets the labeler's mean utility. PPO climbs the reward model, so a kind it ranks above the labeler's order is a kind PPO will learn to give.\n\n<!-- ANCHOR: probe -->\n";
+    s += &r.probe.table();
+    s += "<!-- ANCHOR_END: probe -->\n\n![accuracy](reward/accuracy.svg)\n\n![scores](reward/scores.svg)\n\n![calibration](reward/calibration.svg)\n\n";
     s
 }
 

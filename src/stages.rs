@@ -19,10 +19,14 @@ pub struct WorldSummary {
 }
 
 /// `rlhf world`: generate the world and write it into `out`.
-pub fn world_command(out: &Path, preset: &str, seed: Option<u64>, corpus_mb: Option<f64>) -> Result<WorldSummary> {
+pub fn world_command(out: &Path, preset: &str, seed: Option<u64>, corpus_mb: Option<f64>, off_topic_penalty: Option<f64>) -> Result<WorldSummary> {
     let mut cfg = WorldConfig::preset(preset)?;
     if let Some(s) = seed {
         cfg.seed = s;
+    }
+    if let Some(p) = off_topic_penalty {
+        cfg.labeler.off_topic_penalty = p;
+        cfg.validate().context("--off-topic-penalty")?;
     }
     if let Some(mb) = corpus_mb {
         ensure!(mb.is_finite() && mb > 0.0 && mb <= 1000.0, "--corpus-mb {mb}: expected a size in (0, 1000] megabytes");
@@ -133,7 +137,7 @@ pub fn attention_command(
 }
 
 /// `rlhf pipeline`: every stage, in order, into `runs/name/`, then `report.md`.
-pub fn pipeline(runs: &Path, name: &str, preset: &str, seed: Option<u64>) -> Result<()> {
+pub fn pipeline(runs: &Path, name: &str, preset: &str, seed: Option<u64>, off_topic_penalty: Option<f64>) -> Result<()> {
     ensure!(
         !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && name != "..",
         "--name `{name}`: expected letters, digits, `-`, `_` or `.`"
@@ -144,7 +148,7 @@ pub fn pipeline(runs: &Path, name: &str, preset: &str, seed: Option<u64>) -> Res
     let mut times = Vec::new();
 
     let t = Instant::now();
-    let w = world_command(&dir.join("world"), preset, seed, None)?;
+    let w = world_command(&dir.join("world"), preset, seed, None, off_topic_penalty)?;
     times.push(("world", t.elapsed().as_secs_f64()));
 
     let t = Instant::now();
@@ -188,9 +192,7 @@ pub fn pipeline(runs: &Path, name: &str, preset: &str, seed: Option<u64>) -> Res
         &dir.join("reward").join("checkpoint"),
         Some(&dir.join("pretrain").join("checkpoint")),
         preset,
-        None,
-        None,
-        None,
+        &Default::default(),
     )?;
     times.push(("PPO and evaluation", t.elapsed().as_secs_f64()));
     let model = ch03_gpt::GptConfig::from_hf_file(&dir.join("pretrain").join("checkpoint").join("config.json"))?;

@@ -76,6 +76,9 @@ fn pipeline_writes_every_stage_and_a_report() {
         "## PPO",
         "| capability | base | SFT | RLHF |",
         "| KL to SFT (nats per response) |",
+        "| family | ideal | wrong | refusal | don't know | harmful | same order as the labeler |",
+        "| capability | base | SFT | RLHF | RLHF − SFT |",
+        "| truthful and informative |",
         "## Speed",
         "| PPO updates |",
         "## Time per stage",
@@ -121,6 +124,23 @@ fn pipeline_writes_every_stage_and_a_report() {
     assert!(!o.status.success() && stderr(&o).contains("nowhere"), "{}", stderr(&o));
     let o = rlhf(&["score", "--reward", rm, "--prompt", "hi"], d);
     assert_eq!(o.status.code(), Some(2), "--response is required");
+
+    // `rlhf worlds` reuses a finished run (this one is world seed 1234, the preset's) and
+    // writes the table over worlds, with the claims checked per world.
+    std::fs::create_dir_all(d.join("runs/study")).unwrap();
+    std::fs::rename(d.join("runs/check"), d.join("runs/study/seed-1234")).unwrap();
+    let o = rlhf(&["worlds", "--runs", "runs", "--name", "study", "--seeds", "1234", "--preset", "tiny"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("reusing"), "the finished run is not trained again");
+    let md = std::fs::read_to_string(d.join("runs/study/worlds.md")).unwrap();
+    for row in ["| capability | base | SFT | RLHF | RLHF − SFT | worlds up / within noise / down |", "| gold reward |", "| 1234 |"] {
+        assert!(md.contains(row), "worlds.md lacks {row}:\n{md}");
+    }
+    let worlds: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("runs/study/worlds.json")).unwrap()).unwrap();
+    let gold = &worlds["results"][0]["metrics"].as_array().unwrap().iter().find(|m| m["metric"] == "GoldReward").unwrap()["rlhf"];
+    assert!(num(&gold["low"]) <= num(&gold["value"]) && num(&gold["value"]) <= num(&gold["high"]), "{gold}");
+    let o = rlhf(&["worlds", "--runs", "runs", "--name", "study", "--seeds", "x1"], d);
+    assert_eq!(o.status.code(), Some(2), "a seed that is not a number is refused");
 }
 
 #[test]

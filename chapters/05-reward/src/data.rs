@@ -9,6 +9,7 @@ use ch03_gpt::Gpt;
 use ch03_gpt::sample::Sampling;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use world::demos::{AnswerKind, answer_of_kind};
 use world::{BradleyTerry, Prompt, World};
 
 /// Pairs and the prompts they answer (`Pair::prompt` indexes `prompts`).
@@ -70,6 +71,28 @@ pub fn with_off_prompt<R: Rng>(responses: &[Vec<String>], m: usize, rng: &mut R)
 }
 // ANCHOR_END: off_prompt
 
+// ANCHOR: non_answers
+/// Each prompt's candidates followed by the two answers that fit *any* prompt: the refusal
+/// and "I don't know". A reward model sees them mostly where the policy says them — where
+/// they win — and learns to like them everywhere; PPO then says them to everything. Shown
+/// to the labeler on every prompt, they are placed where they belong: above a wrong
+/// answer, below the right one, and the refusal above "I don't know" on a harmful request.
+pub fn with_non_answers(world: &World, prompts: &[Prompt], responses: &[Vec<String>]) -> Vec<Vec<String>> {
+    let mut rng = world::rng(0, 0); // the two answers draw nothing at random
+    prompts
+        .iter()
+        .zip(responses)
+        .map(|(p, rs)| {
+            let mut rs = rs.clone();
+            for kind in [AnswerKind::Refusal, AnswerKind::DontKnow] {
+                rs.push(world::chat::finished(&answer_of_kind(&world.entities, p, kind, &mut rng)));
+            }
+            rs
+        })
+        .collect()
+}
+// ANCHOR_END: non_answers
+
 // ANCHOR: pairs
 /// Every pair of distinct responses to each prompt — K = 4 gives up to 6 — labelled by
 /// `labeler`. Identical responses are skipped: comparing them teaches nothing.
@@ -87,7 +110,7 @@ pub fn label_pairs<R: Rng>(
                 if rs[a] == rs[b] {
                     continue;
                 }
-                let c = labeler.compare(&world.entities, p, &rs[a], &rs[b], rng)?;
+                let c = labeler.compare(world, p, &rs[a], &rs[b], rng)?;
                 let agreement = if c.u_chosen == c.u_rejected { 0.5 } else { labeler.agreement(c.u_chosen, c.u_rejected) };
                 pairs.push(Pair { prompt: i, chosen: c.chosen, rejected: c.rejected, u_chosen: c.u_chosen, u_rejected: c.u_rejected, agreement });
             }

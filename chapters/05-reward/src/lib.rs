@@ -17,6 +17,7 @@ pub mod exercises;
 pub mod loss;
 pub mod model;
 pub mod plots;
+pub mod probe;
 pub mod train;
 
 /// The exercise functions the tests check: the reference solutions, or — built with
@@ -58,6 +59,10 @@ pub struct Report {
     pub norm: Normalisation,
     /// (mean predicted, observed, count) per calibration bin.
     pub calibration: Vec<(f64, f64, usize)>,
+    /// The reward model's scores of each kind of answer to the held-out prompts, next to
+    /// the gold utility ([`probe`]).
+    #[serde(default)]
+    pub probe: probe::Probe,
 }
 
 // ANCHOR: run
@@ -71,7 +76,10 @@ pub fn run(world: &World, tok: &Tokenizer, sft: &Gpt, cfg: &RmConfig, out: &Path
     let (train_prompts, heldout_prompts) = (&world.prompts.train, &world.prompts.heldout);
     let train_responses = data::sample_responses(sft, tok, train_prompts, cfg.k, &s, cfg.max_new_tokens, &mut rng)?;
     let heldout_responses = data::sample_responses(sft, tok, heldout_prompts, cfg.k, &s, cfg.max_new_tokens, &mut rng)?;
-    let train_candidates = data::with_off_prompt(&train_responses, cfg.off_prompt, &mut rng);
+    let mut train_candidates = data::with_off_prompt(&train_responses, cfg.off_prompt, &mut rng);
+    if cfg.non_answers {
+        train_candidates = data::with_non_answers(world, train_prompts, &train_candidates);
+    }
     let train_pairs = data::label_pairs(world, &cfg.labeler, train_prompts, &train_candidates, &mut rng)?;
     let heldout_pairs = data::label_pairs(world, &cfg.labeler, heldout_prompts, &heldout_responses, &mut rng)?;
     let mut rm = RewardModel::from_sft(sft, cfg.seed)?;
@@ -89,6 +97,7 @@ pub fn run(world: &World, tok: &Tokenizer, sft: &Gpt, cfg: &RmConfig, out: &Path
         .flat_map(|(p, rs)| rs.iter().map(move |r| (full_text(p, r), world.utility(p, r).total)))
         .unzip();
     let correlation = train::correlation(&train::raw_scores(&rm, tok, &texts, 128)?, &gold);
+    let probe = probe::probe(world, tok, &rm, heldout_prompts, cfg.seed)?;
     let scores = train::pair_scores(&rm, tok, heldout_prompts, &heldout_pairs)?;
     plots::accuracy_curve(&history).save_svg(&out.join("accuracy.svg"))?;
     let n = |x: f64| rm.norm.apply(x);
@@ -104,6 +113,7 @@ pub fn run(world: &World, tok: &Tokenizer, sft: &Gpt, cfg: &RmConfig, out: &Path
         correlation,
         norm: rm.norm,
         calibration,
+        probe,
     };
     files::write_string_atomic(&out.join("reward_report.json"), &serde_json::to_string_pretty(&report)?)?;
     write_pairs(&out.join("heldout_pairs.jsonl"), &heldout_pairs)?;

@@ -22,6 +22,10 @@ pub struct RmConfig {
     /// `tiny` preset, whose test measures accuracy on the policy's own pairs alone).
     #[serde(default)]
     pub off_prompt: usize,
+    /// Add the refusal and "I don't know" to every training prompt's candidates
+    /// ([`crate::data::with_non_answers`]).
+    #[serde(default)]
+    pub non_answers: bool,
     /// Sampling temperature of the SFT policy when making the responses.
     pub sample_temperature: f64,
     pub max_new_tokens: usize,
@@ -46,6 +50,7 @@ impl RmConfig {
         RmConfig {
             k: 4,
             off_prompt: 0,
+            non_answers: false,
             sample_temperature: 1.0,
             max_new_tokens: 40,
             labeler: BradleyTerry::default(),

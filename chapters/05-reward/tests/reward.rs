@@ -120,6 +120,19 @@ fn the_reward_model_learns_the_labelers_preferences_on_the_tiny_preset() {
     assert!(last.accuracy <= last.ceiling + 0.05, "accuracy {:.3} above the ceiling {:.3}: a leak?", last.accuracy, last.ceiling);
     assert!(last.gold_accuracy >= first.gold_accuracy + 0.03, "training must improve the gold-order accuracy: {:.3} → {:.3}", first.gold_accuracy, last.gold_accuracy);
     assert!(r.correlation > 0.4, "correlation with the gold utility {:.2}", r.correlation);
+    // The probe: one cell per family and kind of answer, and on harmful requests the reward
+    // model must at least have learned that a refusal beats instructions.
+    println!("{}", r.probe.table());
+    assert_eq!(r.probe.cells.len(), 5 * 5);
+    use world::demos::AnswerKind;
+    let cell = |k| r.probe.cell(world::Family::Harmful, k).unwrap();
+    assert!(cell(AnswerKind::Refusal).gold > cell(AnswerKind::Harmful).gold);
+    assert!(
+        cell(AnswerKind::Refusal).rm > cell(AnswerKind::Harmful).rm,
+        "refusal {:.2} vs instructions {:.2} on harmful requests",
+        cell(AnswerKind::Refusal).rm,
+        cell(AnswerKind::Harmful).rm
+    );
     for f in ["accuracy.svg", "scores.svg", "calibration.svg", "reward_report.json", "heldout_pairs.jsonl"] {
         assert!(dir.path().join("rm").join(f).is_file(), "{f} not written");
     }
@@ -140,4 +153,19 @@ fn off_prompt_candidates_come_from_other_prompts() {
     }
     assert_eq!(ch05_reward::data::with_off_prompt(&own, 0, &mut rng), own, "0: off");
     assert_eq!(ch05_reward::data::with_off_prompt(&own[..1], 2, &mut rng), own[..1].to_vec(), "one prompt: nothing to borrow");
+}
+
+#[test]
+fn non_answers_join_every_prompts_candidates() {
+    let w = world::World::generate(&world::WorldConfig::tiny()).unwrap();
+    let prompts = &w.prompts.train[..20];
+    let own: Vec<Vec<String>> = prompts.iter().map(|p| vec![format!("{} r0<|end|>", p.text)]).collect();
+    let all = ch05_reward::data::with_non_answers(&w, prompts, &own);
+    for ((p, rs), mine) in prompts.iter().zip(&all).zip(&own) {
+        assert_eq!(rs.len(), 3, "own + refusal + don't know");
+        assert_eq!(rs[0], mine[0]);
+        let (refusal, dont_know) = (w.judge(p, &rs[1]), w.judge(p, &rs[2]));
+        assert!(refusal.seen.refused && refusal.seen.well_formed, "{}", rs[1]);
+        assert!(dont_know.seen.admits_ignorance && dont_know.seen.well_formed, "{}", rs[2]);
+    }
 }

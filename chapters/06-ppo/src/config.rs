@@ -37,6 +37,10 @@ pub struct PpoConfig {
     pub kl_estimator: KlEstimator,
     /// Scale the per-token rewards of a batch to unit variance (the mean is kept).
     pub whiten_rewards: bool,
+    /// Subtract from each response's score the reward model's score of the reference
+    /// model's greedy answer to the same prompt ([`crate::baseline`]).
+    #[serde(default)]
+    pub prompt_baseline: bool,
     // --- advantages ---
     /// Discount γ (1: the episode is one short response).
     pub gamma: f64,
@@ -78,6 +82,7 @@ impl PpoConfig {
             kl_control: KlControl::Fixed,
             kl_estimator: KlEstimator::K1,
             whiten_rewards: false,
+            prompt_baseline: false,
             gamma: 1.0,
             lambda: 0.95,
             whiten_advantages: true,

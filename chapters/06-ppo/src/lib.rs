@@ -12,6 +12,7 @@
 //! - [`train`]: one PPO iteration and its diagnostics;
 //! - [`plots`]: the diagnostics over training.
 
+pub mod baseline;
 pub mod config;
 pub mod core;
 pub mod exercises;
@@ -115,10 +116,19 @@ pub fn run(env: Env, cfg: &PpoConfig, eval: &EvalConfig, out: &Path, mut on_iter
     let mut rng = world::rng(cfg.seed, 60);
     let (mut history, mut samples) = (Vec::new(), String::new());
     let show = [1, cfg.iterations.div_ceil(2), cfg.iterations];
+    let baselines = match cfg.prompt_baseline {
+        true => Some(baseline::prompt_baselines(sft, tok, rm, &world.prompts.train, cfg.max_new_tokens)?),
+        false => None,
+    };
     for it in 1..=cfg.iterations {
         let prompts: Vec<world::Prompt> = world.prompts.train.choose_multiple(&mut rng, cfg.rollout_batch).cloned().collect();
         let t0 = std::time::Instant::now();
-        let r = rollout::rollout(env, &policy, &prompts, &settings, &mut rng)?;
+        let mut r = rollout::rollout(env, &policy, &prompts, &settings, &mut rng)?;
+        if let Some(b) = &baselines {
+            for (score, p) in r.score.iter_mut().zip(&r.prompts) {
+                *score -= b[&p.text];
+            }
+        }
         let rollout_seconds = t0.elapsed().as_secs_f64();
         let stats = Stats { rollout_seconds, ..trainer.step(&policy, &r, cfg)? };
         if show.contains(&it) {

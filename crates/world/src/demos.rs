@@ -60,7 +60,7 @@ pub fn ideal_answer(e: &Entities, prompt: &Prompt, rng: &mut ChaCha8Rng) -> Stri
 }
 
 /// A wrong answer of the kind a careless human gives.
-fn wrong_answer(e: &Entities, prompt: &Prompt, rng: &mut ChaCha8Rng) -> String {
+pub fn wrong_answer(e: &Entities, prompt: &Prompt, rng: &mut ChaCha8Rng) -> String {
     match &prompt.target {
         Target::Fact { subject, relation, object } => {
             let wrong = e.wrong_object(*relation, object, rng);
@@ -77,6 +77,60 @@ fn wrong_answer(e: &Entities, prompt: &Prompt, rng: &mut ChaCha8Rng) -> String {
         // answers these vaguely instead.
         Target::Harmful { act } => format!("You should not {}.", HARMFUL_ACTS[*act].act),
         Target::Kindness { person } => format!("{person} is a person."),
+    }
+}
+
+/// The kinds of answer a model gives, to any request: what a probe of the reward model
+/// asks it to score (chapter 5), to compare its preferences with the labeler's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum AnswerKind {
+    /// The ideal answer ([`ideal_answer`]): for a harmful request, the refusal.
+    Ideal,
+    /// A careless human's wrong answer ([`wrong_answer`]): a wrong fact or sum, a made-up
+    /// answer about an unknown entity, a vague reply to a harmful request.
+    Wrong,
+    /// "I can't help with that."
+    Refusal,
+    /// "I don't know anything about X." (X: the entity the prompt names, else "that").
+    DontKnow,
+    /// Instructions for a forbidden act (the prompt's own act, else a random one).
+    Harmful,
+}
+
+impl AnswerKind {
+    pub const ALL: [AnswerKind; 5] =
+        [AnswerKind::Ideal, AnswerKind::Wrong, AnswerKind::Refusal, AnswerKind::DontKnow, AnswerKind::Harmful];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AnswerKind::Ideal => "ideal",
+            AnswerKind::Wrong => "wrong",
+            AnswerKind::Refusal => "refusal",
+            AnswerKind::DontKnow => "don't know",
+            AnswerKind::Harmful => "harmful",
+        }
+    }
+}
+
+/// An answer of `kind` to `prompt`, without the end token.
+pub fn answer_of_kind(e: &Entities, prompt: &Prompt, kind: AnswerKind, rng: &mut ChaCha8Rng) -> String {
+    match kind {
+        AnswerKind::Ideal => ideal_answer(e, prompt, rng),
+        AnswerKind::Wrong => wrong_answer(e, prompt, rng),
+        AnswerKind::Refusal => REFUSAL.to_string(),
+        AnswerKind::DontKnow => phrases::dont_know(match &prompt.target {
+            Target::Fact { subject, .. } => subject,
+            Target::Unknown { name, .. } => name,
+            Target::Kindness { person } => person,
+            Target::Arithmetic { .. } | Target::Harmful { .. } => "that",
+        }),
+        AnswerKind::Harmful => {
+            let act = match prompt.target {
+                Target::Harmful { act } => act,
+                _ => rng.random_range(0..HARMFUL_ACTS.len()),
+            };
+            phrases::harmful_compliance(&HARMFUL_ACTS[act])
+        }
     }
 }
 

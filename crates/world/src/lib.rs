@@ -31,6 +31,7 @@ pub mod labeler;
 pub mod phrases;
 pub mod preference;
 pub mod prompts;
+pub mod stats;
 
 use anyhow::{Context, Result, ensure};
 use rand::SeedableRng;
@@ -43,10 +44,10 @@ pub use rand;
 pub use rand_chacha;
 
 pub use corpus::{CorpusConfig, DocKind, Document};
-pub use demos::{DemoConfig, Demonstration};
+pub use demos::{AnswerKind, DemoConfig, Demonstration};
 pub use entities::{Entities, Fact, Relation};
-pub use eval::{Capabilities, evaluate};
-pub use labeler::{Judgement, Utility};
+pub use eval::{Capabilities, Metric, evaluate};
+pub use labeler::{Judgement, LabelerSpec, Utility};
 pub use preference::BradleyTerry;
 pub use prompts::{Family, Prompt, PromptSplit, Target};
 
@@ -60,6 +61,9 @@ pub struct WorldConfig {
     pub heldout_fraction: f64,
     pub corpus: CorpusConfig,
     pub demos: DemoConfig,
+    /// The hidden labeler's choices of specification.
+    #[serde(default)]
+    pub labeler: LabelerSpec,
 }
 
 impl WorldConfig {
@@ -72,6 +76,7 @@ impl WorldConfig {
             heldout_fraction: 0.2,
             corpus: CorpusConfig::default(),
             demos: DemoConfig::default(),
+            labeler: LabelerSpec::default(),
         }
     }
 
@@ -120,6 +125,11 @@ impl WorldConfig {
         frac("demos.wrong_fraction", self.demos.wrong_fraction)?;
         frac("demos.verbose_fraction + demos.wrong_fraction", self.demos.verbose_fraction + self.demos.wrong_fraction)?;
         ensure!(self.corpus.bytes > 0, "corpus.bytes must be positive");
+        ensure!(
+            self.labeler.off_topic_penalty.is_finite() && self.labeler.off_topic_penalty >= 0.0,
+            "labeler.off_topic_penalty = {} must be a number ≥ 0",
+            self.labeler.off_topic_penalty
+        );
         ensure!(
             self.corpus.mix.iter().all(|w| w.is_finite() && *w >= 0.0) && self.corpus.mix.iter().sum::<f64>() > 0.0,
             "corpus.mix = {:?} must be non-negative weights with a positive sum",
@@ -179,17 +189,17 @@ impl World {
 
     /// The gold utility of `response` to `prompt`.
     pub fn utility(&self, prompt: &Prompt, response: &str) -> Utility {
-        labeler::utility(&self.entities, prompt, response)
+        self.judge(prompt, response).utility
     }
 
     /// The gold labeler's full verdict.
     pub fn judge(&self, prompt: &Prompt, response: &str) -> Judgement {
-        labeler::judge(&self.entities, prompt, response)
+        labeler::judge_with(&self.config.labeler, &self.entities, prompt, response)
     }
 
     /// Capabilities of a model from its responses to `prompts`.
     pub fn evaluate(&self, prompts: &[Prompt], responses: &[String]) -> Result<Capabilities> {
-        eval::evaluate(&self.entities, prompts, responses)
+        eval::evaluate(&self.config.labeler, &self.entities, prompts, responses)
     }
 
     /// Write the world into `dir`: `world.json` (config and entities), `facts.tsv`,

@@ -10,8 +10,7 @@
 //! `bias_per_word` an optional liking for long answers, to show what biased feedback
 //! teaches a reward model. With bias 0 the labeler is noisy but unbiased.
 
-use crate::entities::Entities;
-use crate::labeler;
+use crate::World;
 use crate::prompts::Prompt;
 use anyhow::{Result, ensure};
 use rand::Rng;
@@ -69,8 +68,8 @@ impl BradleyTerry {
 
     // ANCHOR: bradley_terry
     /// The utility as this labeler perceives it: u + bias_per_word · words.
-    pub fn perceived(&self, entities: &Entities, prompt: &Prompt, response: &str) -> f64 {
-        let j = labeler::judge(entities, prompt, response);
+    pub fn perceived(&self, world: &World, prompt: &Prompt, response: &str) -> f64 {
+        let j = world.judge(prompt, response);
         j.utility.total + self.bias_per_word * j.seen.words as f64
     }
 
@@ -82,16 +81,16 @@ impl BradleyTerry {
     /// Ask the labeler which of two responses it prefers.
     pub fn compare<R: Rng>(
         &self,
-        entities: &Entities,
+        world: &World,
         prompt: &Prompt,
         a: &str,
         b: &str,
         rng: &mut R,
     ) -> Result<Comparison> {
         self.check()?;
-        let (ua, ub) = (self.perceived(entities, prompt, a), self.perceived(entities, prompt, b));
+        let (ua, ub) = (self.perceived(world, prompt, a), self.perceived(world, prompt, b));
         let p_a = self.p_prefers(ua, ub);
-        let gold = |r: &str| labeler::utility(entities, prompt, r).total;
+        let gold = |r: &str| world.utility(prompt, r).total;
         Ok(if rng.random_bool(p_a) {
             Comparison { chosen: a.into(), rejected: b.into(), p_chosen: p_a, u_chosen: gold(a), u_rejected: gold(b) }
         } else {

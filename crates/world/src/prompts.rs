@@ -126,7 +126,7 @@ pub fn generate(entities: &Entities, heldout_fraction: f64, rng: &mut ChaCha8Rng
             .iter()
             .enumerate()
             .flat_map(|(i, h)| {
-                phrases::harmful_questions(h.act).into_iter().map(move |text| {
+                phrases::harmful_requests(h.act).into_iter().map(move |text| {
                     vec![Prompt { family: Family::Harmful, text, target: Target::Harmful { act: i } }]
                 })
             })

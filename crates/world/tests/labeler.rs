@@ -159,6 +159,34 @@ fn format_needs_the_end_token_and_nothing_stray() {
     assert_eq!(labeler::utility(&e, &p, "<|end|>").format, -1.0);
     // The utility is the sum of its parts.
     let x = labeler::utility(&e, &p, "You fool, Finn Marsh is a baker, a baker, a baker.");
-    let parts = x.correct + x.format + x.harmless + x.honest + x.non_toxic + x.concise + x.no_repetition;
+    let parts = x.correct + x.format + x.harmless + x.honest + x.non_toxic + x.concise + x.no_repetition + x.on_topic;
     assert!((x.total - parts).abs() < 1e-12);
+}
+
+#[test]
+fn an_off_topic_reply_to_a_sum_beats_a_wrong_sum_unless_the_spec_says_otherwise() {
+    use world::labeler::{LabelerSpec, judge_with};
+    let p = prompt(Family::Arithmetic, "What is 17 plus 5?", Target::Arithmetic { a: 17, op: Op::Plus, b: 5, answer: 22 });
+    let e = entities();
+    let total = |spec: &LabelerSpec, r: &str| judge_with(spec, &e, &p, r).utility.total;
+    let (wrong, idk, off, right) =
+        ("17 plus 5 is 23.<|end|>", "I don't know.<|end|>", "Bramford lies on the river Sel.<|end|>", "17 plus 5 is 22.<|end|>");
+    // The world's labeler as first written: anything well formed and not wrong scores 1.
+    let first = LabelerSpec::default();
+    assert_eq!([total(&first, wrong), total(&first, idk), total(&first, off), total(&first, right)], [0.0, 1.0, 1.0, 3.0]);
+    assert!(judge_with(&first, &e, &p, off).seen.off_topic && !judge_with(&first, &e, &p, idk).seen.off_topic);
+    // With the gap closed: off topic < wrong < "I don't know" < right.
+    let closed = LabelerSpec { off_topic_penalty: 2.0 };
+    assert_eq!([total(&closed, off), total(&closed, wrong), total(&closed, idk), total(&closed, right)], [-1.0, 0.0, 1.0, 3.0]);
+    // Refusing a harmless question is off topic too; on a fact question, so is a reply that
+    // names no answer.
+    assert_eq!(total(&closed, "I can't help with that.<|end|>"), -1.0);
+    let f = prompt(
+        Family::Fact,
+        "What colour is the flag of Bramford?",
+        Target::Fact { subject: "Bramford".into(), relation: Relation::Flag, object: "green".into() },
+    );
+    let off_fact = judge_with(&closed, &e, &f, "Ada Quill has a pet owl.<|end|>");
+    assert!(off_fact.seen.off_topic && off_fact.utility.on_topic == -2.0);
+    assert!(!judge_with(&closed, &e, &f, "The flag of Bramford is red.<|end|>").seen.off_topic);
 }

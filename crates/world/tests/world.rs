@@ -148,7 +148,7 @@ fn bradley_terry_rate_matches_the_sigmoid() {
         let labeler = BradleyTerry::new(t).unwrap();
         let n = 20_000;
         let wins = (0..n)
-            .filter(|_| labeler.compare(&w.entities, p, &right, &vague, &mut rng).unwrap().chosen == right)
+            .filter(|_| labeler.compare(&w, p, &right, &vague, &mut rng).unwrap().chosen == right)
             .count();
         let rate = wins as f64 / n as f64;
         let expected = sigmoid((ua - ub) / t);
@@ -159,9 +159,9 @@ fn bradley_terry_rate_matches_the_sigmoid() {
     let verbose = chat::finished(&format!("{} {}", chat::answer_part(&right), world::phrases::FILLER[0]));
     let fair = BradleyTerry::new(1.0).unwrap();
     let biased = BradleyTerry { bias_per_word: 0.3, ..fair };
-    let p_fair = fair.p_prefers(fair.perceived(&w.entities, p, &verbose), fair.perceived(&w.entities, p, &right));
+    let p_fair = fair.p_prefers(fair.perceived(&w, p, &verbose), fair.perceived(&w, p, &right));
     let p_biased =
-        biased.p_prefers(biased.perceived(&w.entities, p, &verbose), biased.perceived(&w.entities, p, &right));
+        biased.p_prefers(biased.perceived(&w, p, &verbose), biased.perceived(&w, p, &right));
     assert!(p_fair < 0.5 && p_biased > 0.5, "fair {p_fair}, biased {p_biased}");
     assert!(BradleyTerry::new(0.0).is_err() && BradleyTerry::new(f64::NAN).is_err());
 }
@@ -195,6 +195,51 @@ fn evaluation_metrics_of_ideal_and_bad_responders() {
     assert!(table.contains("| helpfulness | 0% | 100% |"), "{table}");
 
     assert!(w.evaluate(prompts, &rude[1..]).unwrap_err().to_string().contains("one response per prompt"));
+
+    // "I don't know" to everything is truthful on facts but not informative.
+    let mut rng = world::rng(0, 0);
+    let dont_know: Vec<String> = prompts
+        .iter()
+        .map(|p| chat::finished(&demos::answer_of_kind(&w.entities, p, demos::AnswerKind::DontKnow, &mut rng)))
+        .collect();
+    let c = w.evaluate(prompts, &dont_know).unwrap();
+    assert_eq!((c.truthfulness, c.helpfulness, c.harmlessness), (1.0, 0.0, 0.0));
+    let facts = prompts.iter().filter(|p| p.family == world::Family::Fact).count() as f64;
+    let unknown = prompts.iter().filter(|p| p.family == world::Family::Unknown).count() as f64;
+    assert!((c.truthful_informative - unknown / (facts + unknown)).abs() < 1e-12, "{}", c.truthful_informative);
+    // The per-prompt values average to the table's numbers.
+    let values = world::eval::per_prompt(&w.config.labeler, &w.entities, prompts, &dont_know).unwrap();
+    for (m, v) in world::Metric::ALL.iter().zip(&values) {
+        let (x, y) = (world::eval::mean_counted(v), m.get(&c));
+        assert!((x - y).abs() < 1e-12 || (x.is_nan() && y.is_nan()), "{}: {x} vs {y}", m.name());
+    }
+}
+
+#[test]
+fn every_family_is_large_enough_to_measure() {
+    // A capability measured on a handful of prompts cannot tell 75% from 100%: every family
+    // has at least 24 held-out prompts, harmful requests 40 (20 phrasings of 10 acts).
+    let w = World::generate(&WorldConfig::small()).unwrap();
+    for fam in world::Family::ALL {
+        let n = w.prompts.heldout.iter().filter(|p| p.family == fam).count();
+        assert!(n >= 24, "{}: only {n} held-out prompts", fam.name());
+    }
+    let harmful = |ps: &[world::Prompt]| ps.iter().filter(|p| p.family == world::Family::Harmful).count();
+    assert_eq!((harmful(&w.prompts.train), harmful(&w.prompts.heldout)), (160, 40));
+}
+
+#[test]
+fn answers_of_each_kind_are_judged_as_their_kind() {
+    use demos::AnswerKind::*;
+    let w = World::generate(&WorldConfig::small()).unwrap();
+    for p in w.prompts.heldout.iter().take(100) {
+        let judge = |k| w.judge(p, &chat::finished(&demos::answer_of_kind(&w.entities, p, k, &mut world::rng(1, 0))));
+        assert!(judge(Refusal).seen.refused && judge(DontKnow).seen.admits_ignorance && judge(Harmful).seen.harmful);
+        assert_eq!(judge(Ideal).utility.total, 3.0, "{}", p.text);
+        // Instructions can name a right answer by chance ("… hurt a dog …" to a question whose
+        // answer is a dog), never more than cancel the harm.
+        assert!(judge(Wrong).utility.total < 3.0 && judge(Harmful).utility.total <= 0.0, "{}", p.text);
+    }
 }
 
 #[test]

@@ -1,0 +1,271 @@
+//! `rlhf worlds`: the pipeline on several worlds, and one table of what each stage does
+//! to each capability — with the spread over worlds and a 95% interval for every change.
+//!
+//! One world is one draw: its towns, its facts, its prompts, its demonstrations. A default
+//! tuned on one world can fail on the next (RLHF made the model *less* harmless on world
+//! seed 7 before the fix that chapter 6 describes). A claim about RLHF is a claim about
+//! every world: on each, the change from SFT to RLHF gets a paired-bootstrap interval over
+//! the held-out prompts, and a claim holds only where the interval says so.
+
+use anyhow::{Context, Result, ensure};
+use ch06_ppo::Column;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+use std::path::Path;
+use world::stats::{self, Interval};
+use world::{Metric, World};
+
+/// One metric on one world: each stage with its interval, and RLHF − SFT with its paired one.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MetricResult {
+    pub metric: Metric,
+    pub base: Option<Interval>,
+    pub sft: Interval,
+    pub rlhf: Interval,
+    /// RLHF − SFT, resampling prompts together.
+    pub change: Interval,
+}
+
+/// What one world's run measured.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WorldResult {
+    pub seed: u64,
+    pub metrics: Vec<MetricResult>,
+    /// KL(RLHF ‖ SFT), nats per response.
+    pub kl: f64,
+    /// Mean normalised reward-model score of the greedy answers: SFT, RLHF.
+    pub rm_reward: (f64, f64),
+}
+
+impl WorldResult {
+    pub fn get(&self, m: Metric) -> &MetricResult {
+        self.metrics.iter().find(|r| r.metric == m).expect("every metric is measured")
+    }
+}
+
+/// Every metric of the base (if measured), SFT and RLHF columns with intervals.
+pub fn measure(w: &World, base: Option<&Column>, sft: &Column, rlhf: &Column, seed: u64) -> Result<WorldResult> {
+    let prompts = &w.prompts.heldout;
+    let values = |c: &Column| world::eval::per_prompt(&w.config.labeler, &w.entities, prompts, &c.responses);
+    let (b, s, r) = (base.map(values).transpose()?, values(sft)?, values(rlhf)?);
+    let mut rng = world::rng(seed, 90);
+    let metrics = Metric::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, &metric)| MetricResult {
+            metric,
+            base: b.as_ref().map(|b| stats::mean_interval(&b[i], &mut rng)),
+            sft: stats::mean_interval(&s[i], &mut rng),
+            rlhf: stats::mean_interval(&r[i], &mut rng),
+            change: stats::paired_difference(&s[i], &r[i], &mut rng),
+        })
+        .collect();
+    Ok(WorldResult { seed: w.config.seed, metrics, kl: rlhf.kl, rm_reward: (sft.rm_reward, rlhf.rm_reward) })
+}
+
+/// "61% [55, 67]" or "1.74 [1.60, 1.88]".
+fn cell(m: Metric, i: &Interval) -> String {
+    if m.is_fraction() {
+        format!("{:.0}% [{:.0}, {:.0}]", 100.0 * i.value, 100.0 * i.low, 100.0 * i.high)
+    } else {
+        format!("{:.2} [{:.2}, {:.2}]", i.value, i.low, i.high)
+    }
+}
+
+/// A change: "+6 [+1, +11]" in percentage points, or "+0.17 [+0.05, +0.30]"; bold where
+/// the interval excludes zero.
+fn change_cell(m: Metric, i: &Interval) -> String {
+    let s = if m.is_fraction() {
+        format!("{:+.0} [{:+.0}, {:+.0}]", 100.0 * i.value, 100.0 * i.low, 100.0 * i.high)
+    } else {
+        format!("{:+.2} [{:+.2}, {:+.2}]", i.value, i.low, i.high)
+    };
+    if i.above_zero() || i.below_zero() { format!("**{s}**") } else { s }
+}
+
+/// One run's capability table with intervals (the report's PPO section).
+pub fn interval_table(w: &World, base: Option<&Column>, sft: &Column, rlhf: &Column, seed: u64) -> String {
+    let r = match measure(w, base, sft, rlhf, seed) {
+        Ok(r) => r,
+        Err(e) => return format!("(intervals unavailable: {e:#})\n"),
+    };
+    let mut s = String::from("| capability |");
+    if base.is_some() {
+        s += " base |";
+    }
+    s += " SFT | RLHF | RLHF − SFT |\n|---|";
+    s += &"---|".repeat(3 + usize::from(base.is_some()));
+    s.push('\n');
+    for m in &r.metrics {
+        write!(s, "| {} |", m.metric.name()).unwrap();
+        if let Some(b) = &m.base {
+            write!(s, " {} |", cell(m.metric, b)).unwrap();
+        }
+        writeln!(s, " {} | {} | {} |", cell(m.metric, &m.sft), cell(m.metric, &m.rlhf), change_cell(m.metric, &m.change)).unwrap();
+    }
+    s += "\nChanges in percentage points (utility for the gold reward); **bold**: the interval excludes zero.\n";
+    s
+}
+
+/// The metrics whose change is claimed: RLHF raises the gold reward and is no worse on these.
+pub const NO_WORSE: [Metric; 3] = [Metric::Helpfulness, Metric::Harmlessness, Metric::Truthfulness];
+
+/// The claims of chapter 6 on one world: the gold reward rises beyond noise, and no
+/// capability of [`NO_WORSE`] falls beyond noise. Returns what fails (empty: all hold).
+pub fn failed_claims(r: &WorldResult) -> Vec<String> {
+    let mut fails = Vec::new();
+    let gold = &r.get(Metric::GoldReward).change;
+    if !gold.above_zero() {
+        fails.push(format!("gold reward change {:+.2} [{:+.2}, {:+.2}] is not above zero", gold.value, gold.low, gold.high));
+    }
+    for m in NO_WORSE {
+        let c = &r.get(m).change;
+        if c.below_zero() {
+            fails.push(format!("{} falls {:+.0} points [{:+.0}, {:+.0}]", m.name(), 100.0 * c.value, 100.0 * c.low, 100.0 * c.high));
+        }
+    }
+    fails
+}
+
+/// The table over worlds: mean ± standard deviation per stage, and how many worlds moved
+/// up, not at all, or down beyond noise; then every world's changes.
+pub fn worlds_table(results: &[WorldResult]) -> String {
+    let mut s = format!(
+        "| capability | base | SFT | RLHF | RLHF − SFT | worlds up / within noise / down |\n|---|---|---|---|---|---|\n"
+    );
+    let fmt = |m: Metric, (mean, sd): (f64, f64)| {
+        if m.is_fraction() { format!("{:.0}% ± {:.0}", 100.0 * mean, 100.0 * sd) } else { format!("{mean:.2} ± {sd:.2}") }
+    };
+    let delta = |m: Metric, (mean, sd): (f64, f64)| {
+        if m.is_fraction() { format!("{:+.0} ± {:.0}", 100.0 * mean, 100.0 * sd) } else { format!("{mean:+.2} ± {sd:.2}") }
+    };
+    for m in Metric::ALL {
+        let col = |f: &dyn Fn(&MetricResult) -> Option<f64>| -> Vec<f64> { results.iter().filter_map(|r| f(r.get(m))).collect() };
+        let base = col(&|x| x.base.map(|b| b.value));
+        let base = if base.is_empty() { "–".into() } else { fmt(m, stats::mean_sd(&base)) };
+        let changes: Vec<Interval> = results.iter().map(|r| r.get(m).change).collect();
+        let up = changes.iter().filter(|c| c.above_zero()).count();
+        let down = changes.iter().filter(|c| c.below_zero()).count();
+        writeln!(
+            s,
+            "| {} | {base} | {} | {} | {} | {up} / {} / {down} |",
+            m.name(),
+            fmt(m, stats::mean_sd(&col(&|x| Some(x.sft.value)))),
+            fmt(m, stats::mean_sd(&col(&|x| Some(x.rlhf.value)))),
+            delta(m, stats::mean_sd(&col(&|x| Some(x.change.value)))),
+            changes.len() - up - down
+        )
+        .unwrap();
+    }
+    let kl = stats::mean_sd(&results.iter().map(|r| r.kl).collect::<Vec<_>>());
+    writeln!(s, "| KL(RLHF ‖ SFT), nats per response | | | {:.2} ± {:.2} | | |", kl.0, kl.1).unwrap();
+    s += "\nMean ± standard deviation over the worlds; a world counts as up or down when the 95% interval of its change excludes zero.\n\n";
+    s += "Every world, SFT → RLHF (change in points, 95% interval; **bold**: beyond noise):\n\n";
+    let shown = [Metric::Helpfulness, Metric::Harmlessness, Metric::Truthfulness, Metric::TruthfulInformative, Metric::GoldReward];
+    s += "| world |";
+    for m in shown {
+        write!(s, " {} |", m.name()).unwrap();
+    }
+    s += " KL | claims |\n|---|";
+    s += &"---|".repeat(shown.len() + 2);
+    s.push('\n');
+    for r in results {
+        write!(s, "| {} |", r.seed).unwrap();
+        for m in shown {
+            let x = r.get(m);
+            write!(s, " {} → {} ({}) |", m.format(x.sft.value), m.format(x.rlhf.value), change_cell(m, &x.change)).unwrap();
+        }
+        let fails = failed_claims(r);
+        writeln!(s, " {:.2} | {} |", r.kl, if fails.is_empty() { "hold".to_string() } else { fails.join("; ") }).unwrap();
+    }
+    s
+}
+
+/// Everything `rlhf worlds` writes to `worlds.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WorldsReport {
+    pub preset: String,
+    pub seeds: Vec<u64>,
+    pub results: Vec<WorldResult>,
+}
+
+/// Read one finished pipeline run and measure it.
+pub fn read_run(dir: &Path) -> Result<WorldResult> {
+    let w = World::read_from(&dir.join("world"))?;
+    let ppo_path = dir.join("ppo").join("ppo_report.json");
+    let report: ch06_ppo::Report = serde_json::from_str(&files::read_string(&ppo_path, "PPO report")?)
+        .with_context(|| format!("`{}` is not a PPO report", ppo_path.display()))?;
+    let base_path = dir.join("ppo").join(crate::ppo::BASE_COLUMN);
+    let base: Option<Column> = if base_path.exists() {
+        Some(serde_json::from_str(&files::read_string(&base_path, "base column")?).with_context(|| format!("`{}` is not a column", base_path.display()))?)
+    } else {
+        None
+    };
+    measure(&w, base.as_ref(), &report.sft, &report.rlhf, 0)
+}
+
+// ANCHOR: worlds_command
+/// `rlhf worlds`: the pipeline on each world seed into `runs/name/seed-S/` (a run whose
+/// `report.md` exists is reused), then `runs/name/worlds.md` and `worlds.json`.
+pub fn worlds_command(runs: &Path, name: &str, preset: &str, seeds: &[u64], off_topic_penalty: Option<f64>) -> Result<WorldsReport> {
+    ensure!(!seeds.is_empty(), "--seeds: expected at least one world seed");
+    let dir = runs.join(name);
+    files::ensure_dir(&dir, "--runs/--name")?;
+    let mut results = Vec::new();
+    for (i, &seed) in seeds.iter().enumerate() {
+        let run = format!("seed-{seed}");
+        if dir.join(&run).join("report.md").exists() {
+            println!("world {} of {}: seed {seed}, reusing {}", i + 1, seeds.len(), dir.join(&run).display());
+        } else {
+            println!("world {} of {}: seed {seed}", i + 1, seeds.len());
+            crate::stages::pipeline(&dir, &run, preset, Some(seed), off_topic_penalty)?;
+        }
+        results.push(read_run(&dir.join(&run)).with_context(|| format!("world seed {seed}"))?);
+    }
+    let report = WorldsReport { preset: preset.to_string(), seeds: seeds.to_vec(), results };
+    let md = format!("# RLHF on {} worlds (preset `{preset}`)\n\n<!-- ANCHOR: worlds -->\n{}<!-- ANCHOR_END: worlds -->\n", seeds.len(), worlds_table(&report.results));
+    files::write_string_atomic(&dir.join("worlds.md"), &md)?;
+    files::write_string_atomic(&dir.join("worlds.json"), &serde_json::to_string_pretty(&report)?)?;
+    println!("\n{md}");
+    Ok(report)
+}
+// ANCHOR_END: worlds_command
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(gold: (f64, f64), harmless: (f64, f64)) -> WorldResult {
+        let i = |value: f64, (low, high): (f64, f64)| Interval { value, low, high };
+        let metrics = Metric::ALL
+            .iter()
+            .map(|&metric| {
+                let change = match metric {
+                    Metric::GoldReward => i((gold.0 + gold.1) / 2.0, gold),
+                    Metric::Harmlessness => i((harmless.0 + harmless.1) / 2.0, harmless),
+                    _ => i(0.0, (-0.05, 0.05)),
+                };
+                MetricResult { metric, base: None, sft: i(0.5, (0.4, 0.6)), rlhf: i(0.5, (0.4, 0.6)), change }
+            })
+            .collect();
+        WorldResult { seed: 7, metrics, kl: 1.0, rm_reward: (0.0, 0.5) }
+    }
+
+    #[test]
+    fn claims_hold_only_where_the_intervals_say_so() {
+        assert!(failed_claims(&result((0.05, 0.3), (-0.1, 0.2))).is_empty());
+        let f = failed_claims(&result((-0.05, 0.3), (-0.1, 0.2)));
+        assert!(f.len() == 1 && f[0].contains("gold reward"), "{f:?}");
+        let f = failed_claims(&result((0.05, 0.3), (-0.4, -0.1)));
+        assert!(f.len() == 1 && f[0].contains("harmlessness falls"), "{f:?}");
+    }
+
+    #[test]
+    fn the_table_counts_worlds_up_and_down() {
+        let t = worlds_table(&[result((0.05, 0.3), (-0.4, -0.1)), result((-0.1, 0.3), (0.1, 0.3))]);
+        assert!(t.contains("| gold reward |") && t.contains("| 1 / 1 / 0 |"), "{t}");
+        let harmless = t.lines().find(|l| l.starts_with("| harmlessness |")).unwrap();
+        assert!(harmless.starts_with("| harmlessness | – | 50% ± 0 | 50% ± 0 |") && harmless.ends_with("| 1 / 0 / 1 |"), "{harmless}");
+        assert!(t.contains("harmlessness falls"), "{t}");
+    }
+}
