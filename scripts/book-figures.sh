@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerate what the book shows from real runs: the default pipeline on the default world
-# and on two evaluation worlds (`rlhf worlds`, ~8 minutes a world on 2 cores), the default
+# and on two evaluation worlds (`rlhf worlds`, ~10 minutes a world on 2 cores), the default
 # run's figures and report (the book includes sections of it), the table over worlds and
 # samples of the world, into book/src/generated/ (not committed: always made from the code
 # of the checkout). The worlds: 1234 (the default, used to choose the defaults) and 15223,

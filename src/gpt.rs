@@ -49,15 +49,8 @@ pub fn pretrain_command(
         train_cfg.steps = s;
         train_cfg.warmup = train_cfg.warmup.min(s / 5);
     }
-    let text = files::read_string(corpus, "corpus")?;
-    let docs = world::split_corpus(&text);
-    ensure!(!docs.is_empty(), "corpus `{}` holds no documents", corpus.display());
+    let ids = corpus_ids(&tok, corpus)?;
     files::ensure_dir(out, "--out")?;
-    let mut ids = Vec::new();
-    for d in &docs {
-        ids.extend(ch01_tokenizer::library::encode(&tok, d)?);
-        ids.push(0); // <|endoftext|>
-    }
     let split = ids.len() * 9 / 10;
     let (train, heldout) = ids.split_at(split);
     let ckpt = out.join("checkpoint");
@@ -190,4 +183,17 @@ pub fn export_command(model: &Path, out: &Path) -> Result<()> {
     crate::sft::save_checkpoint(&gpt, &tok, out)?;
     println!("export: {} parameters → {}", gpt.params.count(), out.display());
     Ok(())
+}
+
+/// The corpus file as token ids, each document followed by `<|endoftext|>` (id 0).
+pub fn corpus_ids(tok: &ch01_tokenizer::tokenizers::Tokenizer, corpus: &Path) -> Result<Vec<u32>> {
+    let text = files::read_string(corpus, "corpus")?;
+    let docs = world::split_corpus(&text);
+    ensure!(!docs.is_empty(), "corpus `{}` holds no documents", corpus.display());
+    let mut ids = Vec::new();
+    for d in &docs {
+        ids.extend(ch01_tokenizer::library::encode(tok, d)?);
+        ids.push(0); // <|endoftext|>
+    }
+    Ok(ids)
 }

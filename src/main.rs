@@ -240,6 +240,9 @@ struct PpoArgs {
     /// score: `true` or `false` (default: the preset's).
     #[arg(long)]
     prompt_baseline: Option<bool>,
+    /// γ of PPO-ptx: weight of the pretraining loss in every update (default: the preset's).
+    #[arg(long)]
+    ptx_coef: Option<f64>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -397,7 +400,7 @@ fn main() {
             reward::reward_command(&a.out, &a.world, &a.model, &a.preset, &reward::Overrides { labeler_temperature: a.labeler_temperature, lr: a.lr, epochs: a.epochs, sample_temperature: a.sample_temperature, off_prompt: a.off_prompt, non_answers: a.non_answers }).map(|_| ())
         }
         Some(Command::Score(a)) => reward::score_command(&a.reward, &a.prompt, &a.response),
-        Some(Command::Ppo(a)) => ppo::ppo_command(&a.out, &a.world, &a.sft, &a.reward, a.base.as_deref(), &a.preset, &ppo::Overrides { iterations: a.iterations, kl_coef: a.kl_coef, temperature: a.temperature, lr: a.lr, rollout_batch: a.rollout_batch, prompt_baseline: a.prompt_baseline }).map(|_| ()),
+        Some(Command::Ppo(a)) => ppo::ppo_command(&a.out, &a.world, &a.sft, &a.reward, a.base.as_deref(), &a.preset, &ppo::Overrides { iterations: a.iterations, kl_coef: a.kl_coef, temperature: a.temperature, lr: a.lr, rollout_batch: a.rollout_batch, prompt_baseline: a.prompt_baseline, ptx_coef: a.ptx_coef }).map(|_| ()),
         Some(Command::Export(a)) => gpt::export_command(&a.model, &a.out),
         Some(Command::Generate(a)) => {
             let sampling = if a.greedy {

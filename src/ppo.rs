@@ -21,6 +21,7 @@ pub struct Overrides {
     pub lr: Option<f64>,
     pub rollout_batch: Option<usize>,
     pub prompt_baseline: Option<bool>,
+    pub ptx_coef: Option<f64>,
 }
 
 /// What `rlhf ppo` reports: the PPO run, and the base model measured the same way when given.
@@ -43,7 +44,11 @@ pub fn ppo_command(
     o: &Overrides,
 ) -> Result<PpoSummary> {
     let mut cfg = PpoConfig::preset(preset)?;
-    let Overrides { iterations, kl_coef, temperature, lr, rollout_batch, prompt_baseline } = *o;
+    let Overrides { iterations, kl_coef, temperature, lr, rollout_batch, prompt_baseline, ptx_coef } = *o;
+    if let Some(g) = ptx_coef {
+        ensure!(g >= 0.0 && g.is_finite(), "--ptx-coef must be ≥ 0, got {g}");
+        cfg.ptx_coef = g;
+    }
     if let Some(b) = prompt_baseline {
         cfg.prompt_baseline = b;
     }
@@ -83,7 +88,9 @@ pub fn ppo_command(
     let bar = progress::steps(cfg.iterations as u64);
     bar.set_message("PPO");
     let eval = EvalConfig::default();
-    let env = ch06_ppo::Env { world: &w, tok: &tok, reference: &sft, rm: &rm };
+    // PPO-ptx needs the pretraining corpus, as token ids (beside the world's other files).
+    let corpus = if cfg.ptx_coef > 0.0 { crate::gpt::corpus_ids(&tok, &world_dir.join(world::CORPUS_FILE))? } else { Vec::new() };
+    let env = ch06_ppo::Env { world: &w, tok: &tok, reference: &sft, rm: &rm, corpus: &corpus };
     let (policy, report) = ch06_ppo::run(env, &cfg, &eval, out, |s| {
         bar.set_position(s.iteration as u64);
         bar.set_message(format!("RM {:+.2}, gold {:+.2}, KL {:.2}", s.rm_reward, s.gold_reward, s.kl));

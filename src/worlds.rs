@@ -127,6 +127,21 @@ pub fn failed_claims(r: &WorldResult) -> Vec<String> {
     fails
 }
 
+/// The claims on one world in a few words: "hold", or what fails ("gold not up",
+/// "helpfulness down", …).
+pub fn claims_verdict(r: &WorldResult) -> String {
+    let mut fails = Vec::new();
+    if !r.get(Metric::GoldReward).change.above_zero() {
+        fails.push("gold not up".to_string());
+    }
+    for m in NO_WORSE {
+        if r.get(m).change.below_zero() {
+            fails.push(format!("{} down", m.name()));
+        }
+    }
+    if fails.is_empty() { "hold".into() } else { fails.join(", ") }
+}
+
 /// The table over worlds: mean ± standard deviation per stage, and how many worlds moved
 /// up, not at all, or down beyond noise; then every world's changes.
 pub fn worlds_table(results: &[WorldResult]) -> String {
@@ -160,23 +175,23 @@ pub fn worlds_table(results: &[WorldResult]) -> String {
     let kl = stats::mean_sd(&results.iter().map(|r| r.kl).collect::<Vec<_>>());
     writeln!(s, "| KL(RLHF ‖ SFT), nats per response | | | {:.2} ± {:.2} | | |", kl.0, kl.1).unwrap();
     s += "\nMean ± standard deviation over the worlds; a world counts as up or down when the 95% interval of its change excludes zero.\n\n";
-    s += "Every world, SFT → RLHF (change in points, 95% interval; **bold**: beyond noise):\n\n";
+    s += "Every world: the change from SFT to RLHF with its 95% interval (points; utility for the gold reward; **bold**: beyond noise):\n\n";
     let shown = [Metric::Helpfulness, Metric::Harmlessness, Metric::Truthfulness, Metric::TruthfulInformative, Metric::GoldReward];
     s += "| world |";
     for m in shown {
         write!(s, " {} |", m.name()).unwrap();
     }
-    s += " KL | claims |\n|---|";
-    s += &"---|".repeat(shown.len() + 2);
+    s += " gold SFT → RLHF | KL | claims |\n|---|";
+    s += &"---|".repeat(shown.len() + 3);
     s.push('\n');
     for r in results {
         write!(s, "| {} |", r.seed).unwrap();
         for m in shown {
-            let x = r.get(m);
-            write!(s, " {} → {} ({}) |", m.format(x.sft.value), m.format(x.rlhf.value), change_cell(m, &x.change)).unwrap();
+            write!(s, " {} |", change_cell(m, &r.get(m).change)).unwrap();
         }
-        let fails = failed_claims(r);
-        writeln!(s, " {:.2} | {} |", r.kl, if fails.is_empty() { "hold".to_string() } else { fails.join("; ") }).unwrap();
+        let g = r.get(Metric::GoldReward);
+        let verdict = claims_verdict(r);
+        writeln!(s, " {:.2} → {:.2} | {:.2} | {verdict} |", g.sft.value, g.rlhf.value, r.kl).unwrap();
     }
     s
 }
@@ -266,6 +281,6 @@ mod tests {
         assert!(t.contains("| gold reward |") && t.contains("| 1 / 1 / 0 |"), "{t}");
         let harmless = t.lines().find(|l| l.starts_with("| harmlessness |")).unwrap();
         assert!(harmless.starts_with("| harmlessness | – | 50% ± 0 | 50% ± 0 |") && harmless.ends_with("| 1 / 0 / 1 |"), "{harmless}");
-        assert!(t.contains("harmlessness falls"), "{t}");
+        assert!(t.contains("| harmlessness down |") && t.contains("| gold not up |"), "{t}");
     }
 }

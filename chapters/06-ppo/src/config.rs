@@ -57,6 +57,12 @@ pub struct PpoConfig {
     pub vf_coef: f64,
     /// Weight of the entropy bonus (0: none).
     pub entropy_coef: f64,
+    /// γ of PPO-ptx (InstructGPT): the weight of the pretraining language-model loss added
+    /// to every update, on `ptx_batch` random windows of 64 corpus tokens (0: plain PPO).
+    #[serde(default)]
+    pub ptx_coef: f64,
+    #[serde(default)]
+    pub ptx_batch: usize,
     // --- optimisation ---
     /// Passes over each rollout batch.
     pub ppo_epochs: usize,
@@ -90,6 +96,8 @@ impl PpoConfig {
             value_clip_range: 0.2,
             vf_coef: 0.1,
             entropy_coef: 0.0,
+            ptx_coef: 0.0,
+            ptx_batch: 16,
             ppo_epochs: 4,
             minibatch: 16,
             lr: 1e-4,
@@ -100,9 +108,20 @@ impl PpoConfig {
     }
 
     /// The CPU pipeline's PPO: rollouts at temperature 0.7 (the reward model's comparisons
-    /// were sampled at 0.7 too), β = 0.2.
+    /// were sampled at 0.7 too), β = 0.2, and PPO-ptx with γ = 1: without the pretraining
+    /// term the policy forgot held-out facts while it learned from a reward model that
+    /// cannot check them (chapter 6, "Across worlds").
     pub fn small() -> Self {
-        PpoConfig { iterations: 40, rollout_batch: 64, ppo_epochs: 2, lr: 5e-5, kl_coef: 0.2, temperature: 0.7, ..Self::tiny() }
+        PpoConfig {
+            iterations: 40,
+            rollout_batch: 64,
+            ppo_epochs: 2,
+            lr: 5e-5,
+            kl_coef: 0.2,
+            temperature: 0.7,
+            ptx_coef: 1.0,
+            ..Self::tiny()
+        }
     }
 
     /// The GPU pipeline's PPO (GPT-2-sized policy): bigger rollout batches, a smaller

@@ -108,7 +108,7 @@ pub struct Report {
 /// policy measured on held-out prompts next to the SFT model. Plots go to `out`.
 /// `env.reference` is the SFT model: the initial policy and the KL's reference.
 pub fn run(env: Env, cfg: &PpoConfig, eval: &EvalConfig, out: &Path, mut on_iteration: impl FnMut(&Stats)) -> Result<(Policy, Report)> {
-    let Env { world, tok, reference: sft, rm } = env;
+    let Env { world, tok, reference: sft, rm, corpus } = env;
     files::ensure_dir(out, "PPO output")?;
     let policy = Policy::from_sft(sft)?;
     let mut trainer = train::Trainer::new(&policy, cfg)?;
@@ -130,7 +130,7 @@ pub fn run(env: Env, cfg: &PpoConfig, eval: &EvalConfig, out: &Path, mut on_iter
             }
         }
         let rollout_seconds = t0.elapsed().as_secs_f64();
-        let stats = Stats { rollout_seconds, ..trainer.step(&policy, &r, cfg)? };
+        let stats = Stats { rollout_seconds, ..trainer.step(&policy, &r, cfg, corpus)? };
         if show.contains(&it) {
             samples_rows(&mut samples, it, &r, 4);
         }

@@ -64,13 +64,15 @@ pub fn layout(prompt_ids: &[Vec<u32>], response_ids: &[Vec<u32>], dev: &Device) 
 }
 
 /// What the policy acts in: the world (its prompts and hidden labeler), the tokenizer, the
-/// frozen reference (the SFT model) and the reward model.
+/// frozen reference (the SFT model) and the reward model; and the pretraining corpus as
+/// token ids, for the pretraining term of PPO-ptx (empty: none).
 #[derive(Clone, Copy)]
 pub struct Env<'a> {
     pub world: &'a World,
     pub tok: &'a Tokenizer,
     pub reference: &'a Gpt,
     pub rm: &'a RewardModel,
+    pub corpus: &'a [u32],
 }
 
 /// The settings a rollout needs (a view of [`crate::PpoConfig`]).
@@ -86,7 +88,7 @@ pub struct RolloutSettings {
 /// values, the reward model's score (with a penalty for responses that hit the length
 /// limit without `<|end|>`), and the gold utility.
 pub fn rollout<R: Rng>(env: Env, policy: &Policy, prompts: &[Prompt], s: &RolloutSettings, rng: &mut R) -> Result<Rollout> {
-    let Env { world, tok, reference, rm } = env;
+    let Env { world, tok, reference, rm, .. } = env;
     let dev = policy.gpt.device();
     let stop = ch04_sft::chat::stop_tokens(tok);
     let end = tok.token_to_id(world::chat::END);

@@ -31,6 +31,9 @@ pub struct Stats {
     pub policy_loss: f64,
     pub value_loss: f64,
     pub explained_variance: f64,
+    /// PPO-ptx: the pretraining language-model loss of the updates (nats per token; 0 when off).
+    #[serde(default)]
+    pub ptx_loss: f64,
     /// Response length in tokens, and the fraction that ended with `<|end|>`.
     pub length: f64,
     pub ended: f64,
@@ -48,6 +51,27 @@ pub struct Stats {
     #[serde(default)]
     pub update_seq_len: usize,
 }
+
+/// Tokens per pretraining window of PPO-ptx (at most the model's context).
+pub const PTX_SEQ: usize = 64;
+
+// ANCHOR: ptx
+/// The policy's next-token loss on `cfg.ptx_batch` random windows of the pretraining corpus:
+/// the term InstructGPT adds to PPO ("PPO-ptx") so that the policy keeps what pretraining
+/// taught it — here, the facts of the world — while it learns from the reward model.
+pub fn ptx_loss<R: rand::Rng>(policy: &Policy, corpus: &[u32], cfg: &PpoConfig, rng: &mut R) -> Result<Tensor> {
+    let t = PTX_SEQ.min(policy.gpt.cfg.n_positions);
+    anyhow::ensure!(corpus.len() > t + 1, "PPO-ptx: {} corpus tokens are too few for windows of {t}", corpus.len());
+    let mut rows = Vec::with_capacity(cfg.ptx_batch * (t + 1));
+    for _ in 0..cfg.ptx_batch {
+        let start = rng.random_range(0..corpus.len() - t - 1);
+        rows.extend_from_slice(&corpus[start..start + t + 1]);
+    }
+    let all = Tensor::from_vec(rows, (cfg.ptx_batch, t + 1), &policy.gpt.device())?; // (B, T + 1)
+    let (x, y) = (all.narrow(1, 0, t)?, all.narrow(1, 1, t)?);
+    ch03_gpt::Gpt::loss(&policy.gpt.forward(&x, None)?, &y)
+}
+// ANCHOR_END: ptx
 
 /// The optimiser state of a PPO run, and β.
 pub struct Trainer {
@@ -70,8 +94,8 @@ impl Trainer {
     }
 
     // ANCHOR: step
-    /// Learn from one rollout batch.
-    pub fn step(&mut self, policy: &Policy, r: &Rollout, cfg: &PpoConfig) -> Result<Stats> {
+    /// Learn from one rollout batch (and, with PPO-ptx, from windows of `corpus`).
+    pub fn step(&mut self, policy: &Policy, r: &Rollout, cfg: &PpoConfig, corpus: &[u32]) -> Result<Stats> {
         let dev = policy.gpt.device();
         let beta = self.kl.beta;
         // 1. Per-token rewards: −β·KL at every token, the score at the last.
@@ -101,6 +125,8 @@ impl Trainer {
         let params = policy.params();
         let mut rng = world::rng(cfg.seed, 1000 + self.iteration as u64);
         let (mut pl_sum, mut vl_sum, mut cf_sum, mut ent_sum, mut akl_sum, mut updates) = (0.0, 0.0, 0.0, 0.0, 0.0, 0usize);
+        let mut ptx_sum = 0.0;
+        let ptx_on = cfg.ptx_coef > 0.0 && cfg.ptx_batch > 0 && !corpus.is_empty();
         let n = r.score.len();
         let t0 = std::time::Instant::now();
         'epochs: for _ in 0..cfg.ppo_epochs {
@@ -115,7 +141,13 @@ impl Trainer {
                 let (pl, clipfrac) = core::policy_loss(&out.logp, &old, &pick(&adv_t)?, &mask, cfg.clip_range)?;
                 let vl = core::value_loss(&out.values, &pick(&v_old)?, &pick(&ret_t)?, &mask, cfg.value_clip_range)?;
                 let ent = core::masked_mean(&out.entropy, &mask)?;
-                let loss = ((&pl + (&vl * cfg.vf_coef)?)? - (&ent * cfg.entropy_coef)?)?;
+                let mut loss = ((&pl + (&vl * cfg.vf_coef)?)? - (&ent * cfg.entropy_coef)?)?;
+                if ptx_on {
+                    // PPO-ptx: L = L_PPO + γ · (−log π on pretraining text).
+                    let lm = ptx_loss(policy, corpus, cfg, &mut rng)?;
+                    ptx_sum += lm.to_scalar::<f32>()? as f64;
+                    loss = (loss + (lm * cfg.ptx_coef)?)?;
+                }
                 let (grads, _) = clipped_grads(&params, &loss, cfg.grad_clip)?;
                 self.opt.step(&params, &grads, cfg.lr, &self.opt_cfg)?;
                 let akl = core::approx_kl(&out.logp.detach(), &old, &mask)?;
@@ -154,6 +186,7 @@ impl Trainer {
             policy_loss: pl_sum / u,
             value_loss: vl_sum / u,
             explained_variance: core::explained_variance(&flat(&r.values), &flat(&ret)),
+            ptx_loss: ptx_sum / u,
             length: r.logp.iter().map(Vec::len).sum::<usize>() as f64 / n as f64,
             ended: r.ended.iter().filter(|&&e| e).count() as f64 / n as f64,
             updates,

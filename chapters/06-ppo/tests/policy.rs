@@ -67,3 +67,30 @@ fn the_ppo_loss_reaches_every_parameter_and_the_value_head() {
         assert!(g.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() > 0.0, "{name}: zero gradient");
     }
 }
+
+#[test]
+fn the_ptx_term_is_the_language_model_loss_on_corpus_windows_and_trains_the_trunk() {
+    use ch06_ppo::PpoConfig;
+    use ch06_ppo::train::{PTX_SEQ, ptx_loss};
+    let t = PTX_SEQ.min(24); // the test model's context
+    let policy = Policy::from_sft(&gpt(5)).unwrap();
+    let corpus: Vec<u32> = (0..400).map(|i| (i * 7 % 29) as u32).collect();
+    let cfg = PpoConfig { ptx_coef: 1.0, ptx_batch: 3, ..PpoConfig::tiny() };
+    let loss = ptx_loss(&policy, &corpus, &cfg, &mut world::rng(3, 0)).unwrap();
+    // The same windows by hand: three random starts from the same generator.
+    use rand::Rng;
+    let mut rng = world::rng(3, 0);
+    let starts: Vec<usize> = (0..3).map(|_| rng.random_range(0..corpus.len() - t - 1)).collect();
+    let rows: Vec<u32> = starts.iter().flat_map(|&s| corpus[s..s + t + 1].to_vec()).collect();
+    let all = Tensor::from_vec(rows, (3, t + 1), &Device::Cpu).unwrap();
+    let (x, y) = (all.narrow(1, 0, t).unwrap(), all.narrow(1, 1, t).unwrap());
+    let want = Gpt::loss(&policy.gpt.forward(&x, None).unwrap(), &y).unwrap();
+    let (l, w) = (loss.to_scalar::<f32>().unwrap(), want.to_scalar::<f32>().unwrap());
+    assert!((l - w).abs() < 1e-6 && (l - (29f32).ln()).abs() < 1.0, "{l} vs {w}");
+    // Its gradient reaches the transformer's weights (not the value head: it plays no part).
+    let store = loss.backward().unwrap();
+    let params = policy.params();
+    let (_, wte) = params.vars.iter().find(|(k, _)| k.contains("wte")).unwrap();
+    let g = store.get(wte).expect("a gradient for wte");
+    assert!(g.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() > 0.0);
+}
