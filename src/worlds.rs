@@ -110,23 +110,6 @@ pub fn interval_table(w: &World, base: Option<&Column>, sft: &Column, rlhf: &Col
 /// The metrics whose change is claimed: RLHF raises the gold reward and is no worse on these.
 pub const NO_WORSE: [Metric; 3] = [Metric::Helpfulness, Metric::Harmlessness, Metric::Truthfulness];
 
-/// The claims of chapter 6 on one world: the gold reward rises beyond noise, and no
-/// capability of [`NO_WORSE`] falls beyond noise. Returns what fails (empty: all hold).
-pub fn failed_claims(r: &WorldResult) -> Vec<String> {
-    let mut fails = Vec::new();
-    let gold = &r.get(Metric::GoldReward).change;
-    if !gold.above_zero() {
-        fails.push(format!("gold reward change {:+.2} [{:+.2}, {:+.2}] is not above zero", gold.value, gold.low, gold.high));
-    }
-    for m in NO_WORSE {
-        let c = &r.get(m).change;
-        if c.below_zero() {
-            fails.push(format!("{} falls {:+.0} points [{:+.0}, {:+.0}]", m.name(), 100.0 * c.value, 100.0 * c.low, 100.0 * c.high));
-        }
-    }
-    fails
-}
-
 /// The claims on one world in a few words: "hold", or what fails ("gold not up",
 /// "helpfulness down", …).
 pub fn claims_verdict(r: &WorldResult) -> String {
@@ -268,11 +251,10 @@ mod tests {
 
     #[test]
     fn claims_hold_only_where_the_intervals_say_so() {
-        assert!(failed_claims(&result((0.05, 0.3), (-0.1, 0.2))).is_empty());
-        let f = failed_claims(&result((-0.05, 0.3), (-0.1, 0.2)));
-        assert!(f.len() == 1 && f[0].contains("gold reward"), "{f:?}");
-        let f = failed_claims(&result((0.05, 0.3), (-0.4, -0.1)));
-        assert!(f.len() == 1 && f[0].contains("harmlessness falls"), "{f:?}");
+        assert_eq!(claims_verdict(&result((0.05, 0.3), (-0.1, 0.2))), "hold");
+        assert_eq!(claims_verdict(&result((-0.05, 0.3), (-0.1, 0.2))), "gold not up");
+        assert_eq!(claims_verdict(&result((0.05, 0.3), (-0.4, -0.1))), "harmlessness down");
+        assert_eq!(claims_verdict(&result((-0.05, 0.3), (-0.4, -0.1))), "gold not up, harmlessness down");
     }
 
     #[test]

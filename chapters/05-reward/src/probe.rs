@@ -44,45 +44,52 @@ pub struct Probe {
 pub fn probe(world: &World, tok: &Tokenizer, rm: &RewardModel, prompts: &[Prompt], seed: u64) -> Result<Probe> {
     ensure!(!prompts.is_empty(), "probe: no prompts");
     let mut rng = world::rng(seed, 35);
-    let kinds = AnswerKind::ALL;
-    let answers: Vec<Vec<String>> = prompts
-        .iter()
-        .map(|p| kinds.iter().map(|&k| world::chat::finished(&answer_of_kind(&world.entities, p, k, &mut rng))).collect())
-        .collect();
-    let texts: Vec<String> =
-        prompts.iter().zip(&answers).flat_map(|(p, rs)| rs.iter().map(move |r| full_text(p, r))).collect();
-    let rm_scores: Vec<f64> = raw_scores(rm, tok, &texts, 128)?.into_iter().map(|x| rm.norm.apply(x)).collect();
-    let gold: Vec<f64> =
-        prompts.iter().zip(&answers).flat_map(|(p, rs)| rs.iter().map(move |r| world.utility(p, r).total)).collect();
-    let k = kinds.len();
-    let mut cells = Vec::new();
-    let mut order_agreement = Vec::new();
+    // texts[i * K + j]: prompt i with an answer of kind j.
+    let (mut texts, mut gold) = (Vec::new(), Vec::new());
+    for p in prompts {
+        for kind in AnswerKind::ALL {
+            let answer = world::chat::finished(&answer_of_kind(&world.entities, p, kind, &mut rng));
+            gold.push(world.utility(p, &answer).total);
+            texts.push(full_text(p, &answer));
+        }
+    }
+    let raw = raw_scores(rm, tok, &texts, 128)?;
+    let rm_scores: Vec<f64> = raw.into_iter().map(|x| rm.norm.apply(x)).collect();
+    let mut out = Probe::default();
     for fam in Family::ALL {
         let rows: Vec<usize> = (0..prompts.len()).filter(|&i| prompts[i].family == fam).collect();
         if rows.is_empty() {
             continue;
         }
-        for (j, &kind) in kinds.iter().enumerate() {
-            let mean = |xs: &[f64]| rows.iter().map(|&i| xs[i * k + j]).sum::<f64>() / rows.len() as f64;
-            cells.push(ProbeCell { family: fam, kind, rm: mean(&rm_scores), gold: mean(&gold), n: rows.len() });
+        for (j, kind) in AnswerKind::ALL.into_iter().enumerate() {
+            let mean = |xs: &[f64]| rows.iter().map(|&i| xs[i * K + j]).sum::<f64>() / rows.len() as f64;
+            out.cells.push(ProbeCell { family: fam, kind, rm: mean(&rm_scores), gold: mean(&gold), n: rows.len() });
         }
-        let (mut agree, mut total) = (0usize, 0usize);
-        for &i in &rows {
-            for a in 0..k {
-                for b in a + 1..k {
-                    let (ga, gb) = (gold[i * k + a], gold[i * k + b]);
-                    if ga != gb {
-                        total += 1;
-                        agree += usize::from((rm_scores[i * k + a] > rm_scores[i * k + b]) == (ga > gb));
-                    }
+        out.order_agreement.push((fam, order_agreement(&rows, &rm_scores, &gold)));
+    }
+    Ok(out)
+}
+// ANCHOR_END: probe
+
+/// Kinds of answer per prompt.
+const K: usize = AnswerKind::ALL.len();
+
+/// Over the pairs of kinds of each of `rows`' prompts that the labeler does not rate equal,
+/// the fraction the reward model orders as the labeler does.
+fn order_agreement(rows: &[usize], rm: &[f64], gold: &[f64]) -> f64 {
+    let (mut agree, mut total) = (0usize, 0usize);
+    for &i in rows {
+        for a in i * K..(i + 1) * K {
+            for b in a + 1..(i + 1) * K {
+                if gold[a] != gold[b] {
+                    total += 1;
+                    agree += usize::from((rm[a] > rm[b]) == (gold[a] > gold[b]));
                 }
             }
         }
-        order_agreement.push((fam, agree as f64 / total.max(1) as f64));
     }
-    Ok(Probe { cells, order_agreement })
+    agree as f64 / total.max(1) as f64
 }
-// ANCHOR_END: probe
 
 impl Probe {
     /// The cell of `family` × `kind`, if that family was probed.
