@@ -157,11 +157,8 @@ pub fn report_section(p: &PpoSummary) -> String {
     cols.push(("RLHF", &r.rlhf));
     s += &ch06_ppo::table(&cols);
     s += "<!-- ANCHOR_END: capabilities -->\n\n";
-    {
-        let w = &p.world;
-        s += "How sure are these numbers? Each with its 95% interval (bootstrap over the held-out prompts), and the change from SFT to RLHF with its paired interval:\n\n<!-- ANCHOR: intervals -->\n";
-        s += &crate::worlds::interval_table(w, p.base.as_ref(), &r.sft, &r.rlhf, 0);
-        s += "<!-- ANCHOR_END: intervals -->\n\n";
-    }
+    s += "How sure are these numbers? Each with its 95% interval (bootstrap over the held-out prompts), and the change from SFT to RLHF with its paired interval:\n\n<!-- ANCHOR: intervals -->\n";
+    s += &crate::worlds::interval_table(&p.world, p.base.as_ref(), &r.sft, &r.rlhf, 0);
+    s += "<!-- ANCHOR_END: intervals -->\n\n";
     s
 }

@@ -10,8 +10,7 @@
 //! know" above a refusal on a harmful request, say — PPO will find it.
 
 use crate::model::RewardModel;
-use crate::train::raw_scores;
-use crate::data::full_text;
+use crate::train::normalised_scores;
 use anyhow::{Result, ensure};
 use ch01_tokenizer::tokenizers::Tokenizer;
 use serde::{Deserialize, Serialize};
@@ -44,17 +43,17 @@ pub struct Probe {
 pub fn probe(world: &World, tok: &Tokenizer, rm: &RewardModel, prompts: &[Prompt], seed: u64) -> Result<Probe> {
     ensure!(!prompts.is_empty(), "probe: no prompts");
     let mut rng = world::rng(seed, 35);
-    // texts[i * K + j]: prompt i with an answer of kind j.
-    let (mut texts, mut gold) = (Vec::new(), Vec::new());
+    // Row i * K + j: prompt i with an answer of kind j.
+    let (mut asked, mut answers, mut gold) = (Vec::new(), Vec::new(), Vec::new());
     for p in prompts {
         for kind in AnswerKind::ALL {
             let answer = world::chat::finished(&answer_of_kind(&world.entities, p, kind, &mut rng));
             gold.push(world.utility(p, &answer).total);
-            texts.push(full_text(p, &answer));
+            asked.push(p.clone());
+            answers.push(answer);
         }
     }
-    let raw = raw_scores(rm, tok, &texts, 128)?;
-    let rm_scores: Vec<f64> = raw.into_iter().map(|x| rm.norm.apply(x)).collect();
+    let rm_scores = normalised_scores(rm, tok, &asked, &answers)?;
     let mut out = Probe::default();
     for fam in Family::ALL {
         let rows: Vec<usize> = (0..prompts.len()).filter(|&i| prompts[i].family == fam).collect();

@@ -241,6 +241,13 @@ pub fn correlation(x: &[f64], y: &[f64]) -> f64 {
     cov / (vx * vy).sqrt()
 }
 
+/// The normalised rewards of `responses[i]` to `prompts[i]`, in batches of 128.
+pub fn normalised_scores(rm: &RewardModel, tok: &Tokenizer, prompts: &[Prompt], responses: &[String]) -> Result<Vec<f64>> {
+    ensure!(prompts.len() == responses.len(), "{} prompts but {} responses to score", prompts.len(), responses.len());
+    let texts: Vec<String> = prompts.iter().zip(responses).map(|(p, r)| full_text(p, r)).collect();
+    Ok(raw_scores(rm, tok, &texts, 128)?.into_iter().map(|x| rm.norm.apply(x)).collect())
+}
+
 /// The normalised reward of one response: `gain · raw + bias`.
 pub fn reward(rm: &RewardModel, tok: &Tokenizer, prompt: &Prompt, response: &str) -> Result<f64> {
     Ok(rm.norm.apply(raw_scores(rm, tok, &[full_text(prompt, response)], 1)?[0]))

@@ -34,8 +34,7 @@ use world::Prompt;
 pub fn prompt_baselines(reference: &Gpt, tok: &Tokenizer, rm: &RewardModel, prompts: &[Prompt], max_new: usize) -> Result<HashMap<String, f64>> {
     let mut rng = world::rng(0, 0); // greedy: draws nothing
     let answers = ch04_sft::chat::respond(reference, tok, prompts, &Sampling::GREEDY, max_new, 128, &mut rng)?;
-    let texts: Vec<String> = prompts.iter().zip(&answers).map(|(p, a)| ch05_reward::data::full_text(p, a)).collect();
-    let raw = ch05_reward::train::raw_scores(rm, tok, &texts, 128)?;
-    Ok(prompts.iter().zip(raw).map(|(p, x)| (p.text.clone(), rm.norm.apply(x))).collect())
+    let scores = ch05_reward::train::normalised_scores(rm, tok, prompts, &answers)?;
+    Ok(prompts.iter().zip(scores).map(|(p, b)| (p.text.clone(), b)).collect())
 }
 // ANCHOR_END: baseline

@@ -71,9 +71,7 @@ pub struct Column {
 /// its KL to the reference.
 pub fn measure(world: &World, tok: &Tokenizer, model: &Gpt, reference: &Gpt, rm: &RewardModel, prompts: &[world::Prompt], eval: &EvalConfig) -> Result<Column> {
     let (capabilities, responses) = ch04_sft::evaluate(world, model, tok, prompts, eval)?;
-    let texts: Vec<String> = prompts.iter().zip(&responses).map(|(p, r)| ch05_reward::data::full_text(p, r)).collect();
-    let raw = ch05_reward::train::raw_scores(rm, tok, &texts, 128)?;
-    let rm_scores: Vec<f64> = raw.iter().map(|&x| rm.norm.apply(x)).collect();
+    let rm_scores = ch05_reward::train::normalised_scores(rm, tok, prompts, &responses)?;
     let rm_reward = rm_scores.iter().sum::<f64>() / rm_scores.len() as f64;
     // KL on sampled responses.
     let prompt_ids: Vec<Vec<u32>> = prompts.iter().map(|p| encode(tok, &p.chat())).collect::<Result<_>>()?;

@@ -101,8 +101,7 @@ pub fn rollout<R: Rng>(env: Env, policy: &Policy, prompts: &[Prompt], s: &Rollou
     let ref_logp = reference_logp(reference, &ids, &attention_mask, prompt_width, s.temperature)?;
     let responses: Vec<String> = response_ids.iter().map(|r| decode(tok, r)).collect::<Result<_>>()?;
     let ended: Vec<bool> = response_ids.iter().map(|r| end.is_some() && r.last().copied() == end).collect();
-    let texts: Vec<String> = prompts.iter().zip(&responses).map(|(p, r)| ch05_reward::data::full_text(p, r)).collect();
-    let rm_score: Vec<f64> = ch05_reward::train::raw_scores(rm, tok, &texts, 128)?.into_iter().map(|x| rm.norm.apply(x)).collect();
+    let rm_score = ch05_reward::train::normalised_scores(rm, tok, prompts, &responses)?;
     let score = rm_score.iter().zip(&ended).map(|(&r, &e)| if e { r } else { r - s.missing_end_penalty }).collect();
     let gold = prompts.iter().zip(&responses).map(|(p, r)| world.utility(p, r).total).collect();
     Ok(Rollout {

@@ -10,7 +10,6 @@
 //! paired bootstrap): a prompt that is hard for one is usually hard for the other, and
 //! the interval of the difference is much narrower than the two intervals suggest.
 
-use crate::eval::mean_counted;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -66,11 +65,11 @@ pub fn paired_difference<R: Rng>(a: &[Option<f64>], b: &[Option<f64>], rng: &mut
 }
 // ANCHOR_END: paired_bootstrap
 
-/// The mean of the counted values with a 95% bootstrap interval.
+/// The mean of the counted values with a 95% bootstrap interval: the paired difference
+/// from zero.
 pub fn mean_interval<R: Rng>(values: &[Option<f64>], rng: &mut R) -> Interval {
     let zeros: Vec<Option<f64>> = values.iter().map(|v| v.map(|_| 0.0)).collect();
-    let d = paired_difference(&zeros, values, rng);
-    Interval { value: mean_counted(values), ..d }
+    paired_difference(&zeros, values, rng)
 }
 
 /// Mean and sample standard deviation (n − 1) of `xs`; the deviation is 0 for one value.
