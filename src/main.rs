@@ -186,6 +186,9 @@ struct RewardArgs {
     /// `false` (default: the preset's).
     #[arg(long)]
     non_answers: Option<bool>,
+    /// Responses sampled per prompt (K; every pair of them is compared).
+    #[arg(long)]
+    k: Option<usize>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -397,7 +400,7 @@ fn main() {
         }
         Some(Command::Sft(a)) => sft::sft_command(&a.out, &a.world, &a.model, &a.preset, a.steps).map(|_| ()),
         Some(Command::Reward(a)) => {
-            reward::reward_command(&a.out, &a.world, &a.model, &a.preset, &reward::Overrides { labeler_temperature: a.labeler_temperature, lr: a.lr, epochs: a.epochs, sample_temperature: a.sample_temperature, off_prompt: a.off_prompt, non_answers: a.non_answers }).map(|_| ())
+            reward::reward_command(&a.out, &a.world, &a.model, &a.preset, &reward::Overrides { labeler_temperature: a.labeler_temperature, lr: a.lr, epochs: a.epochs, sample_temperature: a.sample_temperature, off_prompt: a.off_prompt, non_answers: a.non_answers, k: a.k }).map(|_| ())
         }
         Some(Command::Score(a)) => reward::score_command(&a.reward, &a.prompt, &a.response),
         Some(Command::Ppo(a)) => ppo::ppo_command(&a.out, &a.world, &a.sft, &a.reward, a.base.as_deref(), &a.preset, &ppo::Overrides { iterations: a.iterations, kl_coef: a.kl_coef, temperature: a.temperature, lr: a.lr, rollout_batch: a.rollout_batch, prompt_baseline: a.prompt_baseline, ptx_coef: a.ptx_coef }).map(|_| ()),

@@ -17,6 +17,7 @@ pub struct Overrides {
     pub sample_temperature: Option<f64>,
     pub off_prompt: Option<usize>,
     pub non_answers: Option<bool>,
+    pub k: Option<usize>,
 }
 
 /// `rlhf reward`: sample comparisons from the SFT checkpoint `model`, label them with the
@@ -42,6 +43,10 @@ pub fn reward_command(out: &Path, world_dir: &Path, model: &Path, preset: &str, 
     }
     if let Some(b) = o.non_answers {
         cfg.non_answers = b;
+    }
+    if let Some(k) = o.k {
+        ensure!(k >= 2, "--k must be at least 2 (responses to compare), got {k}");
+        cfg.k = k;
     }
     if let Some(e) = o.epochs {
         ensure!(e > 0, "--epochs must be positive");

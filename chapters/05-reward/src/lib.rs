@@ -65,6 +65,9 @@ pub struct Report {
     pub probe: probe::Probe,
 }
 
+/// Responses per held-out prompt whose pairs measure every reward model.
+pub const HELDOUT_K: usize = 4;
+
 // ANCHOR: run
 /// Chapter 5 end to end: sample K responses per prompt from the SFT policy, label every
 /// pair, train a reward model initialised from the SFT model, fit its normalisation on
@@ -75,13 +78,17 @@ pub fn run(world: &World, tok: &Tokenizer, sft: &Gpt, cfg: &RmConfig, out: &Path
     let s = Sampling { temperature: cfg.sample_temperature, top_k: 0, top_p: 1.0 };
     let (train_prompts, heldout_prompts) = (&world.prompts.train, &world.prompts.heldout);
     let train_responses = data::sample_responses(sft, tok, train_prompts, cfg.k, &s, cfg.max_new_tokens, &mut rng)?;
-    let heldout_responses = data::sample_responses(sft, tok, heldout_prompts, cfg.k, &s, cfg.max_new_tokens, &mut rng)?;
+    // The held-out pairs come from their own random stream and always K = 4, so that
+    // reward models trained on different data are measured on the same comparisons.
+    let mut heldout_rng = world::rng(cfg.seed, 33);
+    let heldout_responses =
+        data::sample_responses(sft, tok, heldout_prompts, HELDOUT_K, &s, cfg.max_new_tokens, &mut heldout_rng)?;
     let mut train_candidates = data::with_off_prompt(&train_responses, cfg.off_prompt, &mut rng);
     if cfg.non_answers {
         train_candidates = data::with_non_answers(world, train_prompts, &train_candidates);
     }
     let train_pairs = data::label_pairs(world, &cfg.labeler, train_prompts, &train_candidates, &mut rng)?;
-    let heldout_pairs = data::label_pairs(world, &cfg.labeler, heldout_prompts, &heldout_responses, &mut rng)?;
+    let heldout_pairs = data::label_pairs(world, &cfg.labeler, heldout_prompts, &heldout_responses, &mut heldout_rng)?;
     let mut rm = RewardModel::from_sft(sft, cfg.seed)?;
     let sets = (PairSet { prompts: train_prompts, pairs: &train_pairs }, PairSet { prompts: heldout_prompts, pairs: &heldout_pairs });
     let history = train::train(&rm, tok, sets.0, sets.1, cfg, on_step)?;

@@ -4,6 +4,7 @@ use crate::data::{Pair, PairSet, full_text, padded};
 use crate::loss::pairwise_loss;
 use crate::model::RewardModel;
 use anyhow::{Result, ensure};
+use candle_core::Tensor;
 use ch01_tokenizer::tokenizers::Tokenizer;
 use ch03_gpt::train::{AdamW, TrainConfig, clipped_grads};
 use rand::seq::SliceRandom;
@@ -33,7 +34,7 @@ pub struct RmConfig {
     pub labeler: BradleyTerry,
     /// Passes over the training pairs (InstructGPT: 1; more overfits).
     pub epochs: usize,
-    /// Pairs per step.
+    /// Prompts per step, each with all its responses and pairs ([`train`]).
     pub batch: usize,
     pub lr: f64,
     pub min_lr: f64,
@@ -55,7 +56,7 @@ impl RmConfig {
             max_new_tokens: 40,
             labeler: BradleyTerry::default(),
             epochs: 2,
-            batch: 32,
+            batch: 4,
             lr: 1e-3,
             min_lr: 1e-4,
             warmup: 10,
@@ -66,11 +67,14 @@ impl RmConfig {
         }
     }
 
-    /// The CPU pipeline's reward model: one pass over about 7,000 pairs of responses
-    /// sampled at temperature 0.7 — the temperature PPO samples at (chapter 6), so the
-    /// reward model learns on the kind of responses it will score.
+    /// The CPU pipeline's reward model: K = 8 responses per prompt sampled at temperature
+    /// 0.7 — the temperature PPO samples at (chapter 6), so the reward model learns on the
+    /// kind of responses it will score — about 25,000 pairs, one pass, each prompt's pairs
+    /// in one step. Chosen on the tuning worlds (chapter 5, "More comparisons"): K = 4
+    /// with a step per 32 pairs reached 58% held-out accuracy on world 7, K = 8 grouped
+    /// 63% (ceiling 71%), in the same time.
     pub fn small() -> Self {
-        RmConfig { epochs: 1, sample_temperature: 0.7, off_prompt: 1, ..Self::tiny() }
+        RmConfig { k: 8, epochs: 1, sample_temperature: 0.7, off_prompt: 1, lr: 3e-4, min_lr: 3e-5, ..Self::tiny() }
     }
 
     /// The GPU pipeline's reward model (GPT-2-sized): one pass, a smaller learning rate.
@@ -174,9 +178,49 @@ pub struct RmRecord {
     pub seconds: f64,
 }
 
+// ANCHOR: groups
+/// One prompt's comparisons as InstructGPT trains on them: its distinct responses (as
+/// full texts), each scored once, and every labelled pair among them as (chosen, rejected)
+/// indices into `texts`. K responses give up to K(K−1)/2 pairs for K forward passes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group {
+    pub prompt: usize,
+    pub texts: Vec<String>,
+    pub pairs: Vec<(usize, usize)>,
+}
+
+/// The pairs grouped by prompt, in order of each prompt's first pair.
+pub fn groups(prompts: &[Prompt], pairs: &[Pair]) -> Vec<Group> {
+    let mut out: Vec<Group> = Vec::new();
+    let mut at = std::collections::HashMap::new(); // prompt → index in `out`
+    for p in pairs {
+        let g = *at.entry(p.prompt).or_insert_with(|| {
+            out.push(Group { prompt: p.prompt, texts: Vec::new(), pairs: Vec::new() });
+            out.len() - 1
+        });
+        let g = &mut out[g];
+        let mut index = |response: &str| {
+            let text = full_text(&prompts[p.prompt], response);
+            g.texts.iter().position(|t| *t == text).unwrap_or_else(|| {
+                g.texts.push(text);
+                g.texts.len() - 1
+            })
+        };
+        let (c, r) = (index(&p.chosen), index(&p.rejected));
+        g.pairs.push((c, r));
+    }
+    out
+}
+// ANCHOR_END: groups
+
 // ANCHOR: rm_loop
-/// Train `rm` in place on the `train` pairs for `cfg.epochs` passes in seeded shuffled
-/// order, evaluating on the `heldout` pairs before and every `eval_every` steps.
+/// Train `rm` in place on the `train` pairs for `cfg.epochs` passes, `cfg.batch` prompts
+/// per step in seeded shuffled order: each step scores every distinct response of its
+/// prompts once and takes the pairwise loss over all their pairs (InstructGPT: "all
+/// K(K−1)/2 comparisons from each prompt as a single batch element" — each response is
+/// seen once per pass, so a pass costs K forward passes per prompt, not K(K−1), and the
+/// model does not overfit to responses repeated across steps). Evaluates on the
+/// `heldout` pairs before and every `eval_every` steps.
 pub fn train(
     rm: &RewardModel,
     tok: &Tokenizer,
@@ -185,9 +229,9 @@ pub fn train(
     cfg: &RmConfig,
     mut on_step: impl FnMut(&RmRecord),
 ) -> Result<Vec<RmRecord>> {
-    let (train_prompts, train) = (train_set.prompts, train_set.pairs);
-    ensure!(!train.is_empty(), "no training pairs");
+    ensure!(!train_set.pairs.is_empty(), "no training pairs");
     ensure!(cfg.batch > 0 && cfg.epochs > 0 && cfg.eval_every > 0, "batch, epochs and eval_every must be positive");
+    let train = groups(train_set.prompts, train_set.pairs);
     let dev = rm.gpt.device();
     let steps = cfg.epochs * train.len().div_ceil(cfg.batch);
     let opt_cfg = cfg.optimiser(steps);
@@ -202,17 +246,20 @@ pub fn train(
         order.shuffle(&mut rng);
         for chunk in order.chunks(cfg.batch) {
             let t0 = std::time::Instant::now();
-            // Chosen and rejected of every pair in one padded batch: rows 2i and 2i + 1.
-            let texts: Vec<String> = chunk
-                .iter()
-                .flat_map(|&i| {
-                    let p = &train[i];
-                    [full_text(&train_prompts[p.prompt], &p.chosen), full_text(&train_prompts[p.prompt], &p.rejected)]
-                })
-                .collect();
+            // Every distinct response of the step's prompts in one padded batch; each pair
+            // as the rows of its chosen and rejected response.
+            let (mut texts, mut chosen, mut rejected) = (Vec::new(), Vec::new(), Vec::new());
+            for g in chunk.iter().map(|&i| &train[i]) {
+                let offset = texts.len() as u32;
+                texts.extend(g.texts.iter().cloned());
+                chosen.extend(g.pairs.iter().map(|&(c, _)| offset + c as u32));
+                rejected.extend(g.pairs.iter().map(|&(_, r)| offset + r as u32));
+            }
             let (ids, mask) = padded(tok, &texts, rm.gpt.cfg.n_positions, &dev)?;
-            let scores = rm.raw_scores(&ids, &mask)?.reshape((chunk.len(), 2))?; // (B, 2)
-            let loss = pairwise_loss(&scores.narrow(1, 0, 1)?.squeeze(1)?, &scores.narrow(1, 1, 1)?.squeeze(1)?)?;
+            let scores = rm.raw_scores(&ids, &mask)?; // (N,)
+            let n_pairs = chosen.len();
+            let pick = |rows: Vec<u32>| scores.index_select(&Tensor::from_vec(rows, n_pairs, &dev)?, 0); // (P,)
+            let loss = pairwise_loss(&pick(chosen)?, &pick(rejected)?)?;
             let (grads, _) = clipped_grads(&params, &loss, cfg.grad_clip)?;
             opt.step(&params, &grads, opt_cfg.lr_at(step), &opt_cfg)?;
             let loss = loss.to_scalar::<f32>()? as f64; // waits for the step to finish on a GPU

@@ -169,3 +169,32 @@ fn non_answers_join_every_prompts_candidates() {
         assert!(dont_know.seen.admits_ignorance && dont_know.seen.well_formed, "{}", rs[2]);
     }
 }
+
+#[test]
+fn groups_score_each_response_once_and_keep_every_pair() {
+    let w = world::World::generate(&world::WorldConfig::tiny()).unwrap();
+    let prompts = &w.prompts.train[..3];
+    let pair = |prompt: usize, chosen: &str, rejected: &str| ch05_reward::data::Pair {
+        prompt,
+        chosen: chosen.into(),
+        rejected: rejected.into(),
+        u_chosen: 1.0,
+        u_rejected: 0.0,
+        agreement: 0.9,
+    };
+    let pairs = vec![pair(2, "a", "b"), pair(0, "x", "y"), pair(2, "c", "a"), pair(2, "b", "c"), pair(0, "y", "z")];
+    let groups = ch05_reward::train::groups(prompts, &pairs);
+    assert_eq!(groups.iter().map(|g| g.prompt).collect::<Vec<_>>(), [2, 0], "in order of first appearance");
+    assert_eq!(groups.iter().map(|g| g.texts.len()).collect::<Vec<_>>(), [3, 3], "each distinct response once");
+    assert_eq!(groups.iter().map(|g| g.pairs.len()).sum::<usize>(), pairs.len(), "every pair kept");
+    // Every pair points at its own chosen and rejected texts, in the order of `pairs`.
+    let mut seen = vec![0; groups.len()];
+    for p in &pairs {
+        let gi = groups.iter().position(|g| g.prompt == p.prompt).unwrap();
+        let g = &groups[gi];
+        let (c, r) = g.pairs[seen[gi]];
+        seen[gi] += 1;
+        assert_eq!(g.texts[c], ch05_reward::data::full_text(&prompts[p.prompt], &p.chosen));
+        assert_eq!(g.texts[r], ch05_reward::data::full_text(&prompts[p.prompt], &p.rejected));
+    }
+}
