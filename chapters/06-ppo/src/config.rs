@@ -27,8 +27,14 @@ pub struct PpoConfig {
     /// computed from the logits divided by it, so the ratios compare the distribution that
     /// was actually sampled.
     pub temperature: f64,
-    /// Subtracted from the score of a response that hit `max_new_tokens` without `<|end|>`.
-    pub missing_end_penalty: f64,
+    /// The score of a response that stopped without `<|end|>` (it hit `max_new_tokens`, or
+    /// ended the document), in place of the reward model's. The reward model only learned
+    /// to score finished answers; its score for an unfinished one is an extrapolation that
+    /// PPO finds and exploits (rambling filler that never ends scored +2.9 on world 1234).
+    /// On the normalised scale (the SFT policy's samples: mean 0, standard deviation 1), −3
+    /// is below nearly every finished answer. Huang et al. (2024), "The N+ implementation
+    /// details of RLHF with PPO", replace such scores by a constant in the same way.
+    pub missing_end_score: f64,
     // --- reward ---
     /// β, the KL coefficient (its initial value when adaptive).
     pub kl_coef: f64,
@@ -83,7 +89,7 @@ impl PpoConfig {
             rollout_batch: 32,
             max_new_tokens: 24,
             temperature: 1.0,
-            missing_end_penalty: 1.0,
+            missing_end_score: -3.0,
             kl_coef: 0.05,
             kl_control: KlControl::Fixed,
             kl_estimator: KlEstimator::K1,

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 pub enum KlEstimator {
     /// k1 = log π(a) − log π_ref(a): unbiased, can be negative per token.
     K1,
-    /// k3 = (ρ − 1) − log ρ with ρ = π_ref(a)/π(a): unbiased, never negative, lower variance.
+    /// k3 = (ρ − 1) − log ρ with ρ = π_ref(a)/π(a): unbiased, never negative, and of lower variance than k1 while π is close to π_ref
+    /// (Schulman 2020); far from π_ref its (ρ − 1) term can make it the noisier one.
     K3,
 }
 
@@ -76,8 +77,10 @@ pub fn gae(rewards: &[f64], values: &[f64], gamma: f64, lambda: f64) -> (Vec<f64
 
 // ANCHOR: whiten
 /// Whitening over every token of a batch (of responses of different lengths, flattened):
-/// `(x − mean) / (std + 1e-8)`; with `shift_mean = false` the mean is added back (scale
-/// only, as for rewards, whose sign matters).
+/// `(x − mean) / (std + 1e-8)`; with `shift_mean = false` the mean is added back,
+/// `(x − mean) / (std + 1e-8) + mean`: the spread around the mean becomes 1 and the mean
+/// itself is kept (not a pure rescaling `x / std`: the mean is not divided). TRL whitens
+/// rewards this way, so the batch's average reward keeps its sign and size.
 pub fn whiten(x: &[f64], shift_mean: bool) -> Vec<f64> {
     let n = x.len() as f64;
     if x.is_empty() {
@@ -144,7 +147,9 @@ pub fn value_loss(v_new: &Tensor, v_old: &Tensor, returns: &Tensor, mask: &Tenso
 
 // ANCHOR: adaptive_kl
 /// The adaptive KL controller of Ziegler et al. (2019): β moves so that the measured KL
-/// tracks a target, by at most ±20% of the error per horizon of tokens.
+/// tracks a target, by at most ±20% per `horizon` responses. `n` counts responses
+/// (TRL's `AdaptiveKLController` is called with the batch size), not tokens, so
+/// `horizon = 10,000` means β can change by at most ±20% over 10,000 sampled responses.
 ///
 /// ```text
 /// e = clip(KL / target − 1, −0.2, 0.2)
@@ -168,7 +173,9 @@ impl AdaptiveKl {
 // ANCHOR_END: adaptive_kl
 
 /// The approximate KL between the policy before and after an update, from the sampled
-/// tokens' log-probabilities: `mean ½ (logp_new − logp_old)²` (as in TRL, for early stopping).
+/// tokens' log-probabilities: `mean ½ (logp_new − logp_old)²`, the test of
+/// `target_approx_kl`. TRL v0.11 logs the same statistic (`approxkl`) but stops early on
+/// another one (`policykl`, once per epoch).
 pub fn approx_kl(logp_new: &Tensor, logp_old: &Tensor, mask: &Tensor) -> Result<f64> {
     Ok(masked_mean(&((logp_new - logp_old)?.sqr()? * 0.5)?, mask)?.to_scalar::<f32>()? as f64)
 }

@@ -110,7 +110,7 @@ pub fn run(env: Env, cfg: &PpoConfig, eval: &EvalConfig, out: &Path, mut on_iter
     files::ensure_dir(out, "PPO output")?;
     let policy = Policy::from_sft(sft)?;
     let mut trainer = train::Trainer::new(&policy, cfg)?;
-    let settings = rollout::RolloutSettings { temperature: cfg.temperature, max_new_tokens: cfg.max_new_tokens, missing_end_penalty: cfg.missing_end_penalty };
+    let settings = rollout::RolloutSettings { temperature: cfg.temperature, max_new_tokens: cfg.max_new_tokens, missing_end_score: cfg.missing_end_score };
     let mut rng = world::rng(cfg.seed, 60);
     let (mut history, mut samples) = (Vec::new(), String::new());
     let show = [1, cfg.iterations.div_ceil(2), cfg.iterations];

@@ -79,14 +79,14 @@ pub struct Env<'a> {
 pub struct RolloutSettings {
     pub temperature: f64,
     pub max_new_tokens: usize,
-    pub missing_end_penalty: f64,
+    pub missing_end_score: f64,
 }
 
 // ANCHOR: rollout
 /// Sample one response per prompt from the policy (KV cache, stopping at `<|end|>` or
 /// `<|endoftext|>`), then measure: log-probabilities under the policy and the reference,
-/// values, the reward model's score (with a penalty for responses that hit the length
-/// limit without `<|end|>`), and the gold utility.
+/// values, the reward model's score (a fixed low score instead for a response that stopped
+/// without `<|end|>`), and the gold utility.
 pub fn rollout<R: Rng>(env: Env, policy: &Policy, prompts: &[Prompt], s: &RolloutSettings, rng: &mut R) -> Result<Rollout> {
     let Env { world, tok, reference, rm, .. } = env;
     let dev = policy.gpt.device();
@@ -102,7 +102,7 @@ pub fn rollout<R: Rng>(env: Env, policy: &Policy, prompts: &[Prompt], s: &Rollou
     let responses: Vec<String> = response_ids.iter().map(|r| decode(tok, r)).collect::<Result<_>>()?;
     let ended: Vec<bool> = response_ids.iter().map(|r| end.is_some() && r.last().copied() == end).collect();
     let rm_score = ch05_reward::train::normalised_scores(rm, tok, prompts, &responses)?;
-    let score = rm_score.iter().zip(&ended).map(|(&r, &e)| if e { r } else { r - s.missing_end_penalty }).collect();
+    let score = rm_score.iter().zip(&ended).map(|(&r, &e)| if e { r } else { s.missing_end_score }).collect();
     let gold = prompts.iter().zip(&responses).map(|(p, r)| world.utility(p, r).total).collect();
     Ok(Rollout {
         logp: rows(&out.logp.detach(), &lens)?,
