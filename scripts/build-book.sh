@@ -24,6 +24,8 @@ if ! grep -q "\"version\": \"$KATEX_VERSION\"" "$katex/package.json" 2>/dev/null
     npm install --silent --no-audit --no-fund --prefix "$RLHF_TOOLS/node" "katex@$KATEX_VERSION"
 fi
 
+# Math that mdBook would break (`\,` before KaTeX sees it) fails before anything runs.
+python3 scripts/check-math.py book/src/*.md
 [ "${1:-}" = "--no-figures" ] || scripts/book-figures.sh
 mkdir -p book/src/generated
 rm -rf book/src/generated/katex
