@@ -138,7 +138,7 @@ pub fn run(env: Env, cfg: &PpoConfig, eval: &EvalConfig, out: &Path, mut on_iter
     let sft_col = measure(world, tok, sft, sft, rm, &world.prompts.heldout, eval)?;
     let rlhf_col = measure(world, tok, &policy.gpt, sft, rm, &world.prompts.heldout, eval)?;
     // ANCHOR_END: run
-    plots::diagnostics(&history, out)?;
+    plots::diagnostics(&history, cfg.clip_range, out)?;
     let report = Report { config: cfg.clone(), history, sft: sft_col, rlhf: rlhf_col, samples };
     files::write_string_atomic(&out.join("ppo_report.json"), &serde_json::to_string_pretty(&report)?)?;
     Ok((policy, report))

@@ -112,3 +112,29 @@ fn approx_kl_and_explained_variance() {
     assert!(close(explained_variance(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0]), 1.0));
     assert!(close(explained_variance(&[2.0, 2.0, 2.0], &[1.0, 2.0, 3.0]), 0.0));
 }
+
+#[test]
+fn clipping_zeroes_the_gradient_where_it_binds() {
+    // One token, logp_old = 0, ε = 0.2. d/d(logp_new) of the loss −A ρ is −A ρ inside the
+    // clip range (ρ = e^{logp_new}); where clipping binds the objective is flat: gradient 0.
+    let grad = |rho: f64, a: f32| {
+        let new = candle_core::Var::new(&[[rho.ln() as f32]], &Device::Cpu).unwrap();
+        let (loss, clipfrac) = policy_loss(new.as_tensor(), &t(&[0.0]), &t(&[a]), &t(&[1.0]), 0.2).unwrap();
+        let g = loss.backward().unwrap().get(&new).map(|g| g.flatten_all().unwrap().to_vec1::<f32>().unwrap()[0]).unwrap_or(0.0);
+        (g as f64, clipfrac)
+    };
+    for (rho, a, clipped) in [(1.1, 1.0, false), (1.5, 1.0, true), (0.5, 1.0, false), (0.9, -1.0, false), (0.5, -1.0, true), (1.5, -1.0, false)] {
+        let (g, clipfrac) = grad(rho, a);
+        if clipped {
+            assert_eq!(g, 0.0, "ρ = {rho}, A = {a}: clipped, the gradient must be zero");
+            assert_eq!(clipfrac, 1.0);
+        } else {
+            assert!((g - (-(a as f64) * rho)).abs() < 1e-5, "ρ = {rho}, A = {a}: gradient {g}, expected {}", -(a as f64) * rho);
+            assert_eq!(clipfrac, 0.0);
+        }
+    }
+    // The figure's curves: flat beyond 1 + ε for A > 0, below 1 − ε for A < 0.
+    let chart = ch06_ppo::plots::clip_objective(0.2).unwrap();
+    let svg = plot::Chart::to_svg(&chart).unwrap();
+    assert!(svg.contains("A = +1") && svg.contains("A = −1"));
+}
