@@ -68,7 +68,8 @@ pub struct Column {
 
 // ANCHOR: measure
 /// A model measured on `prompts`: capabilities and RM reward of its greedy responses, and
-/// its KL to the reference.
+/// its KL to the reference — of the models themselves (temperature 1), not the tempered
+/// KL that PPO's penalty charges at its sampling temperature.
 pub fn measure(world: &World, tok: &Tokenizer, model: &Gpt, reference: &Gpt, rm: &RewardModel, prompts: &[world::Prompt], eval: &EvalConfig) -> Result<Column> {
     let (capabilities, responses) = ch04_sft::evaluate(world, model, tok, prompts, eval)?;
     let rm_scores = ch05_reward::train::normalised_scores(rm, tok, prompts, &responses)?;
