@@ -46,7 +46,8 @@ pub struct RmConfig {
 }
 
 impl RmConfig {
-    /// For tests and the notebook.
+    /// For tests and the notebook: four passes over the tiny world's few pairs (held-out
+    /// accuracy 0.556 after two, 0.571 after four; ceiling 0.622), a step per 4 prompts.
     pub fn tiny() -> Self {
         RmConfig {
             k: 4,
@@ -55,7 +56,7 @@ impl RmConfig {
             sample_temperature: 1.0,
             max_new_tokens: 40,
             labeler: BradleyTerry::default(),
-            epochs: 2,
+            epochs: 4,
             batch: 4,
             lr: 1e-3,
             min_lr: 1e-4,
