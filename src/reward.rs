@@ -82,10 +82,8 @@ pub fn reward_command(out: &Path, world_dir: &Path, model: &Path, preset: &str, 
     let _ = std::fs::remove_dir_all(&tmp);
     rm.save(&tmp)?;
     ch01_tokenizer::library::save(&tok, &tmp.join("tokenizer.json"))?;
-    if ckpt.exists() {
-        std::fs::remove_dir_all(&ckpt).with_context(|| format!("cannot replace `{}`", ckpt.display()))?;
-    }
-    std::fs::rename(&tmp, &ckpt).with_context(|| format!("cannot write `{}`", ckpt.display()))?;
+    // The old checkpoint is removed only once the new one is in place.
+    files::replace_dir(&tmp, &ckpt).context("reward model checkpoint")?;
     let m = &report.heldout;
     println!(
         "reward: {} training pairs; held-out accuracy {:.1}% (labeler's ceiling {:.1}%), gold order {:.1}%, correlation with gold {:.2} → {}",

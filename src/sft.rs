@@ -65,13 +65,7 @@ pub fn save_checkpoint(gpt: &ch03_gpt::Gpt, tok: &ch01_tokenizer::tokenizers::To
     let _ = std::fs::remove_dir_all(&tmp);
     ch03_gpt::train::save_model(gpt, &tmp)?;
     ch01_tokenizer::library::save(tok, &tmp.join("tokenizer.json"))?;
-    let old = parent.join(format!(".{name}.old{}", std::process::id()));
-    if dir.exists() {
-        std::fs::rename(dir, &old).with_context(|| format!("cannot replace checkpoint `{}`", dir.display()))?;
-    }
-    std::fs::rename(&tmp, dir).with_context(|| format!("cannot write checkpoint `{}`", dir.display()))?;
-    let _ = std::fs::remove_dir_all(&old);
-    Ok(())
+    files::replace_dir(&tmp, dir).context("checkpoint")
 }
 
 /// The report's SFT section.

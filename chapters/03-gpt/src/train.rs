@@ -298,13 +298,7 @@ impl Trainer {
         let state = serde_json::json!({ "step": self.step(), "train": self.cfg, "history": self.history });
         files::write_string_atomic(&tmp.join("trainer.json"), &serde_json::to_string_pretty(&state)?)?;
         // Swap the complete new directory in; the old one is removed only afterwards.
-        let old = parent.join(format!(".{name}.old{}", std::process::id()));
-        if dir.exists() {
-            std::fs::rename(dir, &old).with_context(|| format!("cannot replace checkpoint `{}`", dir.display()))?;
-        }
-        std::fs::rename(&tmp, dir).with_context(|| format!("cannot write checkpoint `{}`", dir.display()))?;
-        let _ = std::fs::remove_dir_all(&old);
-        Ok(())
+        files::replace_dir(&tmp, dir).context("checkpoint")
     }
 
     /// Continue a run saved by [`Trainer::save`], on the CPU.

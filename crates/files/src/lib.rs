@@ -41,6 +41,39 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Put the complete directory `new` in the place of `dir`: the old `dir` (if any) is moved
+/// aside first, `new` renamed into its place, and the old one removed only afterwards. If
+/// the second rename fails, the old directory is moved back: an error or a crash never
+/// leaves `dir` missing while its replacement is incomplete.
+pub fn replace_dir(new: &Path, dir: &Path) -> Result<()> {
+    if !new.is_dir() {
+        bail!("cannot replace `{}`: the new directory `{}` does not exist", dir.display(), new.display());
+    }
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = dir
+        .file_name()
+        .with_context(|| format!("cannot replace `{}`: expected a directory path", dir.display()))?
+        .to_string_lossy()
+        .into_owned();
+    let old = parent.join(format!(".{name}.old{}", std::process::id()));
+    let _ = fs::remove_dir_all(&old);
+    let had_old = dir.exists();
+    if had_old {
+        fs::rename(dir, &old).with_context(|| format!("cannot replace `{}`", dir.display()))?;
+    }
+    if let Err(e) = fs::rename(new, dir) {
+        if had_old {
+            let _ = fs::rename(&old, dir);
+        }
+        return Err(e).with_context(|| format!("cannot write `{}`", dir.display()));
+    }
+    let _ = fs::remove_dir_all(&old);
+    Ok(())
+}
+
 /// [`write_atomic`] for text.
 pub fn write_string_atomic(path: &Path, text: &str) -> Result<()> {
     write_atomic(path, text.as_bytes())
