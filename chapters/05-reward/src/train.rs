@@ -71,9 +71,9 @@ impl RmConfig {
     /// The CPU pipeline's reward model: K = 8 responses per prompt sampled at temperature
     /// 0.7 — the temperature PPO samples at (chapter 6), so the reward model learns on the
     /// kind of responses it will score — about 25,000 pairs, one pass, 8 prompts per step,
-    /// each prompt's pairs together. Chosen on the tuning worlds (chapter 5, "More comparisons"): K = 4
-    /// with a step per 32 pairs reached 58% held-out accuracy on world 7, K = 8 grouped
-    /// 63% (ceiling 71%), in the same time.
+    /// each prompt's pairs together. Chosen on the tuning worlds (chapter 5, "More
+    /// comparisons"): K = 4 with a step per 32 pairs reached 58% held-out accuracy on
+    /// world 7, K = 8 grouped 63% (ceiling 71%), in the same time.
     pub fn small() -> Self {
         RmConfig { k: 8, epochs: 1, batch: 8, sample_temperature: 0.7, off_prompt: 1, lr: 3e-4, min_lr: 3e-5, ..Self::tiny() }
     }
