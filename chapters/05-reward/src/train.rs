@@ -133,12 +133,30 @@ pub fn raw_scores(rm: &RewardModel, tok: &Tokenizer, texts: &[String], batch: us
     Ok(out)
 }
 
-/// (chosen, rejected) raw scores of `pairs`.
+/// (chosen, rejected) raw scores of `pairs`, in their order; each distinct response is
+/// scored once ([`groups`]), however many pairs it is in.
 pub fn pair_scores(rm: &RewardModel, tok: &Tokenizer, prompts: &[Prompt], pairs: &[Pair]) -> Result<Vec<(f64, f64)>> {
-    let texts: Vec<String> =
-        pairs.iter().flat_map(|p| [full_text(&prompts[p.prompt], &p.chosen), full_text(&prompts[p.prompt], &p.rejected)]).collect();
-    let s = raw_scores(rm, tok, &texts, 128)?;
-    Ok(s.chunks(2).map(|c| (c[0], c[1])).collect())
+    let groups = groups(prompts, pairs);
+    let texts: Vec<String> = groups.iter().flat_map(|g| g.texts.iter().cloned()).collect();
+    let scores = raw_scores(rm, tok, &texts, 128)?;
+    // prompt → (its group, the group's first row in `scores`)
+    let mut first_row = std::collections::HashMap::new();
+    let mut row = 0;
+    for (gi, g) in groups.iter().enumerate() {
+        first_row.insert(g.prompt, (gi, row));
+        row += g.texts.len();
+    }
+    // A group lists its pairs in the order they come in `pairs`: walk each with a cursor.
+    let mut next = vec![0; groups.len()];
+    Ok(pairs
+        .iter()
+        .map(|p| {
+            let (gi, row) = first_row[&p.prompt];
+            let (c, r) = groups[gi].pairs[next[gi]];
+            next[gi] += 1;
+            (scores[row + c], scores[row + r])
+        })
+        .collect())
 }
 
 /// Accuracy, gold accuracy, loss and ceiling on a set of pairs.

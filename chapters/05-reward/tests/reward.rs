@@ -100,7 +100,7 @@ fn the_reward_model_learns_the_labelers_preferences_on_the_tiny_preset() {
     let (w, tok, base) = ch04_sft::quick::base_model(120).unwrap();
     let dir = tempfile::tempdir().unwrap();
     ch04_sft::run(&w, &tok, &base, &SftConfig::tiny(), &ch04_sft::EvalConfig::default(), &dir.path().join("sft"), |_| {}).unwrap();
-    let (_, r) = ch05_reward::run(&w, &tok, &base, &RmConfig::tiny(), &dir.path().join("rm"), |_| {}).unwrap();
+    let (rm, r) = ch05_reward::run(&w, &tok, &base, &RmConfig::tiny(), &dir.path().join("rm"), |_| {}).unwrap();
     let (first, last) = (r.history[0].heldout.unwrap(), r.heldout);
     println!(
         "{} train / {} held-out pairs; accuracy {:.3} → {:.3} (ceiling {:.3}), gold order {:.3} → {:.3}; correlation {:.2}",
@@ -135,6 +135,25 @@ fn the_reward_model_learns_the_labelers_preferences_on_the_tiny_preset() {
     );
     for f in ["accuracy.svg", "scores.svg", "calibration.svg", "reward_report.json", "heldout_pairs.jsonl"] {
         assert!(dir.path().join("rm").join(f).is_file(), "{f} not written");
+    }
+    // Pair scores (each distinct response scored once) are each response's own score, in
+    // the order of the pairs, across prompts that interleave.
+    let prompts = &w.prompts.heldout[..2];
+    let pair = |prompt: usize, chosen: &str, rejected: &str| ch05_reward::data::Pair {
+        prompt,
+        chosen: chosen.into(),
+        rejected: rejected.into(),
+        u_chosen: 1.0,
+        u_rejected: 0.0,
+        agreement: 0.9,
+    };
+    let pairs = [pair(1, "I don't know.<|end|>", "You<|end|>"), pair(0, "I can't help with that.<|end|>", "Yes.<|end|>"), pair(1, "You<|end|>", "No.<|end|>")];
+    let got = ch05_reward::train::pair_scores(&rm, &tok, prompts, &pairs).unwrap();
+    for (p, (c, r)) in pairs.iter().zip(got) {
+        let alone = |response: &str| {
+            ch05_reward::train::raw_scores(&rm, &tok, &[ch05_reward::data::full_text(&prompts[p.prompt], response)], 1).unwrap()[0]
+        };
+        assert!((c - alone(&p.chosen)).abs() < 1e-4 && (r - alone(&p.rejected)).abs() < 1e-4, "{p:?}: {c} {r}");
     }
 }
 

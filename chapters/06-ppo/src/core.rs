@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 pub enum KlEstimator {
     /// k1 = log π(a) − log π_ref(a): unbiased, can be negative per token.
     K1,
-    /// k3 = (ρ − 1) − log ρ with ρ = π_ref(a)/π(a): unbiased, never negative, and of lower variance than k1 while π is close to π_ref
-    /// (Schulman 2020); far from π_ref its (ρ − 1) term can make it the noisier one.
+    /// k3 = (ρ − 1) − log ρ with ρ = π_ref(a)/π(a): unbiased, never negative, and of lower
+    /// variance than k1 while π is close to π_ref (Schulman 2020); far from π_ref its
+    /// (ρ − 1) term can make it the noisier one.
     K3,
 }
 

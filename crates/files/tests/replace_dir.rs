@@ -36,7 +36,8 @@ fn a_failed_replace_leaves_the_previous_directory_intact() {
     let err = files::replace_dir(&root.path().join("missing"), &dir).unwrap_err();
     assert!(format!("{err:#}").contains("does not exist"), "{err:#}");
     assert_eq!(fs::read_to_string(dir.join("model.safetensors")).unwrap(), "old");
-    // The rename into place fails (the target's parent is a file): the old one comes back.
+    // The rename into place fails (the target's parent is a file): an error, and the new
+    // directory is still there to retry with.
     let new = root.path().join("new");
     fs::create_dir(&new).unwrap();
     let blocker = root.path().join("file");
