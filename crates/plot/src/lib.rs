@@ -131,7 +131,8 @@ pub(crate) fn padded_range(values: impl Iterator<Item = f64>) -> Option<(f64, f6
 /// A short label for a number: `1.5`, `2000`, `3.2e-5`.
 pub(crate) fn tick(v: f64) -> String {
     let a = v.abs();
-    if a == 0.0 {
+    // Ticks are stepped from the axis' start: zero arrives as rounding error (−2.8e-17).
+    if a < 1e-12 {
         "0".into()
     } else if !(1e-3..1e5).contains(&a) {
         format!("{v:.1e}")
@@ -140,5 +141,19 @@ pub(crate) fn tick(v: f64) -> String {
     } else {
         let s = format!("{v:.3}");
         s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tick;
+
+    #[test]
+    fn ticks_read_as_a_person_writes_them() {
+        assert_eq!(tick(-2.8e-17), "0", "rounding error at zero is zero");
+        assert_eq!(tick(0.25), "0.25");
+        assert_eq!(tick(-0.1), "-0.1");
+        assert_eq!(tick(3.0), "3");
+        assert_eq!(tick(2.5e-5), "2.5e-5");
     }
 }
