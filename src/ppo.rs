@@ -90,7 +90,7 @@ pub fn ppo_command(
     let eval = EvalConfig::default();
     // PPO-ptx needs the pretraining corpus, as token ids (beside the world's other files).
     let corpus = if cfg.ptx_coef > 0.0 { crate::gpt::corpus_ids(&tok, &world_dir.join(world::CORPUS_FILE))? } else { Vec::new() };
-    let env = ch06_ppo::Env { world: &w, tok: &tok, reference: &sft, rm: &rm, corpus: &corpus };
+    let env = ch06_ppo::Env { world: &w, tok: &tok, reference: &sft, rm: &rm, corpus: &corpus, score: None };
     let (policy, report) = ch06_ppo::run(env, &cfg, &eval, out, |s| {
         bar.set_position(s.iteration as u64);
         bar.set_message(format!("RM {:+.2}, gold {:+.2}, KL {:.2}", s.rm_reward, s.gold_reward, s.kl));

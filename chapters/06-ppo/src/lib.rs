@@ -33,7 +33,7 @@ pub mod ex {
 pub use ch05_reward;
 pub use config::{KlControl, PpoConfig};
 pub use policy::Policy;
-pub use rollout::Env;
+pub use rollout::{Env, ScoreFn};
 
 use anyhow::Result;
 use ch01_tokenizer::library::encode;
@@ -107,7 +107,7 @@ pub struct Report {
 /// policy measured on held-out prompts next to the SFT model. Plots go to `out`.
 /// `env.reference` is the SFT model: the initial policy and the KL's reference.
 pub fn run(env: Env, cfg: &PpoConfig, eval: &EvalConfig, out: &Path, mut on_iteration: impl FnMut(&Stats)) -> Result<(Policy, Report)> {
-    let Env { world, tok, reference: sft, rm, corpus } = env;
+    let Env { world, tok, reference: sft, rm, corpus, .. } = env;
     files::ensure_dir(out, "PPO output")?;
     let policy = Policy::from_sft(sft)?;
     let mut trainer = train::Trainer::new(&policy, cfg)?;

@@ -63,9 +63,15 @@ pub fn layout(prompt_ids: &[Vec<u32>], response_ids: &[Vec<u32>], dev: &Device) 
     ))
 }
 
+/// A hand-written reward of a prompt and a response (what the model wrote after
+/// `<|assistant|>`), used by PPO in place of the reward model's score: the seed article's
+/// length placeholder, say (chapter 7).
+pub type ScoreFn = fn(&Prompt, &str) -> f64;
+
 /// What the policy acts in: the world (its prompts and hidden labeler), the tokenizer, the
-/// frozen reference (the SFT model) and the reward model; and the pretraining corpus as
-/// token ids, for the pretraining term of PPO-ptx (empty: none).
+/// frozen reference (the SFT model) and the reward model; the pretraining corpus as token
+/// ids, for the pretraining term of PPO-ptx (empty: none); and, to optimise something
+/// else than the reward model, a hand-written score (`None`: the reward model's).
 #[derive(Clone, Copy)]
 pub struct Env<'a> {
     pub world: &'a World,
@@ -73,6 +79,7 @@ pub struct Env<'a> {
     pub reference: &'a Gpt,
     pub rm: &'a RewardModel,
     pub corpus: &'a [u32],
+    pub score: Option<ScoreFn>,
 }
 
 /// The settings a rollout needs (a view of [`crate::PpoConfig`]).
@@ -85,10 +92,10 @@ pub struct RolloutSettings {
 // ANCHOR: rollout
 /// Sample one response per prompt from the policy (KV cache, stopping at `<|end|>` or
 /// `<|endoftext|>`), then measure: log-probabilities under the policy and the reference,
-/// values, the reward model's score (a fixed low score instead for a response that stopped
-/// without `<|end|>`), and the gold utility.
+/// values, the reward model's score (or the environment's hand-written one; a fixed low
+/// score instead for a response that stopped without `<|end|>`), and the gold utility.
 pub fn rollout<R: Rng>(env: Env, policy: &Policy, prompts: &[Prompt], s: &RolloutSettings, rng: &mut R) -> Result<Rollout> {
-    let Env { world, tok, reference, rm, .. } = env;
+    let Env { world, tok, reference, rm, score: score_fn, .. } = env;
     let dev = policy.gpt.device();
     let stop = ch04_sft::chat::stop_tokens(tok);
     let end = tok.token_to_id(world::chat::END);
@@ -101,7 +108,10 @@ pub fn rollout<R: Rng>(env: Env, policy: &Policy, prompts: &[Prompt], s: &Rollou
     let ref_logp = reference_logp(reference, &ids, &attention_mask, prompt_width, s.temperature)?;
     let responses: Vec<String> = response_ids.iter().map(|r| decode(tok, r)).collect::<Result<_>>()?;
     let ended: Vec<bool> = response_ids.iter().map(|r| end.is_some() && r.last().copied() == end).collect();
-    let rm_score = ch05_reward::train::normalised_scores(rm, tok, prompts, &responses)?;
+    let rm_score = match score_fn {
+        None => ch05_reward::train::normalised_scores(rm, tok, prompts, &responses)?,
+        Some(f) => prompts.iter().zip(&responses).map(|(p, r)| f(p, r)).collect(),
+    };
     let score = rm_score.iter().zip(&ended).map(|(&r, &e)| if e { r } else { s.missing_end_score }).collect();
     let gold = prompts.iter().zip(&responses).map(|(p, r)| world.utility(p, r).total).collect();
     Ok(Rollout {
