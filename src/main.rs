@@ -4,6 +4,7 @@
 mod bench;
 mod compute;
 mod gpt;
+mod overopt;
 mod ppo;
 mod progress;
 mod reward;
@@ -48,6 +49,8 @@ enum Command {
     Score(ScoreArgs),
     /// Chapter 6: PPO from the SFT model against the reward model, with a KL leash.
     Ppo(PpoArgs),
+    /// Chapter 7: over-optimisation — best-of-n and PPO at several β, measured on the gold reward.
+    Overopt(OveroptArgs),
     /// Write any checkpoint of the project as a Hugging Face GPT-2 directory (GPT2LMHeadModel + tokenizer.json).
     Export(ExportArgs),
     /// Continue a prompt with a checkpoint or a Hugging Face GPT-2 directory.
@@ -202,6 +205,19 @@ struct ScoreArgs {
     /// A response to score (repeat for several); `<|end|>` is added when missing.
     #[arg(long, required = true)]
     response: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct OveroptArgs {
+    /// A finished pipeline run: its world, SFT model and reward model are the studies' start.
+    #[arg(long, default_value = "runs/default")]
+    run: PathBuf,
+    /// Output directory (default: <run>/overopt).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Preset of the studies, and of the run's reward model and PPO: `tiny` or `small`.
+    #[arg(long, default_value = "small")]
+    preset: String,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -404,6 +420,10 @@ fn main() {
         }
         Some(Command::Score(a)) => reward::score_command(&a.reward, &a.prompt, &a.response),
         Some(Command::Ppo(a)) => ppo::ppo_command(&a.out, &a.world, &a.sft, &a.reward, a.base.as_deref(), &a.preset, &ppo::Overrides { iterations: a.iterations, kl_coef: a.kl_coef, temperature: a.temperature, lr: a.lr, rollout_batch: a.rollout_batch, prompt_baseline: a.prompt_baseline, ptx_coef: a.ptx_coef }).map(|_| ()),
+        Some(Command::Overopt(a)) => {
+            let out = a.out.clone().unwrap_or_else(|| a.run.join("overopt"));
+            overopt::overopt_command(&a.run, &out, &a.preset).map(|_| ())
+        }
         Some(Command::Export(a)) => gpt::export_command(&a.model, &a.out),
         Some(Command::Generate(a)) => {
             let sampling = if a.greedy {

@@ -125,6 +125,55 @@ fn pipeline_writes_every_stage_and_a_report() {
     let o = rlhf(&["score", "--reward", rm, "--prompt", "hi"], d);
     assert_eq!(o.status.code(), Some(2), "--response is required");
 
+    // Chapter 7 from the finished run: its files, best-of-n's proxy never falls with n, the
+    // KL is the formula's, and the smaller reward model trained on fewer comparisons.
+    let o = rlhf(&["overopt", "--run", "runs/check", "--preset", "tiny"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in [
+        "overopt_report.json",
+        "overopt.md",
+        "bon.svg",
+        "bon_rm_size.svg",
+        "rm_data.svg",
+        "ppo_gold.svg",
+        "ppo_proxy.svg",
+        "rm-0.5/reward_report.json",
+        "ppo-beta-0/ppo_report.json",
+        "ppo-seed-length/ppo_report.json",
+        "ppo-biased-rm/ppo_report.json",
+        "rm-biased/reward_report.json",
+        "bon_biased.svg",
+    ] {
+        assert!(run.join("overopt").join(f).is_file(), "overopt/{f} missing");
+    }
+    let r = json("overopt/overopt_report.json");
+    let bon = r["bon"].as_array().unwrap();
+    assert_eq!(bon.len(), 2, "one curve per reward model");
+    for c in bon {
+        let pts = c["points"].as_array().unwrap();
+        let ns: Vec<f64> = pts.iter().map(|p| num(&p["step"])).collect();
+        assert_eq!(ns, [1.0, 2.0, 4.0, 8.0]);
+        for w in pts.windows(2) {
+            assert!(num(&w[1]["proxy"]) >= num(&w[0]["proxy"]) - 1e-9, "best-of-n's proxy falls with n: {c}");
+        }
+        let last = pts.last().unwrap();
+        assert!((num(&last["kl"]) - (8f64.ln() - 7.0 / 8.0)).abs() < 1e-9);
+        assert!(num(&last["proxy_gain"]) > 0.0, "picking the best of 8 raises the proxy");
+    }
+    let rms = r["rms"].as_array().unwrap();
+    assert!(num(&rms[0]["comparisons"]) < num(&rms[1]["comparisons"]), "half the prompts, fewer comparisons");
+    let ppo = r["ppo"].as_array().unwrap();
+    assert_eq!(ppo.len(), 2, "one curve per β");
+    assert!(ppo.iter().all(|c| c["points"].as_array().unwrap().len() == 3), "(0, 0) and one point per 2 iterations");
+    // The labeler who likes length teaches its reward model to like length.
+    let h = &r["hacking"];
+    assert!(num(&h["slope_biased"]) > num(&h["slope_unbiased"]), "the biased labeler's reward model pays more per word: {h}");
+    assert_eq!(h["runs"].as_array().unwrap().len(), 3, "PPO against the reward model, the seed's length reward, the biased one");
+    let md = std::fs::read_to_string(run.join("overopt/overopt.md")).unwrap();
+    assert!(md.contains("| n | KL (nats) | d = √KL | proxy | gold | gold − SFT |"), "{md}");
+    let o = rlhf(&["overopt", "--run", "nowhere", "--preset", "tiny"], d);
+    assert!(!o.status.success() && stderr(&o).contains("nowhere") && stderr(&o).contains("world"), "{}", stderr(&o));
+
     // `rlhf worlds` reuses a finished run (this one is world seed 1234, the preset's) and
     // writes the table over worlds, with the claims checked per world.
     std::fs::create_dir_all(d.join("runs/study")).unwrap();

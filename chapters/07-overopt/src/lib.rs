@@ -1,0 +1,357 @@
+//! # Chapter 7 — when the proxy lies
+//!
+//! The reward model is a proxy for the human: trained on a few thousand noisy comparisons,
+//! it is right on average near the SFT policy and wrong in ways a policy can find. Push
+//! hard enough on a proxy and the true reward — here the hidden labeler's gold utility,
+//! which this project can measure and a real lab cannot — first rises, then falls
+//! (Goodhart's law; Gao, Schulman & Hilton 2022, "Scaling laws for reward model
+//! overoptimization").
+//!
+//! - [`bon`]: best-of-n and its KL, `ln n − (n − 1)/n`, checked by Monte Carlo;
+//! - [`fit`]: Gao's forms `d (α − β d)` and `d (α − β ln d)`, fitted by least squares;
+//! - [`study`]: best-of-n against reward models trained on more or fewer comparisons, and
+//!   PPO at several fixed β, from a finished pipeline's models;
+//! - [`hacking`]: PPO against the seed's length reward and against a reward model trained
+//!   on a labeler who likes long answers;
+//! - [`plots`]: proxy and gold against d = √KL.
+
+pub mod bon;
+pub mod exercises;
+pub mod fit;
+pub mod hacking;
+pub mod plots;
+pub mod study;
+
+/// The exercise functions the tests check: the reference solutions, or — built with
+/// `--features exercises` — your versions in [`exercises`].
+pub mod ex {
+    #[cfg(not(feature = "exercises"))]
+    pub use crate::bon::{best_of_n, kl_best_of_n, kl_best_of_n_monte_carlo};
+    #[cfg(feature = "exercises")]
+    pub use crate::exercises::{best_of_n, fit, kl_best_of_n, kl_best_of_n_monte_carlo};
+    #[cfg(not(feature = "exercises"))]
+    pub use crate::fit::fit;
+}
+
+pub use ch06_ppo;
+pub use study::OveroptConfig;
+
+use anyhow::Result;
+use ch01_tokenizer::tokenizers::Tokenizer;
+use ch03_gpt::Gpt;
+use ch04_sft::EvalConfig;
+use ch05_reward::RewardModel;
+use ch05_reward::train::RmConfig;
+use ch06_ppo::{Column, PpoConfig};
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+use std::path::Path;
+use study::{Curve, RmPoint};
+use world::World;
+
+/// A finished pipeline's models and settings: what the studies start from.
+#[derive(Clone, Copy)]
+pub struct Inputs<'a> {
+    pub world: &'a World,
+    pub tok: &'a Tokenizer,
+    pub sft: &'a Gpt,
+    /// The pipeline's reward model, and what its report says about it.
+    pub rm: &'a RewardModel,
+    pub rm_summary: &'a RmSummary,
+    /// How the pipeline trained its reward model and ran PPO: the studies change one thing.
+    pub rm_config: &'a RmConfig,
+    pub ppo_config: &'a PpoConfig,
+    /// The pretraining corpus as token ids, for PPO-ptx (empty: none).
+    pub corpus: &'a [u32],
+}
+
+/// The part of a reward model's report (`reward_report.json`) the studies use.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct RmSummary {
+    pub n_train_pairs: usize,
+    pub heldout: ch05_reward::train::PairMetrics,
+}
+
+impl From<&ch05_reward::Report> for RmSummary {
+    fn from(r: &ch05_reward::Report) -> Self {
+        RmSummary { n_train_pairs: r.n_train_pairs, heldout: r.heldout }
+    }
+}
+
+/// What the studies measured.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Report {
+    pub config: OveroptConfig,
+    pub heldout_prompts: usize,
+    /// The reward models, fewest comparisons first; the last is the pipeline's.
+    pub rms: Vec<RmPoint>,
+    /// Best-of-n against each reward model, in the same order.
+    pub bon: Vec<Curve>,
+    /// Best-of-n against the pipeline's reward model, per family, and what it picked.
+    pub bon_by_family: Vec<study::FamilyRow>,
+    pub bon_picks: Vec<study::Pick>,
+    /// PPO, one curve per β.
+    pub ppo: Vec<Curve>,
+    /// Each PPO run's policy measured on held-out prompts (greedy), as in chapter 6.
+    pub ppo_heldout: Vec<Column>,
+    /// The SFT policy on held-out prompts (greedy).
+    pub sft_heldout: Column,
+    /// Reward hacking you can read.
+    pub hacking: hacking::HackingReport,
+}
+
+// ANCHOR: run
+/// The chapter's studies. Best-of-n: N samples of each held-out prompt from the SFT model,
+/// scored by each reward model — the pipeline's and new ones trained on fractions of its
+/// comparisons. PPO: the pipeline's configuration with β fixed at each value (and the
+/// study's pretraining coefficient), from the SFT model against the pipeline's reward model. Figures, `overopt_report.json` and
+/// `overopt.md` go to `out`; `on_progress` hears what is being done.
+pub fn run(inp: Inputs, cfg: &OveroptConfig, out: &Path, mut on_progress: impl FnMut(&str)) -> Result<Report> {
+    cfg.validate()?;
+    files::ensure_dir(out, "over-optimisation output")?;
+    let Inputs { world, tok, sft, rm, rm_summary, .. } = inp;
+    let heldout = &world.prompts.heldout;
+    let prompts = if cfg.prompts == 0 { &heldout[..] } else { &heldout[..cfg.prompts.min(heldout.len())] };
+    let ns = cfg.ns();
+
+    on_progress(&format!("sampling {} responses to each of {} held-out prompts", cfg.samples, prompts.len()));
+    let samples = study::sample(world, tok, sft, prompts, cfg, 70)?;
+
+    // Reward models on fractions of the comparisons, then the pipeline's own.
+    let (mut rms, mut bon) = (Vec::new(), Vec::new());
+    for &f in &cfg.rm_fractions {
+        on_progress(&format!("training a reward model on {:.0}% of the comparisons", 100.0 * f));
+        let w = study::with_fraction_of_prompts(world, f);
+        let (rm_f, rep) = ch05_reward::run(&w, tok, sft, inp.rm_config, &out.join(format!("rm-{f}")), |_| {})?;
+        rms.push(rm_point(f, &(&rep).into()));
+        let proxy = study::proxy_scores(&rm_f, tok, &samples, cfg.missing_end_score)?;
+        bon.push(study::bon_curve(format!("RM on {} comparisons", rep.n_train_pairs), &samples, &proxy, &ns, cfg.seed));
+    }
+    on_progress("scoring the samples with the pipeline's reward model");
+    rms.push(rm_point(1.0, rm_summary));
+    let proxy = study::proxy_scores(rm, tok, &samples, cfg.missing_end_score)?;
+    bon.push(study::bon_curve(format!("RM on {} comparisons", rm_summary.n_train_pairs), &samples, &proxy, &ns, cfg.seed));
+    let bon_by_family = study::by_family(&samples, &proxy, bon.last().unwrap().peak.step);
+    let bon_picks = study::picks(&samples, &proxy, 2);
+
+    // PPO at each β, its curve relative to the SFT policy on training prompts.
+    let train = &world.prompts.train;
+    let reference_prompts: Vec<world::Prompt> = train.iter().cycle().take(cfg.reference_prompts).cloned().collect();
+    let reference = study::reference_point(world, tok, sft, rm, &reference_prompts, cfg)?;
+    let env = ch06_ppo::Env { world, tok, reference: sft, rm, corpus: inp.corpus, score: None };
+    let eval = EvalConfig::default();
+    let (mut ppo, mut ppo_heldout, mut sft_heldout, mut runs) = (Vec::new(), Vec::new(), None, Vec::new());
+    let ppo_run = |what: &str, env: ch06_ppo::Env, beta: f64, dir: &str, on_progress: &mut dyn FnMut(&str)| {
+        let c = study::ppo_config(inp.ppo_config, beta, cfg);
+        ch06_ppo::run(env, &c, &eval, &out.join(dir), |s| {
+            on_progress(&format!("PPO against {what}, β = {beta}: iteration {}/{}, KL {:.1}, gold {:+.2}", s.iteration, c.iterations, s.kl, s.gold_reward))
+        })
+        .map(|(_, report)| report)
+    };
+    for &beta in &cfg.betas {
+        let report = ppo_run("the reward model", env, beta, &format!("ppo-beta-{beta}"), &mut on_progress)?;
+        ppo.push(study::ppo_curve(format!("PPO, β = {beta}"), &report.history, cfg.window, reference));
+        if beta == inp.ppo_config.kl_coef {
+            runs.push(hacking::HackRun::new("the pipeline's reward model".into(), &report, cfg.window));
+        }
+        ppo_heldout.push(report.rlhf);
+        sft_heldout.get_or_insert(report.sft);
+    }
+    let sft_heldout: Column = sft_heldout.expect("validate() asks for at least one β");
+
+    // Reward hacking you can read, at the pipeline's β: the seed's length reward, and a
+    // reward model trained on comparisons from a labeler who likes long answers.
+    let beta = inp.ppo_config.kl_coef;
+    let report = ppo_run("the seed's length reward", ch06_ppo::Env { score: Some(hacking::seed_length_reward), ..env }, beta, "ppo-seed-length", &mut on_progress)?;
+    runs.push(hacking::HackRun::new("the seed's length reward".into(), &report, cfg.window));
+    on_progress(&format!("training a reward model on a labeler who adds {} per word", cfg.bias_per_word));
+    let labeler = world::BradleyTerry { bias_per_word: cfg.bias_per_word, ..inp.rm_config.labeler };
+    let biased_cfg = RmConfig { labeler, ..inp.rm_config.clone() };
+    let (rm_b, rep_b) = ch05_reward::run(world, tok, sft, &biased_cfg, &out.join("rm-biased"), |_| {})?;
+    let proxy_b = study::proxy_scores(&rm_b, tok, &samples, cfg.missing_end_score)?;
+    let bon_biased = study::bon_curve("RM of a labeler who likes length".into(), &samples, &proxy_b, &ns, cfg.seed);
+    let (slope_unbiased, slope_biased) = length_slopes(&samples, &proxy, &proxy_b);
+    let report = ppo_run("the biased labeler's reward model", ch06_ppo::Env { rm: &rm_b, ..env }, beta, "ppo-biased-rm", &mut on_progress)?;
+    runs.push(hacking::HackRun::new(format!("the reward model of a labeler who adds {} per word", cfg.bias_per_word), &report, cfg.window));
+    // ANCHOR_END: run
+    let hacking = hacking::HackingReport {
+        bias_per_word: cfg.bias_per_word,
+        biased_rm: rm_point(0.0, &(&rep_b).into()),
+        slope_unbiased,
+        slope_biased,
+        bon_biased,
+        sft_words: hacking::mean_words(&sft_heldout.responses),
+        runs,
+    };
+    let report = Report { config: cfg.clone(), heldout_prompts: prompts.len(), rms, bon, bon_by_family, bon_picks, ppo, ppo_heldout, sft_heldout, hacking };
+    write_figures(&report, out)?;
+    files::write_string_atomic(&out.join("overopt_report.json"), &serde_json::to_string_pretty(&report)?)?;
+    files::write_string_atomic(&out.join("overopt.md"), &markdown(&report))?;
+    Ok(report)
+}
+
+/// Reward-model score per extra word over the samples that ended, for two proxies.
+fn length_slopes(samples: &study::Samples, a: &[Vec<f64>], b: &[Vec<f64>]) -> (f64, f64) {
+    let (mut words, mut ya, mut yb) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, rs) in samples.responses.iter().enumerate() {
+        for (j, r) in rs.iter().enumerate() {
+            if r.ends_with(world::chat::END) {
+                words.push(hacking::words(r) as f64);
+                ya.push(a[i][j]);
+                yb.push(b[i][j]);
+            }
+        }
+    }
+    (hacking::slope(&words, &ya), hacking::slope(&words, &yb))
+}
+
+fn rm_point(fraction: f64, r: &RmSummary) -> RmPoint {
+    RmPoint {
+        fraction,
+        comparisons: r.n_train_pairs,
+        accuracy: r.heldout.accuracy,
+        ceiling: r.heldout.ceiling,
+        gold_accuracy: r.heldout.gold_accuracy,
+    }
+}
+
+fn write_figures(r: &Report, out: &Path) -> Result<()> {
+    use plot::Chart;
+    let full = r.bon.last().unwrap();
+    plots::proxy_and_gold(full, "Best-of-n: the proxy and the truth").save_svg(&out.join("bon.svg"))?;
+    plots::gold_of(&r.bon, "Best-of-n: weaker reward models").save_svg(&out.join("bon_rm_size.svg"))?;
+    plots::rm_data(&r.rms).save_svg(&out.join("rm_data.svg"))?;
+    plots::gold_of(&r.ppo, "PPO: gold reward along training, per β").save_svg(&out.join("ppo_gold.svg"))?;
+    plots::proxy_of(&r.ppo, "PPO: proxy reward along training, per β").save_svg(&out.join("ppo_proxy.svg"))?;
+    let both = [r.bon.last().unwrap().clone(), r.hacking.bon_biased.clone()];
+    plots::gold_of(&both, "Best-of-n: an unbiased and a biased labeler's reward model").save_svg(&out.join("bon_biased.svg"))?;
+    if let Some(weakest) = r.ppo.first() {
+        plots::proxy_and_gold(weakest, &format!("{}: the proxy and the truth", weakest.label)).save_svg(&out.join("ppo_weakest.svg"))?;
+    }
+    Ok(())
+}
+
+fn fit_cells(c: &Curve) -> String {
+    match c.fit {
+        Some(f) => format!(
+            "{:.2} | {:.2} | {:.2} | {}",
+            f.alpha,
+            f.beta,
+            f.r2,
+            f.peak_d.map_or("none (still rising)".into(), |d| format!("{d:.2}"))
+        ),
+        None => "— | — | — | —".into(),
+    }
+}
+
+/// The studies as markdown tables (the book includes them through the ANCHOR comments).
+pub fn markdown(r: &Report) -> String {
+    let mut s = String::from("## Over-optimisation\n\n<!-- ANCHOR: bon -->\n");
+    let full = r.bon.last().unwrap();
+    writeln!(s, "Best-of-n on {} held-out prompts, {} samples each from the SFT policy (temperature {}), against the pipeline's reward model:\n", r.heldout_prompts, r.config.samples, r.config.temperature).unwrap();
+    s += "| n | KL (nats) | d = √KL | proxy | gold | gold − SFT |\n|---|---|---|---|---|---|\n";
+    for p in &full.points {
+        writeln!(s, "| {} | {:.2} | {:.2} | {:+.2} | {:.2} | {:+.2} |", p.step, p.kl, p.d, p.proxy, p.gold, p.gold_gain).unwrap();
+    }
+    writeln!(s, "<!-- ANCHOR_END: bon -->\n\n<!-- ANCHOR: bon_family -->").unwrap();
+    let (peak, last) = (full.peak.step, full.points.last().unwrap().step);
+    writeln!(s, "| family | prompts | gold, one sample | best of {peak} (the peak) | best of {last} |\n|---|---|---|---|---|").unwrap();
+    for f in &r.bon_by_family {
+        writeln!(s, "| {} | {} | {:.2} | {:.2} | {:.2} |", f.family, f.prompts, f.gold_one, f.gold_peak, f.gold_all).unwrap();
+    }
+    writeln!(s, "<!-- ANCHOR_END: bon_family -->\n\n<!-- ANCHOR: bon_picks -->").unwrap();
+    writeln!(s, "| prompt | a sample (proxy, gold) | the proxy's pick of {last} (proxy, gold) |\n|---|---|---|").unwrap();
+    let cell = |t: &str| t.replace('|', "\\|").replace('\n', "⏎").replace('`', "'");
+    for p in &r.bon_picks {
+        writeln!(s, "| {} | `{}` ({:+.2}, {:.1}) | `{}` ({:+.2}, {:.1}) |", cell(&p.prompt), cell(&p.first.0), p.first.1, p.first.2, cell(&p.top.0), p.top.1, p.top.2).unwrap();
+    }
+    writeln!(s, "<!-- ANCHOR_END: bon_picks -->\n\n<!-- ANCHOR: bon_rms -->").unwrap();
+    s += "| reward model | comparisons | held-out accuracy (ceiling) | gold order | best n | gold gain at best n | gold at n = N − at best n [95%] | fit α | fit β | R² | fitted peak d |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
+    for (rm, c) in r.rms.iter().zip(&r.bon) {
+        let fall = c.fall_interval.map_or(format!("{:+.2}", c.fall), |i| format!("{:+.2} [{:+.2}, {:+.2}]", i.value, i.low, i.high));
+        writeln!(
+            s,
+            "| {:.0}% | {} | {:.1}% ({:.1}%) | {:.1}% | {} | {:+.2} | {} | {} |",
+            100.0 * rm.fraction,
+            rm.comparisons,
+            100.0 * rm.accuracy,
+            100.0 * rm.ceiling,
+            100.0 * rm.gold_accuracy,
+            c.peak.step,
+            c.peak.gold_gain,
+            fall,
+            fit_cells(c)
+        )
+        .unwrap();
+    }
+    writeln!(s, "<!-- ANCHOR_END: bon_rms -->\n\n<!-- ANCHOR: ppo -->").unwrap();
+    writeln!(
+        s,
+        "PPO for {} iterations at each fixed β, pretraining coefficient γ = {}, otherwise the pipeline's settings; points average {} iterations' rollouts (training prompts), gains over the SFT policy's answers to {} training prompts sampled the same way; held-out columns: greedy responses, as in chapter 6.\n",
+        r.config.ppo_iterations, r.config.ppo_ptx_coef, r.config.window, r.config.reference_prompts
+    )
+    .unwrap();
+    s += "| β | final KL | final proxy gain | final gold gain | peak gold gain (at d) | fit α | fit β | R² | fitted peak d | held-out gold (SFT → RLHF) |\n|---|---|---|---|---|---|---|---|---|---|\n";
+    for ((beta, c), col) in r.config.betas.iter().zip(&r.ppo).zip(&r.ppo_heldout) {
+        let last = c.points.last().unwrap();
+        writeln!(
+            s,
+            "| {beta} | {:.2} | {:+.2} | {:+.2} | {:+.2} ({:.2}) | {} | {:.2} → {:.2} |",
+            last.kl,
+            last.proxy_gain,
+            last.gold_gain,
+            c.peak.gold_gain,
+            c.peak.d,
+            fit_cells(c),
+            r.sft_heldout.capabilities.gold_reward,
+            col.capabilities.gold_reward
+        )
+        .unwrap();
+    }
+    s += "<!-- ANCHOR_END: ppo -->\n\n";
+    let h = &r.hacking;
+    writeln!(s, "## Reward hacking you can read\n\n<!-- ANCHOR: hacking -->").unwrap();
+    writeln!(
+        s,
+        "PPO at the pipeline's β for {} iterations (pretraining coefficient γ = {}); rollouts: means of the first and the last {} iterations; held out: greedy answers to the {} held-out prompts (SFT: gold {:.2}, {:.1} words).\n",
+        r.config.ppo_iterations,
+        r.config.ppo_ptx_coef,
+        r.config.window,
+        r.sft_heldout.capabilities.n,
+        r.sft_heldout.capabilities.gold_reward,
+        h.sft_words
+    )
+    .unwrap();
+    s += "| PPO against | rollouts: its reward | rollouts: gold | rollouts: tokens | held out: gold (SFT → RLHF) | held out: words |\n|---|---|---|---|---|---|\n";
+    for run in &h.runs {
+        writeln!(
+            s,
+            "| {} | {:+.2} → {:+.2} | {:.2} → {:.2} | {:.1} → {:.1} | {:.2} → {:.2} | {:.1} → {:.1} |",
+            run.label, run.first.0, run.last.0, run.first.1, run.last.1, run.first.2, run.last.2,
+            r.sft_heldout.capabilities.gold_reward, run.heldout.capabilities.gold_reward, h.sft_words, run.words
+        )
+        .unwrap();
+    }
+    let b = &h.biased_rm;
+    writeln!(
+        s,
+        "\nThe biased labeler adds {} to the utility per word. Its reward model, trained on {} of its comparisons: {:.1}% held-out agreement with it, {:.1}% with the gold order (the pipeline's: {:.1}%). Score per extra word, over the best-of-n samples that ended: {:+.3} (the pipeline's reward model: {:+.3}). Best-of-{} with it: gold {:+.2} over SFT (the pipeline's: {:+.2}).",
+        h.bias_per_word,
+        b.comparisons,
+        100.0 * b.accuracy,
+        100.0 * b.gold_accuracy,
+        100.0 * r.rms.last().unwrap().gold_accuracy,
+        h.slope_biased,
+        h.slope_unbiased,
+        h.bon_biased.points.last().unwrap().step,
+        h.bon_biased.points.last().unwrap().gold_gain,
+        r.bon.last().unwrap().points.last().unwrap().gold_gain
+    )
+    .unwrap();
+    s += "<!-- ANCHOR_END: hacking -->\n\n";
+    for (i, run) in h.runs.iter().enumerate().skip(1) {
+        writeln!(s, "### Samples: PPO against {}\n\n<!-- ANCHOR: hacking_samples_{i} -->\n{}<!-- ANCHOR_END: hacking_samples_{i} -->\n", run.label, run.samples).unwrap();
+    }
+    s += "![best-of-n](bon.svg)\n\n![reward-model size](bon_rm_size.svg)\n\n![comparisons](rm_data.svg)\n\n![PPO gold](ppo_gold.svg)\n\n![PPO proxy](ppo_proxy.svg)\n\n";
+    s
+}
