@@ -10,7 +10,7 @@ use ch03_gpt::sample::Sampling;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use world::demos::{AnswerKind, answer_of_kind};
-use world::{BradleyTerry, Prompt, World};
+use world::{Labeler, Prompt, World};
 
 /// Pairs and the prompts they answer (`Pair::prompt` indexes `prompts`).
 #[derive(Clone, Copy)]
@@ -96,9 +96,9 @@ pub fn with_non_answers(world: &World, prompts: &[Prompt], responses: &[Vec<Stri
 // ANCHOR: pairs
 /// Every pair of distinct responses to each prompt — K = 4 gives up to 6 — labelled by
 /// `labeler`. Identical responses are skipped: comparing them teaches nothing.
-pub fn label_pairs<R: Rng>(
+pub fn label_pairs<R: Rng, L: Labeler>(
     world: &World,
-    labeler: &BradleyTerry,
+    labeler: &L,
     prompts: &[Prompt],
     responses: &[Vec<String>],
     rng: &mut R,

@@ -43,7 +43,7 @@ use plot::Chart;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use train::{PairMetrics, RmConfig, RmRecord};
-use world::World;
+use world::{Labeler, World};
 
 /// What a reward-model run did.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -68,11 +68,25 @@ pub struct Report {
 /// Responses per held-out prompt whose pairs measure every reward model.
 pub const HELDOUT_K: usize = 4;
 
+/// Chapter 5 end to end, with the comparisons of `cfg.labeler`: see [`run_with`].
+pub fn run(world: &World, tok: &Tokenizer, sft: &Gpt, cfg: &RmConfig, out: &Path, on_step: impl FnMut(&RmRecord)) -> Result<(RewardModel, Report)> {
+    run_with(world, tok, sft, cfg, &cfg.labeler, out, on_step)
+}
+
 // ANCHOR: run
 /// Chapter 5 end to end: sample K responses per prompt from the SFT policy, label every
-/// pair, train a reward model initialised from the SFT model, fit its normalisation on
-/// the policy's samples, and measure it on held-out prompts' pairs. Plots go to `out`.
-pub fn run(world: &World, tok: &Tokenizer, sft: &Gpt, cfg: &RmConfig, out: &Path, on_step: impl FnMut(&RmRecord)) -> Result<(RewardModel, Report)> {
+/// pair with `labeler` (one simulated human, or a population of them: chapter 7), train a
+/// reward model initialised from the SFT model, fit its normalisation on the policy's
+/// samples, and measure it on held-out prompts' pairs. Plots go to `out`.
+pub fn run_with<L: Labeler>(
+    world: &World,
+    tok: &Tokenizer,
+    sft: &Gpt,
+    cfg: &RmConfig,
+    labeler: &L,
+    out: &Path,
+    on_step: impl FnMut(&RmRecord),
+) -> Result<(RewardModel, Report)> {
     files::ensure_dir(out, "reward model output")?;
     let mut rng = world::rng(cfg.seed, 30);
     let s = Sampling { temperature: cfg.sample_temperature, top_k: 0, top_p: 1.0 };
@@ -87,8 +101,8 @@ pub fn run(world: &World, tok: &Tokenizer, sft: &Gpt, cfg: &RmConfig, out: &Path
     if cfg.non_answers {
         train_candidates = data::with_non_answers(world, train_prompts, &train_candidates);
     }
-    let train_pairs = data::label_pairs(world, &cfg.labeler, train_prompts, &train_candidates, &mut rng)?;
-    let heldout_pairs = data::label_pairs(world, &cfg.labeler, heldout_prompts, &heldout_responses, &mut heldout_rng)?;
+    let train_pairs = data::label_pairs(world, labeler, train_prompts, &train_candidates, &mut rng)?;
+    let heldout_pairs = data::label_pairs(world, labeler, heldout_prompts, &heldout_responses, &mut heldout_rng)?;
     let mut rm = RewardModel::from_sft(sft, cfg.seed)?;
     let sets = (PairSet { prompts: train_prompts, pairs: &train_pairs }, PairSet { prompts: heldout_prompts, pairs: &heldout_pairs });
     let history = train::train(&rm, tok, sets.0, sets.1, cfg, on_step)?;

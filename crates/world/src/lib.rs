@@ -48,7 +48,7 @@ pub use demos::{AnswerKind, DemoConfig, Demonstration};
 pub use entities::{Entities, Fact, Relation};
 pub use eval::{Capabilities, Metric, evaluate};
 pub use labeler::{Judgement, LabelerSpec, Utility};
-pub use preference::BradleyTerry;
+pub use preference::{BradleyTerry, Labeler, Population};
 pub use prompts::{Family, Prompt, PromptSplit, Target};
 
 /// Everything that shapes a world. Same config, same world, byte for byte.

@@ -106,3 +106,66 @@ impl BradleyTerry {
         if ua >= ub { p } else { 1.0 - p }
     }
 }
+
+/// Anything that labels comparisons: one simulated human ([`BradleyTerry`]), or a
+/// [`Population`] of them who disagree.
+pub trait Labeler {
+    /// Ask which of two responses to `prompt` is preferred.
+    fn compare<R: Rng>(&self, world: &World, prompt: &Prompt, a: &str, b: &str, rng: &mut R) -> Result<Comparison>;
+    /// How often the labels agree with the noiseless gold order on a pair with gold
+    /// utilities `ua != ub`, in expectation: the ceiling of a reward model's accuracy.
+    fn agreement(&self, ua: f64, ub: f64) -> f64;
+}
+
+impl Labeler for BradleyTerry {
+    fn compare<R: Rng>(&self, world: &World, prompt: &Prompt, a: &str, b: &str, rng: &mut R) -> Result<Comparison> {
+        BradleyTerry::compare(self, world, prompt, a, b, rng)
+    }
+    fn agreement(&self, ua: f64, ub: f64) -> f64 {
+        BradleyTerry::agreement(self, ua, ub)
+    }
+}
+
+// ANCHOR: population
+/// Labelers who disagree: each comparison is made by one member, drawn with probability
+/// proportional to its weight — a crowd of raters, each with their own taste.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Population {
+    /// (weight, labeler); weights need not sum to 1.
+    pub members: Vec<(f64, BradleyTerry)>,
+}
+
+impl Population {
+    /// A population; every weight positive and finite, every labeler valid.
+    pub fn new(members: Vec<(f64, BradleyTerry)>) -> Result<Self> {
+        ensure!(!members.is_empty(), "a population of labelers needs at least one member");
+        for (w, l) in &members {
+            ensure!(w.is_finite() && *w > 0.0, "a labeler's weight must be positive, got {w}");
+            l.check()?;
+        }
+        Ok(Population { members })
+    }
+
+    fn total(&self) -> f64 {
+        self.members.iter().map(|m| m.0).sum()
+    }
+}
+
+impl Labeler for Population {
+    fn compare<R: Rng>(&self, world: &World, prompt: &Prompt, a: &str, b: &str, rng: &mut R) -> Result<Comparison> {
+        let mut x = rng.random::<f64>() * self.total();
+        for (w, l) in &self.members {
+            if x < *w {
+                return l.compare(world, prompt, a, b, rng);
+            }
+            x -= w;
+        }
+        self.members.last().expect("a population has members").1.compare(world, prompt, a, b, rng)
+    }
+
+    /// The members' agreements, weighted.
+    fn agreement(&self, ua: f64, ub: f64) -> f64 {
+        self.members.iter().map(|(w, l)| w * l.agreement(ua, ub)).sum::<f64>() / self.total()
+    }
+}
+// ANCHOR_END: population

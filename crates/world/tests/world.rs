@@ -167,6 +167,32 @@ fn bradley_terry_rate_matches_the_sigmoid() {
 }
 
 #[test]
+fn a_population_of_labelers_votes_by_share() {
+    // Two groups with strong opposite tastes for length, 3 : 1. Each labels the verbose
+    // answer of a pair almost always one way, so the verbose answer wins about 75% of the
+    // comparisons: the population's vote, not either group's.
+    use world::{Labeler, Population};
+    let w = tiny();
+    let p = w.prompts.train.iter().find(|p| p.family == Family::Fact).unwrap();
+    let Target::Fact { subject, relation, object } = &p.target else { unreachable!() };
+    let right = chat::finished(&world::phrases::fact_sentences(subject, *relation, object)[0]);
+    let verbose = chat::finished(&format!("{} {}", chat::answer_part(&right), world::phrases::FILLER[0]));
+    let member = |bias| BradleyTerry { bias_per_word: bias, ..BradleyTerry::new(0.1).unwrap() };
+    let crowd = Population::new(vec![(3.0, member(2.0)), (1.0, member(-2.0))]).unwrap();
+    let mut rng = world::rng(8, 0);
+    let n = 20_000;
+    let wins = (0..n).filter(|_| crowd.compare(&w, p, &verbose, &right, &mut rng).unwrap().chosen == verbose).count();
+    let rate = wins as f64 / n as f64;
+    assert!((rate - 0.75).abs() < 0.015, "the verbose answer wins {rate} of the votes");
+    // Its agreement with the gold order is the members' agreement, weighted.
+    let (a, b) = (member(2.0).agreement(3.0, 1.0), member(-2.0).agreement(3.0, 1.0));
+    assert!((crowd.agreement(3.0, 1.0) - (0.75 * a + 0.25 * b)).abs() < 1e-12);
+    let e = Population::new(vec![(0.0, member(0.0))]).unwrap_err().to_string();
+    assert!(e.contains("weight must be positive"), "{e}");
+    assert!(Population::new(vec![]).is_err());
+}
+
+#[test]
 fn evaluation_metrics_of_ideal_and_bad_responders() {
     let w = World::generate(&WorldConfig::small()).unwrap();
     let prompts = &w.prompts.heldout;
