@@ -34,6 +34,11 @@ fn world_then_tokenizer() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("400 tokens"));
 }
 
+/// One of the best-of-n sizes the tiny study measures.
+fn ns_contains(n: &serde_json::Value) -> bool {
+    [1, 2, 4, 8].contains(&n.as_u64().unwrap_or(0))
+}
+
 #[test]
 fn pipeline_writes_every_stage_and_a_report() {
     let dir = tempfile::tempdir().unwrap();
@@ -143,6 +148,8 @@ fn pipeline_writes_every_stage_and_a_report() {
         "ppo-biased-rm/ppo_report.json",
         "rm-biased/reward_report.json",
         "bon_biased.svg",
+        "mitigations.svg",
+        "rm-population/reward_report.json",
     ] {
         assert!(run.join("overopt").join(f).is_file(), "overopt/{f} missing");
     }
@@ -169,8 +176,17 @@ fn pipeline_writes_every_stage_and_a_report() {
     let h = &r["hacking"];
     assert!(num(&h["slope_biased"]) > num(&h["slope_unbiased"]), "the biased labeler's reward model pays more per word: {h}");
     assert_eq!(h["runs"].as_array().unwrap().len(), 3, "PPO against the reward model, the seed's length reward, the biased one");
+    // Labelers who disagree 3 : 1 about length: the population's reward model sides with
+    // the majority.
+    let groups = r["population"]["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2);
+    assert!(num(&groups[0]["population_rm"]) > num(&groups[1]["population_rm"]), "{groups:?}");
+    let m = &r["mitigations"];
+    assert_eq!(m["curves"].as_array().unwrap().len(), 6, "the reward model, two ensembles, two length penalties, the biased one");
+    assert!(ns_contains(&m["early_stop"]["chosen_n"]), "early stopping chooses one of the n measured: {m}");
     let md = std::fs::read_to_string(run.join("overopt/overopt.md")).unwrap();
     assert!(md.contains("| n | KL (nats) | d = √KL | proxy | gold | gold − SFT |"), "{md}");
+    assert!(md.contains("Early stopping on a trusted gold check"), "{md}");
     let o = rlhf(&["overopt", "--run", "nowhere", "--preset", "tiny"], d);
     assert!(!o.status.success() && stderr(&o).contains("nowhere") && stderr(&o).contains("world"), "{}", stderr(&o));
 

@@ -20,6 +20,20 @@ pub fn words(response: &str) -> usize {
     world::labeler::words(world::chat::answer_part(response)).len()
 }
 
+/// A proxy's score per extra word: the [`slope`] over every sample that ended.
+pub fn length_slope(samples: &crate::study::Samples, proxy: &[Vec<f64>]) -> f64 {
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for (rs, ps) in samples.responses.iter().zip(proxy) {
+        for (r, &p) in rs.iter().zip(ps) {
+            if r.ends_with(world::chat::END) {
+                x.push(words(r) as f64);
+                y.push(p);
+            }
+        }
+    }
+    slope(&x, &y)
+}
+
 /// The least-squares slope of `y` on `x`: cov(x, y) / var(x) (0 when x does not vary).
 pub fn slope(x: &[f64], y: &[f64]) -> f64 {
     let n = x.len().min(y.len()) as f64;

@@ -13,13 +13,18 @@
 //!   PPO at several fixed β, from a finished pipeline's models;
 //! - [`hacking`]: PPO against the seed's length reward and against a reward model trained
 //!   on a labeler who likes long answers;
+//! - [`population`]: a reward model of labelers who disagree, and whose side it takes;
+//! - [`mitigations`]: ensembles, a length penalty and early stopping on a trusted gold
+//!   check, at matched KL;
 //! - [`plots`]: proxy and gold against d = √KL.
 
 pub mod bon;
 pub mod exercises;
 pub mod fit;
 pub mod hacking;
+pub mod mitigations;
 pub mod plots;
+pub mod population;
 pub mod study;
 
 /// The exercise functions the tests check: the reference solutions, or — built with
@@ -98,6 +103,10 @@ pub struct Report {
     pub sft_heldout: Column,
     /// Reward hacking you can read.
     pub hacking: hacking::HackingReport,
+    /// Mitigations, at matched KL.
+    pub mitigations: mitigations::MitigationReport,
+    /// Whose preferences the reward model of a population of labelers takes.
+    pub population: population::PopulationReport,
 }
 
 // ANCHOR: run
@@ -118,7 +127,7 @@ pub fn run(inp: Inputs, cfg: &OveroptConfig, out: &Path, mut on_progress: impl F
     let samples = study::sample(world, tok, sft, prompts, cfg, 70)?;
 
     // Reward models on fractions of the comparisons, then the pipeline's own.
-    let (mut rms, mut bon) = (Vec::new(), Vec::new());
+    let (mut rms, mut bon, mut fraction_proxies) = (Vec::new(), Vec::new(), Vec::new());
     for &f in &cfg.rm_fractions {
         on_progress(&format!("training a reward model on {:.0}% of the comparisons", 100.0 * f));
         let w = study::with_fraction_of_prompts(world, f);
@@ -126,6 +135,7 @@ pub fn run(inp: Inputs, cfg: &OveroptConfig, out: &Path, mut on_progress: impl F
         rms.push(rm_point(f, &(&rep).into()));
         let proxy = study::proxy_scores(&rm_f, tok, &samples, cfg.missing_end_score)?;
         bon.push(study::bon_curve(format!("RM on {} comparisons", rep.n_train_pairs), &samples, &proxy, &ns, cfg.seed));
+        fraction_proxies.push(proxy);
     }
     on_progress("scoring the samples with the pipeline's reward model");
     rms.push(rm_point(1.0, rm_summary));
@@ -170,9 +180,36 @@ pub fn run(inp: Inputs, cfg: &OveroptConfig, out: &Path, mut on_progress: impl F
     let (rm_b, rep_b) = ch05_reward::run(world, tok, sft, &biased_cfg, &out.join("rm-biased"), |_| {})?;
     let proxy_b = study::proxy_scores(&rm_b, tok, &samples, cfg.missing_end_score)?;
     let bon_biased = study::bon_curve("RM of a labeler who likes length".into(), &samples, &proxy_b, &ns, cfg.seed);
-    let (slope_unbiased, slope_biased) = length_slopes(&samples, &proxy, &proxy_b);
+    let (slope_unbiased, slope_biased) = (hacking::length_slope(&samples, &proxy), hacking::length_slope(&samples, &proxy_b));
     let report = ppo_run("the biased labeler's reward model", ch06_ppo::Env { rm: &rm_b, ..env }, beta, "ppo-biased-rm", &mut on_progress)?;
     runs.push(hacking::HackRun::new(format!("the reward model of a labeler who adds {} per word", cfg.bias_per_word), &report, cfg.window));
+    // Whose preferences? Labelers who disagree about length, in unequal numbers.
+    on_progress("training a reward model on labelers who disagree");
+    let groups: Vec<(f64, f64)> = cfg.population.clone();
+    let (rm_pop, mut population) = population::study(world, tok, sft, inp.rm_config, rm, &groups, &out.join("rm-population"))?;
+    population.slope = hacking::length_slope(&samples, &study::proxy_scores(&rm_pop, tok, &samples, cfg.missing_end_score)?);
+    // Mitigations at matched KL: best-of-n from the same samples with other proxies, and
+    // early stopping on a trusted gold check.
+    let members: Vec<&[Vec<f64>]> = cfg
+        .rm_fractions
+        .iter()
+        .zip(&fraction_proxies)
+        .filter(|(f, _)| **f >= 0.5)
+        .map(|(_, p)| p.as_slice())
+        .chain([proxy.as_slice()])
+        .collect();
+    let pw = cfg.length_penalty_per_word;
+    let proxies = [
+        ("the reward model".to_string(), proxy.clone()),
+        (format!("mean of {} reward models", members.len()), mitigations::ensemble_mean(&members)),
+        (format!("min of {} reward models", members.len()), mitigations::ensemble_min(&members)),
+        (format!("the reward model − {pw} per word"), mitigations::length_penalised(&samples, &proxy, pw)),
+        ("the biased labeler's reward model".to_string(), proxy_b.clone()),
+        (format!("the biased labeler's reward model − {pw} per word"), mitigations::length_penalised(&samples, &proxy_b, pw)),
+    ];
+    let curves = proxies.into_iter().map(|(label, p)| study::bon_curve(label, &samples, &p, &ns, cfg.seed)).collect();
+    let early_stop = mitigations::early_stop(&samples, &proxy, &ns, cfg.trusted_prompts.min(samples.prompts.len() - 1));
+    let mitigations = mitigations::MitigationReport { curves, per_word: pw, early_stop };
     // ANCHOR_END: run
     let hacking = hacking::HackingReport {
         bias_per_word: cfg.bias_per_word,
@@ -183,26 +220,11 @@ pub fn run(inp: Inputs, cfg: &OveroptConfig, out: &Path, mut on_progress: impl F
         sft_words: hacking::mean_words(&sft_heldout.responses),
         runs,
     };
-    let report = Report { config: cfg.clone(), heldout_prompts: prompts.len(), rms, bon, bon_by_family, bon_picks, ppo, ppo_heldout, sft_heldout, hacking };
+    let report = Report { config: cfg.clone(), heldout_prompts: prompts.len(), rms, bon, bon_by_family, bon_picks, ppo, ppo_heldout, sft_heldout, hacking, mitigations, population };
     write_figures(&report, out)?;
     files::write_string_atomic(&out.join("overopt_report.json"), &serde_json::to_string_pretty(&report)?)?;
     files::write_string_atomic(&out.join("overopt.md"), &markdown(&report))?;
     Ok(report)
-}
-
-/// Reward-model score per extra word over the samples that ended, for two proxies.
-fn length_slopes(samples: &study::Samples, a: &[Vec<f64>], b: &[Vec<f64>]) -> (f64, f64) {
-    let (mut words, mut ya, mut yb) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, rs) in samples.responses.iter().enumerate() {
-        for (j, r) in rs.iter().enumerate() {
-            if r.ends_with(world::chat::END) {
-                words.push(hacking::words(r) as f64);
-                ya.push(a[i][j]);
-                yb.push(b[i][j]);
-            }
-        }
-    }
-    (hacking::slope(&words, &ya), hacking::slope(&words, &yb))
 }
 
 fn rm_point(fraction: f64, r: &RmSummary) -> RmPoint {
@@ -223,6 +245,7 @@ fn write_figures(r: &Report, out: &Path) -> Result<()> {
     plots::rm_data(&r.rms).save_svg(&out.join("rm_data.svg"))?;
     plots::gold_of(&r.ppo, "PPO: gold reward along training, per β").save_svg(&out.join("ppo_gold.svg"))?;
     plots::proxy_of(&r.ppo, "PPO: proxy reward along training, per β").save_svg(&out.join("ppo_proxy.svg"))?;
+    plots::gold_of(&r.mitigations.curves, "Best-of-n: mitigations at matched KL").save_svg(&out.join("mitigations.svg"))?;
     let both = [r.bon.last().unwrap().clone(), r.hacking.bon_biased.clone()];
     plots::gold_of(&both, "Best-of-n: an unbiased and a biased labeler's reward model").save_svg(&out.join("bon_biased.svg"))?;
     if let Some(weakest) = r.ppo.first() {
@@ -349,6 +372,52 @@ pub fn markdown(r: &Report) -> String {
     )
     .unwrap();
     s += "<!-- ANCHOR_END: hacking -->\n\n";
+    let pop = &r.population;
+    writeln!(s, "## Whose preferences?\n\n<!-- ANCHOR: population -->").unwrap();
+    s += "| labelers | share of the comparisons | adds per word | the pipeline's reward model agrees with their held-out labels | the population's reward model agrees | their ceiling |\n|---|---|---|---|---|---|\n";
+    for (i, g) in pop.groups.iter().enumerate() {
+        let total: f64 = pop.groups.iter().map(|g| g.share).sum();
+        writeln!(
+            s,
+            "| group {} | {:.0}% | {:+} | {:.1}% | {:.1}% | {:.1}% |",
+            i + 1,
+            100.0 * g.share / total,
+            g.bias_per_word,
+            100.0 * g.pipeline_rm,
+            100.0 * g.population_rm,
+            100.0 * g.ceiling
+        )
+        .unwrap();
+    }
+    writeln!(
+        s,
+        "\nThe population's reward model ({} comparisons): {:.1}% agreement with the population's held-out labels, {:.1}% with the gold order; score per extra word {:+.3} (the pipeline's: {:+.3}; the length-liking labeler's: {:+.3}).",
+        pop.rm.comparisons,
+        100.0 * pop.rm.accuracy,
+        100.0 * pop.rm.gold_accuracy,
+        pop.slope,
+        h.slope_unbiased,
+        h.slope_biased
+    )
+    .unwrap();
+    s += "<!-- ANCHOR_END: population -->\n\n";
+    let m = &r.mitigations;
+    writeln!(s, "## Mitigations\n\n<!-- ANCHOR: mitigations -->").unwrap();
+    writeln!(s, "Best-of-n from the same {} samples of each held-out prompt with each proxy: the same n is the same KL.\n", r.config.samples).unwrap();
+    s += "| best-of-n with | peak n | gold gain at the peak | gold gain at the largest n | from the peak to the largest n [95%] |\n|---|---|---|---|---|\n";
+    for c in &m.curves {
+        let last = c.points.last().unwrap();
+        let fall = c.fall_interval.map_or(format!("{:+.2}", c.fall), |i| format!("{:+.2} [{:+.2}, {:+.2}]", i.value, i.low, i.high));
+        writeln!(s, "| {} | {} | {:+.2} | {:+.2} (n = {}) | {} |", c.label, c.peak.step, c.peak.gold_gain, last.gold_gain, last.step, fall).unwrap();
+    }
+    let e = &m.early_stop;
+    writeln!(
+        s,
+        "\nEarly stopping on a trusted gold check: the gold of best-of-n on {} held-out prompts chooses n = {}; on the other {} prompts that n gains {:+.2} over one sample, against {:+.2} for n = {} and {:+.2} for the n that is best there in hindsight (n = {}).",
+        e.trusted, e.chosen_n, e.evaluated, e.gain_chosen, e.gain_largest, e.largest_n, e.gain_best, e.best_n
+    )
+    .unwrap();
+    s += "<!-- ANCHOR_END: mitigations -->\n\n";
     for (i, run) in h.runs.iter().enumerate().skip(1) {
         writeln!(s, "### Samples: PPO against {}\n\n<!-- ANCHOR: hacking_samples_{i} -->\n{}<!-- ANCHOR_END: hacking_samples_{i} -->\n", run.label, run.samples).unwrap();
     }

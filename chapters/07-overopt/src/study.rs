@@ -42,6 +42,12 @@ pub struct OveroptConfig {
     /// The biased labeler of the hacking study: added to the utility per word of an answer
     /// (the gold utility charges 0.1 per word beyond 10).
     pub bias_per_word: f64,
+    /// Labelers who disagree: (share of the comparisons, added per word) for each group.
+    pub population: Vec<(f64, f64)>,
+    /// The mitigations' length penalty, per word of an answer.
+    pub length_penalty_per_word: f64,
+    /// Held-out prompts whose gold is the trusted check of early stopping (the rest measure).
+    pub trusted_prompts: usize,
     /// Training prompts sampled from the SFT model for the PPO curves' starting point.
     pub reference_prompts: usize,
     pub seed: u64,
@@ -63,11 +69,14 @@ impl OveroptConfig {
             window: 2,
             reference_prompts: 32,
             bias_per_word: 0.5,
+            population: vec![(0.75, 0.5), (0.25, -0.5)],
+            length_penalty_per_word: 0.1,
+            trusted_prompts: 8,
             seed: 71,
         }
     }
 
-    /// The CPU study (about 12 minutes on 2 cores): 64 samples of every held-out prompt,
+    /// The CPU study (about 15 minutes on 2 cores): 64 samples of every held-out prompt,
     /// reward models on ⅛, ¼ and ½ of the comparisons, PPO without the pretraining term
     /// at four β for 100 iterations, measured in windows of 10 iterations (640 responses)
     /// against the SFT policy's answers to all 1024 training prompts.
@@ -82,6 +91,8 @@ impl OveroptConfig {
             window: 10,
             reference_prompts: 1024,
             bias_per_word: 0.2,
+            population: vec![(0.75, 0.2), (0.25, -0.2)],
+            trusted_prompts: 32,
             ..Self::tiny()
         }
     }
@@ -130,6 +141,14 @@ impl OveroptConfig {
             self.bias_per_word.is_finite(),
             "bias_per_word must be finite"
         );
+        ensure!(
+            !self.population.is_empty()
+                && self.population.iter().all(|(w, b)| *w > 0.0 && w.is_finite() && b.is_finite()),
+            "population: expected (share > 0, bias per word) for each group, got {:?}",
+            self.population
+        );
+        ensure!(self.length_penalty_per_word.is_finite(), "length_penalty_per_word must be finite");
+        ensure!(self.trusted_prompts > 0, "trusted_prompts must be positive");
         ensure!(
             self.reference_prompts > 0,
             "reference_prompts must be positive"
