@@ -18,7 +18,7 @@ cp $run/pretrain/loss.svg $run/pretrain/samples.md "$out/ch03/"
 cp $run/sft/loss.svg $run/sft/format_by_family.svg $run/sft/right_by_family.svg "$out/ch04/"
 cp $run/reward/accuracy.svg $run/reward/scores.svg $run/reward/calibration.svg "$out/ch05/"
 cp $run/ppo/*.svg "$out/ch06/"
-# Chapter 7's studies from the default world's models (about 13 minutes on 2 cores).
+# Chapter 7's studies from the default world's models (about 15 minutes on 2 cores).
 cargo run --release -q -- overopt --run $run --out $run/overopt >/dev/null
 cp $run/overopt/*.svg $run/overopt/overopt.md "$out/ch07/"
 # This build's own speed: one round of the reference benchmark, as a table.
