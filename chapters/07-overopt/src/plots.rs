@@ -1,12 +1,12 @@
 //! The chapter's figures: proxy and gold against d = √KL, with Gao's fitted forms.
 
-use crate::study::{Curve, RmPoint};
+use crate::study::{Curve, Point, RmPoint};
 use plot::LineChart;
 use plot::plotters::chart::SeriesLabelPosition;
 
 const D_LABEL: &str = "d = √KL(π ‖ π_SFT), √nats";
 
-fn points(c: &Curve, f: fn(&crate::study::Point) -> f64) -> Vec<(f64, f64)> {
+fn points(c: &Curve, f: fn(&Point) -> f64) -> Vec<(f64, f64)> {
     c.points.iter().map(|p| (p.d, f(p))).collect()
 }
 
@@ -48,29 +48,24 @@ pub fn proxy_and_gold(c: &Curve, title: &str) -> LineChart {
 }
 // ANCHOR_END: bon_figure
 
-/// The gold gain of several curves against d (reward models of different sizes, or PPO
-/// at different β).
-pub fn gold_of(curves: &[Curve], title: &str) -> LineChart {
-    let mut chart = LineChart::new(title)
-        .x_label(D_LABEL)
-        .y_label("gold gain over the SFT policy")
-        .legend_at(SeriesLabelPosition::LowerLeft);
+/// One gain of several curves against d, one line per curve.
+fn gains(curves: &[Curve], title: &str, y_label: &str, legend: SeriesLabelPosition, f: fn(&Point) -> f64) -> LineChart {
+    let mut chart = LineChart::new(title).x_label(D_LABEL).y_label(y_label).legend_at(legend);
     for c in curves {
-        chart = chart.series(c.label.clone(), points(c, |p| p.gold_gain));
+        chart = chart.series(c.label.clone(), points(c, f));
     }
     chart
 }
 
+/// The gold gain of several curves against d (reward models of different sizes, or PPO
+/// at different β).
+pub fn gold_of(curves: &[Curve], title: &str) -> LineChart {
+    gains(curves, title, "gold gain over the SFT policy", SeriesLabelPosition::LowerLeft, |p| p.gold_gain)
+}
+
 /// The proxy gain of several curves against d.
 pub fn proxy_of(curves: &[Curve], title: &str) -> LineChart {
-    let mut chart = LineChart::new(title)
-        .x_label(D_LABEL)
-        .y_label("proxy gain over the SFT policy")
-        .legend_at(SeriesLabelPosition::UpperLeft);
-    for c in curves {
-        chart = chart.series(c.label.clone(), points(c, |p| p.proxy_gain));
-    }
-    chart
+    gains(curves, title, "proxy gain over the SFT policy", SeriesLabelPosition::UpperLeft, |p| p.proxy_gain)
 }
 
 /// Held-out accuracy of the reward model against the comparisons it trained on (log
