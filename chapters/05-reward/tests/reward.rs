@@ -12,6 +12,18 @@ fn small_gpt(seed: u64) -> Gpt {
     Gpt::new(cfg, model::init(&cfg, &mut world::rng(seed, 0), &Device::Cpu).unwrap())
 }
 
+/// A labelled pair of two responses to prompt `prompt` (utilities 1 and 0).
+fn pair(prompt: usize, chosen: &str, rejected: &str) -> ch05_reward::data::Pair {
+    ch05_reward::data::Pair {
+        prompt,
+        chosen: chosen.into(),
+        rejected: rejected.into(),
+        u_chosen: 1.0,
+        u_rejected: 0.0,
+        agreement: 0.9,
+    }
+}
+
 #[test]
 fn pairwise_loss_on_hand_values() {
     let dev = Device::Cpu;
@@ -139,14 +151,6 @@ fn the_reward_model_learns_the_labelers_preferences_on_the_tiny_preset() {
     // Pair scores (each distinct response scored once) are each response's own score, in
     // the order of the pairs, across prompts that interleave.
     let prompts = &w.prompts.heldout[..2];
-    let pair = |prompt: usize, chosen: &str, rejected: &str| ch05_reward::data::Pair {
-        prompt,
-        chosen: chosen.into(),
-        rejected: rejected.into(),
-        u_chosen: 1.0,
-        u_rejected: 0.0,
-        agreement: 0.9,
-    };
     let pairs = [pair(1, "I don't know.<|end|>", "You<|end|>"), pair(0, "I can't help with that.<|end|>", "Yes.<|end|>"), pair(1, "You<|end|>", "No.<|end|>")];
     let got = ch05_reward::train::pair_scores(&rm, &tok, prompts, &pairs).unwrap();
     for (p, (c, r)) in pairs.iter().zip(got) {
@@ -193,14 +197,6 @@ fn non_answers_join_every_prompts_candidates() {
 fn groups_score_each_response_once_and_keep_every_pair() {
     let w = world::World::generate(&world::WorldConfig::tiny()).unwrap();
     let prompts = &w.prompts.train[..3];
-    let pair = |prompt: usize, chosen: &str, rejected: &str| ch05_reward::data::Pair {
-        prompt,
-        chosen: chosen.into(),
-        rejected: rejected.into(),
-        u_chosen: 1.0,
-        u_rejected: 0.0,
-        agreement: 0.9,
-    };
     let pairs = vec![pair(2, "a", "b"), pair(0, "x", "y"), pair(2, "c", "a"), pair(2, "b", "c"), pair(0, "y", "z")];
     let groups = ch05_reward::train::groups(prompts, &pairs);
     assert_eq!(groups.iter().map(|g| g.prompt).collect::<Vec<_>>(), [2, 0], "in order of first appearance");
