@@ -227,7 +227,8 @@ pub fn run(inp: Inputs, cfg: &OveroptConfig, out: &Path, mut on_progress: impl F
     Ok(report)
 }
 
-fn rm_point(fraction: f64, r: &RmSummary) -> RmPoint {
+/// A reward model's place on the "more comparisons" curve, from its report.
+pub(crate) fn rm_point(fraction: f64, r: &RmSummary) -> RmPoint {
     RmPoint {
         fraction,
         comparisons: r.n_train_pairs,

@@ -65,13 +65,7 @@ pub fn study(
         let (p, q) = (ch05_reward::train::evaluate(pipeline_rm, tok, set())?, ch05_reward::train::evaluate(&rm, tok, set())?);
         agreements.push(GroupAgreement { share, bias_per_word: bias, pipeline_rm: p.accuracy, population_rm: q.accuracy, ceiling: p.ceiling });
     }
-    let point = RmPoint {
-        fraction: 1.0,
-        comparisons: report.n_train_pairs,
-        accuracy: report.heldout.accuracy,
-        ceiling: report.heldout.ceiling,
-        gold_accuracy: report.heldout.gold_accuracy,
-    };
+    let point = crate::rm_point(1.0, &(&report).into());
     Ok((rm, PopulationReport { groups: agreements, rm: point, slope: f64::NAN }))
 }
 // ANCHOR_END: population_study

@@ -191,20 +191,15 @@ pub fn sample(
         top_p: 1.0,
     };
     let mut rng = world::rng(cfg.seed, stream);
-    let repeated: Vec<Prompt> = prompts
-        .iter()
-        .flat_map(|p| std::iter::repeat_n(p.clone(), cfg.samples))
-        .collect();
-    let flat = ch04_sft::chat::respond(
+    let responses = ch05_reward::data::sample_responses(
         policy,
         tok,
-        &repeated,
+        prompts,
+        cfg.samples,
         &s,
         cfg.max_new_tokens,
-        128,
         &mut rng,
     )?;
-    let responses: Vec<Vec<String>> = flat.chunks(cfg.samples).map(<[String]>::to_vec).collect();
     let gold = prompts
         .iter()
         .zip(&responses)
@@ -361,17 +356,12 @@ pub fn reference_point(
     prompts: &[Prompt],
     cfg: &OveroptConfig,
 ) -> Result<(f64, f64)> {
-    let s = sample(
-        world,
-        tok,
-        sft,
-        prompts,
-        &OveroptConfig {
-            samples: 1,
-            ..cfg.clone()
-        },
-        73,
-    )?;
+    // One response per prompt (chapter 5's sampler asks for two or more to compare).
+    let sampling = Sampling { temperature: cfg.temperature, top_k: 0, top_p: 1.0 };
+    let mut rng = world::rng(cfg.seed, 73);
+    let responses = ch04_sft::chat::respond(sft, tok, prompts, &sampling, cfg.max_new_tokens, 128, &mut rng)?;
+    let gold = prompts.iter().zip(&responses).map(|(p, r)| vec![world.utility(p, r).total]).collect();
+    let s = Samples { prompts: prompts.to_vec(), responses: responses.into_iter().map(|r| vec![r]).collect(), gold };
     let proxy = proxy_scores(rm, tok, &s, cfg.missing_end_score)?;
     let n = prompts.len() as f64;
     Ok((
