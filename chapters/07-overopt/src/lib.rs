@@ -213,7 +213,7 @@ pub fn run(inp: Inputs, cfg: &OveroptConfig, out: &Path, mut on_progress: impl F
     // ANCHOR_END: run
     let hacking = hacking::HackingReport {
         bias_per_word: cfg.bias_per_word,
-        biased_rm: rm_point(0.0, &(&rep_b).into()),
+        biased_rm: rm_point(1.0, &(&rep_b).into()),
         slope_unbiased,
         slope_biased,
         bon_biased,
