@@ -147,54 +147,20 @@ pub fn pipeline(runs: &Path, name: &str, preset: &str, seed: Option<u64>, off_to
     println!("pipeline `{preset}` → {}", dir.display());
     let mut times = Vec::new();
 
-    let t = Instant::now();
-    let w = world_command(&dir.join("world"), preset, seed, None, off_topic_penalty)?;
-    times.push(("world", t.elapsed().as_secs_f64()));
-
-    let t = Instant::now();
-    let tok = tokenizer_command(&dir.join("tokenizer"), &dir.join("world").join(world::CORPUS_FILE), preset, None)?;
-    times.push(("tokenizer", t.elapsed().as_secs_f64()));
-
-    let t = Instant::now();
-    let att = attention_command(
-        &dir.join("attention"),
-        &dir.join("world").join(world::CORPUS_FILE),
-        &dir.join("tokenizer").join("tokenizer.json"),
-        preset,
-        None,
-    )?;
-    times.push(("attention", t.elapsed().as_secs_f64()));
-
-    let t = Instant::now();
-    let pre = crate::gpt::pretrain_command(
-        &dir.join("pretrain"),
-        &dir.join("world").join(world::CORPUS_FILE),
-        &dir.join("tokenizer").join("tokenizer.json"),
-        preset,
-        None,
-        false,
-    )?;
-    times.push(("pretrain", t.elapsed().as_secs_f64()));
-
-    let t = Instant::now();
-    let sft = crate::sft::sft_command(&dir.join("sft"), &dir.join("world"), &dir.join("pretrain").join("checkpoint"), preset, None)?;
-    times.push(("sft", t.elapsed().as_secs_f64()));
-
-    let t = Instant::now();
-    let rm = crate::reward::reward_command(&dir.join("reward"), &dir.join("world"), &dir.join("sft").join("checkpoint"), preset, &Default::default())?;
-    times.push(("reward model", t.elapsed().as_secs_f64()));
-
-    let t = Instant::now();
-    let ppo = crate::ppo::ppo_command(
-        &dir.join("ppo"),
-        &dir.join("world"),
-        &dir.join("sft").join("checkpoint"),
-        &dir.join("reward").join("checkpoint"),
-        Some(&dir.join("pretrain").join("checkpoint")),
-        preset,
-        &Default::default(),
-    )?;
-    times.push(("PPO and evaluation", t.elapsed().as_secs_f64()));
+    let (corpus, tokenizer) = (dir.join("world").join(world::CORPUS_FILE), dir.join("tokenizer").join("tokenizer.json"));
+    let (pretrained, sft_ckpt) = (dir.join("pretrain").join("checkpoint"), dir.join("sft").join("checkpoint"));
+    let w = timed(&mut times, "world", || world_command(&dir.join("world"), preset, seed, None, off_topic_penalty))?;
+    let tok = timed(&mut times, "tokenizer", || tokenizer_command(&dir.join("tokenizer"), &corpus, preset, None))?;
+    let att = timed(&mut times, "attention", || attention_command(&dir.join("attention"), &corpus, &tokenizer, preset, None))?;
+    let pre = timed(&mut times, "pretrain", || crate::gpt::pretrain_command(&dir.join("pretrain"), &corpus, &tokenizer, preset, None, false))?;
+    let sft = timed(&mut times, "sft", || crate::sft::sft_command(&dir.join("sft"), &dir.join("world"), &pretrained, preset, None))?;
+    let rm = timed(&mut times, "reward model", || {
+        crate::reward::reward_command(&dir.join("reward"), &dir.join("world"), &sft_ckpt, preset, &Default::default())
+    })?;
+    let ppo = timed(&mut times, "PPO and evaluation", || {
+        let rm_ckpt = dir.join("reward").join("checkpoint");
+        crate::ppo::ppo_command(&dir.join("ppo"), &dir.join("world"), &sft_ckpt, &rm_ckpt, Some(&pretrained), preset, &Default::default())
+    })?;
     let model = ch03_gpt::GptConfig::from_hf_file(&dir.join("pretrain").join("checkpoint").join("config.json"))?;
     let sections = [
         crate::gpt::report_section(&pre),
@@ -265,7 +231,7 @@ fn render_report(
     tok: &ch01_tokenizer::Report,
     att: &ch02_attention::Report,
     sections: &[String],
-    times: &[(&str, f64)],
+    times: &[StageTime],
 ) -> String {
     // The ANCHOR comments let the book include a section of a run's report.
     let mut s = format!("# Run `{name}` (preset `{preset}`)\n\n## The world\n\n<!-- ANCHOR: world -->\n");
@@ -316,10 +282,49 @@ fn render_report(
     for section in sections {
         s += section;
     }
-    writeln!(s, "## Time per stage\n\n| stage | seconds |\n|---|---|").unwrap();
-    for (stage, secs) in times {
-        writeln!(s, "| {stage} | {secs:.1} |").unwrap();
+    writeln!(s, "## Time and memory per stage\n\n| stage | seconds | peak memory (MiB) |\n|---|---|---|").unwrap();
+    let mib = |m: Option<u64>| m.map_or("–".to_string(), |kib| format!("{:.0}", kib as f64 / 1024.0));
+    for t in times {
+        writeln!(s, "| {} | {:.1} | {} |", t.stage, t.seconds, mib(t.peak_kib)).unwrap();
     }
-    writeln!(s, "| **total** | **{:.1}** |", times.iter().map(|t| t.1).sum::<f64>()).unwrap();
+    let peak = times.iter().filter_map(|t| t.peak_kib).max();
+    writeln!(s, "| **total** | **{:.1}** | **{}** |", times.iter().map(|t| t.seconds).sum::<f64>(), mib(peak)).unwrap();
+    writeln!(
+        s,
+        "\nPeak memory is the process's largest resident set during the stage (Linux's `VmHWM`, reset \
+         at each stage's start); it includes what the process kept from earlier stages."
+    )
+    .unwrap();
     s
+}
+
+/// One stage's wall time and peak resident memory.
+pub struct StageTime {
+    pub stage: &'static str,
+    pub seconds: f64,
+    /// Largest resident set during the stage, in KiB (Linux only).
+    pub peak_kib: Option<u64>,
+}
+
+/// Runs one stage, recording its wall time and peak memory in `times`.
+fn timed<T>(times: &mut Vec<StageTime>, stage: &'static str, run: impl FnOnce() -> Result<T>) -> Result<T> {
+    reset_peak_memory();
+    let t = Instant::now();
+    let out = run()?;
+    times.push(StageTime { stage, seconds: t.elapsed().as_secs_f64(), peak_kib: peak_memory_kib() });
+    Ok(out)
+}
+
+/// Resets the kernel's record of this process's peak resident set (Linux: writing 5 to
+/// `/proc/self/clear_refs`); elsewhere, or if refused, the peak stays the process's.
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// This process's peak resident set since the last reset, in KiB (`VmHWM` in
+/// `/proc/self/status`; `None` where there is no such file).
+fn peak_memory_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

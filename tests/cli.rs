@@ -86,12 +86,18 @@ fn pipeline_writes_every_stage_and_a_report() {
         "| truthful and informative |",
         "## Speed",
         "| PPO updates |",
-        "## Time per stage",
+        "## Time and memory per stage",
         "tokenizer/zipf.svg",
     ] {
         assert!(report.contains(section), "report lacks {section}");
     }
-    assert!(String::from_utf8_lossy(&o.stdout).contains("## Time per stage"), "the report is printed too");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("## Time and memory per stage"), "the report is printed too");
+    if cfg!(target_os = "linux") {
+        // Each stage's peak memory is measured: a plausible number of MiB, not a dash.
+        let row = report.lines().find(|l| l.starts_with("| pretrain |")).expect("a pretrain row");
+        let mib: f64 = row.split('|').nth(3).unwrap().trim().parse().unwrap_or_else(|_| panic!("no peak memory in `{row}`"));
+        assert!((10.0..16_000.0).contains(&mib), "pretrain peak memory {mib} MiB");
+    }
 
     // Each stage improved what it should — bounds loose enough for any seed, tight enough
     // to fail when a stage does nothing.
