@@ -161,7 +161,7 @@ pub fn pipeline(runs: &Path, name: &str, preset: &str, seed: Option<u64>, off_to
         let rm_ckpt = dir.join("reward").join("checkpoint");
         crate::ppo::ppo_command(&dir.join("ppo"), &dir.join("world"), &sft_ckpt, &rm_ckpt, Some(&pretrained), preset, &Default::default())
     })?;
-    let model = ch03_gpt::GptConfig::from_hf_file(&dir.join("pretrain").join("checkpoint").join("config.json"))?;
+    let model = ch03_gpt::GptConfig::from_hf_file(&pretrained.join("config.json"))?;
     let sections = [
         crate::gpt::report_section(&pre),
         crate::sft::report_section(&sft),
@@ -299,11 +299,11 @@ fn render_report(
 }
 
 /// One stage's wall time and peak resident memory.
-pub struct StageTime {
-    pub stage: &'static str,
-    pub seconds: f64,
+struct StageTime {
+    stage: &'static str,
+    seconds: f64,
     /// Largest resident set during the stage, in KiB (Linux only).
-    pub peak_kib: Option<u64>,
+    peak_kib: Option<u64>,
 }
 
 /// Runs one stage, recording its wall time and peak memory in `times`.
