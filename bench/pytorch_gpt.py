@@ -7,12 +7,19 @@ matrices only), gradient clipping at global norm 1, f32. Prints one JSON line pe
 measurement, in the same form as `rlhf bench`:
 
     python bench/pytorch_gpt.py --threads 2
+    python bench/pytorch_gpt.py --threads 2 --generate      # generation with a KV cache
     python bench/pytorch_gpt.py --device cuda --precision bf16 --vocab 50257 --ctx 1024 \
         --width 768 --layers 12 --heads 12 --batch 8 --seq-len 1024
 
 Precision as in `rlhf --precision`: `f32` (TF32 matrix products on a GPU), `f32-strict`,
 `bf16` (autocast: bf16 matrix products, f32 weights and optimiser). Eager: no
 torch.compile, no fused attention kernel — the same operations our model runs.
+
+`--generate` times generation instead: `--gen-batch` random prompts of `--prompt-len`
+tokens, each continued by `--new-tokens` tokens sampled at temperature 1, with a key/value
+cache (`past_key_values` in Hugging Face's terms: each step feeds only the newest token and
+appends its keys and values to the cache with `torch.cat`, as transformers' default cache
+does), under `torch.inference_mode()`.
 
 `rlhf bench --pytorch PYTHON` runs it in the same process tree, alternating with the Rust
 measurement, and prints the ratio. Needs only `torch` (pip install torch).
@@ -38,16 +45,22 @@ class Block(nn.Module):
         self.c_fc = nn.Linear(c, 4 * c)
         self.mlp_proj = nn.Linear(4 * c, c)
 
-    def attention(self, x, mask):
+    def attention(self, x, mask, cache=None):
         b, t, c = x.shape
         q, k, v = self.c_attn(x).split(c, dim=2)
         q, k, v = (z.view(b, t, self.h, c // self.h).transpose(1, 2) for z in (q, k, v))  # (B, H, T, D)
-        att = (q @ k.transpose(-2, -1)) / math.sqrt(c // self.h) + mask[:t, :t]
+        past = 0
+        if cache is not None:
+            if cache:  # append the new keys and values to the cached ones
+                past = cache[0].shape[2]
+                k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
+            cache[:] = [k, v]
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(c // self.h) + mask[past:past + t, :past + t]
         y = F.softmax(att, dim=-1) @ v
         return self.c_proj(y.transpose(1, 2).reshape(b, t, c))
 
-    def forward(self, x, mask):
-        x = x + self.attention(self.ln_1(x), mask)
+    def forward(self, x, mask, cache=None):
+        x = x + self.attention(self.ln_1(x), mask, cache)
         return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
 
 
@@ -65,13 +78,35 @@ class GPT(nn.Module):
                 std = 0.02 / math.sqrt(2 * layers) if name.endswith("c_proj.weight") or name.endswith("mlp_proj.weight") else 0.02
                 nn.init.normal_(p, 0.0, std)
 
+    def logits(self, idx, caches=None, past=0):
+        b, t = idx.shape
+        x = self.wte(idx) + self.wpe(torch.arange(past, past + t, device=idx.device))
+        for i, block in enumerate(self.h):
+            x = block(x, self.mask, None if caches is None else caches[i])
+        return self.ln_f(x) @ self.wte.weight.t()  # tied head
+
     def forward(self, idx, targets):
         b, t = idx.shape
-        x = self.wte(idx) + self.wpe(torch.arange(t, device=idx.device))
-        for block in self.h:
-            x = block(x, self.mask)
-        logits = self.ln_f(x) @ self.wte.weight.t()  # tied head
-        return F.cross_entropy(logits.view(b * t, -1), targets.reshape(-1))
+        return F.cross_entropy(self.logits(idx).view(b * t, -1), targets.reshape(-1))
+
+
+def generate(model, a, dev, sync):
+    """New tokens per second: prompts continued with the KV cache, sampled at temperature 1."""
+    prompts = torch.randint(0, a.vocab, (a.gen_batch, a.prompt_len), device=dev)
+    with torch.inference_mode():
+        for timed in (False, True):  # one untimed run first (allocator, caches)
+            sync()
+            t0 = time.perf_counter()
+            caches = [[] for _ in model.h]
+            logits = model.logits(prompts, caches)[:, -1]
+            past = a.prompt_len
+            for _ in range(a.new_tokens):
+                nxt = torch.multinomial(F.softmax(logits, dim=-1), 1)  # (B, 1)
+                logits = model.logits(nxt, caches, past)[:, -1]
+                past += 1
+            sync()
+            seconds = time.perf_counter() - t0
+    return a.gen_batch * a.new_tokens / seconds, seconds
 
 
 def main():
@@ -88,6 +123,10 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--precision", choices=["f32", "f32-strict", "bf16"], default="f32")
+    ap.add_argument("--generate", action="store_true", help="time generation with a KV cache instead of training")
+    ap.add_argument("--gen-batch", type=int, default=8)
+    ap.add_argument("--prompt-len", type=int, default=16)
+    ap.add_argument("--new-tokens", type=int, default=112)
     a = ap.parse_args()
     torch.manual_seed(7)
     torch.set_num_threads(a.threads)
@@ -97,6 +136,15 @@ def main():
     autocast = torch.autocast(a.device, dtype=torch.bfloat16, enabled=a.precision == "bf16")
     sync = torch.cuda.synchronize if a.device == "cuda" else (lambda: None)
     model = GPT(a.vocab, a.ctx, a.width, a.heads, a.layers).to(dev)
+    if a.generate:
+        tps, seconds = generate(model, a, dev, sync)
+        print(json.dumps({
+            "bench": "generate", "kv_cache": True,
+            "implementation": f"pytorch {torch.__version__} eager ({a.device} {a.precision})",
+            "tokens_per_s": tps, "seconds": seconds, "batch": a.gen_batch, "prompt_len": a.prompt_len,
+            "new_tokens": a.new_tokens, "threads": a.threads,
+        }), flush=True)
+        return
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW(

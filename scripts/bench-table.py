@@ -13,9 +13,12 @@ for line in sys.stdin:
         rows.append(f"| training ({m['implementation']}) | {m['tokens_per_s']:,.0f} | {details} |")
     elif m["bench"] == "generate":
         cache = "with" if m["kv_cache"] else "without"
-        rows.append(f"| generation, {cache} KV cache | {m['tokens_per_s']:,.0f} | {m['batch']} prompts of {m['prompt_len']} tokens + {m['new_tokens']} new |")
+        who = f" ({m['implementation']})" if "implementation" in m else ""
+        rows.append(f"| generation, {cache} KV cache{who} | {m['tokens_per_s']:,.0f} | {m['batch']} prompts of {m['prompt_len']} tokens + {m['new_tokens']} new |")
     elif m["bench"] == "train_ratio":
-        rows.append(f"| ratio to PyTorch eager | {m['ratio']:.2f} | medians of {m['rounds']} rounds |")
+        rows.append(f"| training: ratio to PyTorch eager | {m['ratio']:.2f} | medians of {m['rounds']} rounds |")
+    elif m["bench"] == "generate_ratio":
+        rows.append(f"| generation with the cache: ratio to PyTorch eager (its own cache) | {m['ratio']:.2f} | medians of {m['rounds']} rounds |")
 threads = m.get("threads", "?")
 print("\n".join(rows))
 print(f"\n({threads} threads.)")

@@ -26,8 +26,9 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Run `bench/pytorch_gpt.py` with `python` on the same configuration; its JSON line.
-fn pytorch_train(python: &Path, cfg: &BenchConfig) -> Result<Value> {
+/// Run `bench/pytorch_gpt.py` with `python` on the same configuration (training, or with
+/// `generate` generation with its KV cache); its JSON line.
+fn pytorch(python: &Path, cfg: &BenchConfig, generate: bool) -> Result<Value> {
     // From the working directory first: a binary built elsewhere (the GPU machine's copy)
     // runs from the repository's root there.
     let script = [Path::new("bench/pytorch_gpt.py").to_path_buf(), Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/pytorch_gpt.py")]
@@ -44,6 +45,9 @@ fn pytorch_train(python: &Path, cfg: &BenchConfig) -> Result<Value> {
         .args(["--threads", &threads().to_string()])
         .args(["--device", if crate::compute::device().is_cpu() { "cpu" } else { "cuda" }])
         .args(["--precision", precision_name(crate::compute::get().precision)])
+        .args(if generate { vec!["--generate".to_string()] } else { vec![] })
+        .args(["--gen-batch", &cfg.gen_batch.to_string(), "--prompt-len", &cfg.prompt_len.to_string()])
+        .args(["--new-tokens", &cfg.new_tokens.to_string()])
         .output()
         .with_context(|| format!("cannot run `{}` (--pytorch expects a Python with torch installed)", python.display()))?;
     ensure!(
@@ -101,7 +105,7 @@ pub fn bench_command(o: &BenchOptions) -> Result<()> {
             "parameters": t.parameters, "batch": cfg.batch, "seq_len": cfg.seq_len,
         }));
         if let Some(py) = &o.pytorch {
-            let mut v = pytorch_train(py, &cfg)?;
+            let mut v = pytorch(py, &cfg, false)?;
             let tps = v["tokens_per_s"].as_f64().context("PyTorch's line has no tokens_per_s")?;
             theirs.push(tps);
             v["round"] = json!(round);
@@ -117,13 +121,37 @@ pub fn bench_command(o: &BenchOptions) -> Result<()> {
         }));
     }
     if o.generate {
-        for kv_cache in [true, false] {
-            if !kv_cache && !compute.device.is_cpu() && cfg.prompt_len + cfg.new_tokens > 256 {
-                continue; // quadratic without the cache: minutes on a GPU for nothing new
-            }
-            let g = bench::generate(&cfg, kv_cache, compute)?;
+        // With the cache, alternating with PyTorch's (its own cache) for `rounds` rounds;
+        // without, once (the quadratic cost the cache removes).
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for round in 0..o.rounds {
+            let g = bench::generate(&cfg, true, compute)?;
+            ours.push(g.tokens_per_s);
             line(json!({
-                "bench": "generate", "kv_cache": kv_cache, "tokens_per_s": g.tokens_per_s, "seconds": g.seconds,
+                "bench": "generate", "kv_cache": true, "round": round, "implementation": format!("rlhf (candle, {})", compute.describe()),
+                "tokens_per_s": g.tokens_per_s, "seconds": g.seconds,
+                "batch": cfg.gen_batch, "prompt_len": cfg.prompt_len, "new_tokens": cfg.new_tokens,
+            }));
+            if let Some(py) = &o.pytorch {
+                let mut v = pytorch(py, &cfg, true)?;
+                theirs.push(v["tokens_per_s"].as_f64().context("PyTorch's line has no tokens_per_s")?);
+                v["round"] = json!(round);
+                line(v);
+            }
+        }
+        if o.pytorch.is_some() {
+            let (a, b) = (median(ours), median(theirs));
+            line(json!({
+                "bench": "generate_ratio", "rounds": o.rounds, "rlhf_tokens_per_s": a, "pytorch_tokens_per_s": b,
+                "ratio": a / b, "meaning": "median new tokens/s with the KV cache, rlhf over PyTorch eager with its own cache; above 1 is faster",
+            }));
+        }
+        if compute.device.is_cpu() || cfg.prompt_len + cfg.new_tokens <= 256 {
+            // Without the cache (skipped on a GPU for long sequences: minutes for nothing new).
+            let g = bench::generate(&cfg, false, compute)?;
+            line(json!({
+                "bench": "generate", "kv_cache": false, "implementation": format!("rlhf (candle, {})", compute.describe()),
+                "tokens_per_s": g.tokens_per_s, "seconds": g.seconds,
                 "batch": cfg.gen_batch, "prompt_len": cfg.prompt_len, "new_tokens": cfg.new_tokens,
             }));
         }

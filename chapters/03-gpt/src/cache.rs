@@ -6,15 +6,22 @@
 //! buffers allocated once for the whole context — never grown by concatenation, which
 //! would copy the whole cache at every step.
 
+use crate::fused_decode::RowCache;
 use anyhow::{Result, ensure};
 use candle_core::{DType, Device, Tensor};
 
-/// Keys and values of every layer: (B, H, n_positions, D) each, filled up to `len`.
+/// Keys and values of every layer, filled up to `len`: candle tensors (B, H, capacity, D)
+/// for the composed model, or — for the fused CPU model — plain (B, capacity, C) rows
+/// ([`crate::fused_decode`]).
 pub struct KvCache {
-    keys: Vec<Tensor>,
-    values: Vec<Tensor>,
+    store: Store,
     len: usize,
     capacity: usize,
+}
+
+enum Store {
+    Tensors { keys: Vec<Tensor>, values: Vec<Tensor> },
+    Rows(Vec<RowCache>),
 }
 
 /// One layer's view of the cache.
@@ -35,12 +42,21 @@ impl KvCache {
     pub fn with_dtype(cfg: &crate::GptConfig, batch: usize, capacity: usize, dev: &Device, dtype: DType) -> Result<KvCache> {
         let shape = (batch, cfg.n_head, capacity, cfg.head_size());
         let zeros = || Tensor::zeros(shape, dtype, dev);
-        Ok(KvCache {
-            keys: (0..cfg.n_layer).map(|_| zeros()).collect::<candle_core::Result<_>>()?,
-            values: (0..cfg.n_layer).map(|_| zeros()).collect::<candle_core::Result<_>>()?,
-            len: 0,
-            capacity,
-        })
+        let keys = (0..cfg.n_layer).map(|_| zeros()).collect::<candle_core::Result<_>>()?;
+        let values = (0..cfg.n_layer).map(|_| zeros()).collect::<candle_core::Result<_>>()?;
+        Ok(KvCache { store: Store::Tensors { keys, values }, len: 0, capacity })
+    }
+
+    /// The cache `model` generates fastest with: plain rows for the fused CPU model,
+    /// tensors in its compute type otherwise.
+    pub fn for_model(model: &crate::Gpt, batch: usize, capacity: usize) -> Result<KvCache> {
+        let dev = model.device();
+        if !model.decodes_fused() {
+            return Self::with_dtype(&model.cfg, batch, capacity, &dev, model.dtype);
+        }
+        let n = batch * capacity * model.cfg.n_embd;
+        let rows = (0..model.cfg.n_layer).map(|_| RowCache { k: vec![0.0; n], v: vec![0.0; n] }).collect();
+        Ok(KvCache { store: Store::Rows(rows), len: 0, capacity })
     }
 
     /// Positions already cached.
@@ -52,8 +68,29 @@ impl KvCache {
         self.len == 0
     }
 
-    pub(crate) fn layer(&mut self, l: usize) -> LayerCache<'_> {
-        LayerCache { k: &self.keys[l], v: &self.values[l], len: self.len, capacity: self.capacity }
+    /// Positions the cache can hold.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub(crate) fn layer(&mut self, l: usize) -> Result<LayerCache<'_>> {
+        match &self.store {
+            Store::Tensors { keys, values } => Ok(LayerCache { k: &keys[l], v: &values[l], len: self.len, capacity: self.capacity }),
+            Store::Rows(_) => anyhow::bail!("this KV cache holds plain rows for the fused CPU model (KvCache::for_model), not tensors"),
+        }
+    }
+
+    /// Whether this is a cache of plain rows, for the fused model.
+    pub fn holds_rows(&self) -> bool {
+        matches!(self.store, Store::Rows(_))
+    }
+
+    /// The plain rows of every layer, if this is a cache for the fused model.
+    pub(crate) fn rows_mut(&mut self) -> Option<&mut [RowCache]> {
+        match &mut self.store {
+            Store::Rows(r) => Some(r),
+            Store::Tensors { .. } => None,
+        }
     }
 
     /// Called once per forward, after every layer wrote its `t` new positions.

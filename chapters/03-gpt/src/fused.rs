@@ -1,4 +1,5 @@
-//! Fused CPU kernels, each with its backward: softmax, layer normalisation and GELU.
+//! Fused CPU kernels, each with its backward: softmax and GELU. (Layer norm, the linear
+//! layer, attention, the loss and the whole block have files of their own.)
 //!
 //! Written from candle's elementary operations, softmax is 5 passes over the attention
 //! scores and GELU 8 over the MLP's activations, and autograd keeps every intermediate
@@ -13,7 +14,7 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tenso
 use rayon::prelude::*;
 
 /// The f32 data of a contiguous CPU tensor.
-fn slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
+pub(crate) fn slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
     let data = match s {
         CpuStorage::F32(v) => v.as_slice(),
         _ => bail!("{op}: expected f32"),
@@ -88,81 +89,69 @@ impl CustomOp2 for SoftmaxBackward {
 }
 // ANCHOR_END: softmax
 
-// ANCHOR: normalize
-/// Layer normalisation without gain and bias, over the last dimension:
-/// `x̂ = (x − μ) / √(σ² + ε)` (the model then applies `γ ⊙ x̂ + β` with ordinary,
-/// differentiable operations, so γ and β get their gradients from candle).
-pub struct Normalize {
-    pub eps: f32,
-}
-
-fn moments(x: &[f32], eps: f32) -> (f32, f32) {
-    let n = x.len() as f32;
-    let mean = x.iter().sum::<f32>() / n;
-    let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
-    (mean, 1.0 / (var + eps).sqrt())
-}
-
-impl CustomOp1 for Normalize {
-    fn name(&self) -> &'static str {
-        "fused-normalize"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = slice(s, l, "normalize")?;
-        let n = l.dims()[l.dims().len() - 1];
-        let y = rows_1(x, n, |x, y| {
-            let (mean, inv_std) = moments(x, self.eps);
-            for (y, &x) in y.iter_mut().zip(x) {
-                *y = (x - mean) * inv_std;
-            }
-        });
-        Ok((CpuStorage::F32(y), l.shape().clone()))
-    }
-
-    /// `∂L/∂x = (1/σ) (g − mean(g) − x̂ · mean(g ⊙ x̂))` with `g = ∂L/∂x̂`.
-    fn bwd(&self, x: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(x.contiguous()?.apply_op2_no_bwd(&dy.contiguous()?, &NormalizeBackward { eps: self.eps })?))
-    }
-}
-
-struct NormalizeBackward {
-    eps: f32,
-}
-
-impl CustomOp2 for NormalizeBackward {
-    fn name(&self) -> &'static str {
-        "fused-normalize-backward"
-    }
-
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (x, g) = (slice(s1, l1, "normalize backward")?, slice(s2, l2, "normalize backward")?);
-        let n = l1.dims()[l1.dims().len() - 1];
-        let dx = rows_2(x, g, n, |x, g, dx| {
-            let (mean, inv_std) = moments(x, self.eps);
-            let nf = n as f32;
-            let g_mean = g.iter().sum::<f32>() / nf;
-            let gx_mean = g.iter().zip(x).map(|(g, x)| g * (x - mean) * inv_std).sum::<f32>() / nf;
-            for ((dx, &x), &g) in dx.iter_mut().zip(x).zip(g) {
-                *dx = inv_std * (g - g_mean - (x - mean) * inv_std * gx_mean);
-            }
-        });
-        Ok((CpuStorage::F32(dx), l1.shape().clone()))
-    }
-}
-// ANCHOR_END: normalize
-
 // ANCHOR: gelu
 /// GPT-2's GELU: `½ x (1 + tanh(u))` with `u = √(2/π) (x + 0.044715 x³)`.
 pub struct Gelu;
 
 const S2PI: f32 = 0.797_884_6; // √(2/π)
 
-/// `tanh u = 1 − 2/(e^{2u} + 1)`: one `exp`, about twice as fast as `f32::tanh`, exact to
-/// a few f32 ulps of 1 (the GELU adds 1 to it anyway); ±∞ give ±1.
-#[inline]
+/// `tanh u = 1 − 2/(e^{2u} + 1)`: one branch-free `exp` ([`crate::simd::exp`]), so a loop
+/// of it vectorises; exact to a few f32 ulps of 1 (the GELU adds 1 to it anyway); large
+/// |u| give ±1.
+#[inline(always)]
 fn tanh(u: f32) -> f32 {
-    1.0 - 2.0 / ((2.0 * u).exp() + 1.0)
+    1.0 - 2.0 / (crate::simd::exp(2.0 * u) + 1.0)
+}
+
+/// Elements per parallel task of the GELU.
+const CHUNK: usize = 4096;
+
+/// `y = GELU(x)`, in parallel chunks.
+pub fn gelu_forward_par(y: &mut [f32], x: &[f32]) {
+    y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(y, x)| gelu_forward(y, x));
+}
+
+/// `∂L/∂x = ∂L/∂y · GELU′(x)`, in parallel chunks.
+pub fn gelu_backward_par(dx: &mut [f32], x: &[f32], dy: &[f32]) {
+    dx.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK).zip(dy.par_chunks(CHUNK))).for_each(|(dx, (x, dy))| gelu_backward(dx, x, dy));
+}
+
+/// `g ← g ⊙ GELU′(x)` in place (the MLP's backward turns ∂L/∂h into ∂L/∂u).
+pub fn gelu_backward_in_place(g: &mut [f32], x: &[f32]) {
+    g.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(g, x)| gelu_backward_self(g, x));
+}
+
+crate::simd_kernel! {
+    fn gelu_backward_self(g: &mut [f32], x: &[f32]) {
+        for (g, &x) in g.iter_mut().zip(x) {
+            *g *= gelu_derivative(x);
+        }
+    }
+}
+
+/// `GELU′(x) = ½ (1 + tanh u) + ½ x (1 − tanh² u) √(2/π) (1 + 3 · 0.044715 x²)`.
+#[inline(always)]
+fn gelu_derivative(x: f32) -> f32 {
+    let t = tanh(S2PI * (x + 0.044715 * x * x * x));
+    0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * S2PI * (1.0 + 3.0 * 0.044715 * x * x)
+}
+
+crate::simd_kernel! {
+    /// `y = GELU(x)` for a chunk.
+    pub(crate) fn gelu_forward(y: &mut [f32], x: &[f32]) {
+        for (y, &x) in y.iter_mut().zip(x) {
+            *y = 0.5 * x * (1.0 + tanh(S2PI * (x + 0.044715 * x * x * x)));
+        }
+    }
+}
+
+crate::simd_kernel! {
+    /// `∂L/∂x = ∂L/∂y · GELU′(x)` for a chunk.
+    fn gelu_backward(dx: &mut [f32], x: &[f32], dy: &[f32]) {
+        for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
+            *dx = dy * gelu_derivative(x);
+        }
+    }
 }
 
 impl CustomOp1 for Gelu {
@@ -173,11 +162,7 @@ impl CustomOp1 for Gelu {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = slice(s, l, "gelu")?;
         let mut y = vec![0f32; x.len()];
-        y.par_chunks_mut(4096).zip(x.par_chunks(4096)).for_each(|(y, x)| {
-            for (y, &x) in y.iter_mut().zip(x) {
-                *y = 0.5 * x * (1.0 + tanh(S2PI * (x + 0.044715 * x * x * x)));
-            }
-        });
+        gelu_forward_par(&mut y, x);
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 
@@ -197,13 +182,7 @@ impl CustomOp2 for GeluBackward {
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let (x, dy) = (slice(s1, l1, "gelu backward")?, slice(s2, l2, "gelu backward")?);
         let mut dx = vec![0f32; x.len()];
-        dx.par_chunks_mut(4096).zip(x.par_chunks(4096).zip(dy.par_chunks(4096))).for_each(|(dx, (x, dy))| {
-            for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
-                let t = tanh(S2PI * (x + 0.044715 * x * x * x));
-                let grad = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * S2PI * (1.0 + 3.0 * 0.044715 * x * x);
-                *dx = dy * grad;
-            }
-        });
+        gelu_backward_par(&mut dx, x, dy);
         Ok((CpuStorage::F32(dx), l1.shape().clone()))
     }
 }

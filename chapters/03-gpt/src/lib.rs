@@ -22,9 +22,18 @@ pub mod config;
 pub mod device;
 pub mod exercises;
 pub mod fused;
+pub mod fused_adamw;
+pub mod fused_block;
+pub mod fused_decode;
+pub mod fused_attention;
+pub mod fused_linear;
+pub mod fused_loss;
+pub mod fused_norm;
+pub mod matmul;
 pub mod model;
 pub mod plots;
 pub mod sample;
+pub mod simd;
 pub mod train;
 
 /// The exercise functions the tests check: the reference solutions, or — built with

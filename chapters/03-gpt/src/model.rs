@@ -117,15 +117,14 @@ pub fn from_tensors(cfg: &GptConfig, tensors: &BTreeMap<String, Tensor>, dev: &D
     Ok(Params { vars })
 }
 
-/// Layer norm over the last dimension: `(x − μ)/sqrt(σ² + ε) ⊙ γ + β`. On CPU the
-/// normalisation is one fused operation with its own backward ([`crate::fused`]);
-/// elsewhere it is composed from differentiable operations.
+/// Layer norm over the last dimension: `(x − μ)/sqrt(σ² + ε) ⊙ γ + β`. On CPU it is one
+/// fused operation with its own backward ([`crate::fused_norm::LayerNorm`]); elsewhere it is
+/// composed from differentiable operations.
 pub fn layer_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
     if !fusable(x) {
         return layer_norm_composed(x, gamma, beta, eps);
     }
-    let xhat = x.contiguous()?.apply_op1(crate::fused::Normalize { eps: eps as f32 })?;
-    Ok(xhat.broadcast_mul(gamma)?.broadcast_add(beta)?)
+    Ok(x.contiguous()?.apply_op3(gamma, beta, crate::fused_norm::LayerNorm { eps: eps as f32 })?)
 }
 
 /// Layer norm from differentiable operations (candle 0.11's fused `layer_norm` records no
@@ -171,9 +170,18 @@ fn fusable(x: &Tensor) -> bool {
     x.device().is_cpu() && x.dtype() == DType::F32
 }
 
-/// `x W + b` for x of shape (B, T, in) and W stored (in, out), as one 2-D matmul (a
-/// broadcast batched matmul is much slower on CPU).
+/// `x W + b` for x of shape (B, T, in) and W stored (in, out): one fused operation on CPU
+/// ([`crate::fused_linear::Linear`]), elsewhere [`conv1d_composed`].
 pub fn conv1d(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if !fusable(x) {
+        return conv1d_composed(x, w, b);
+    }
+    Ok(x.contiguous()?.apply_op3(w, b, crate::fused_linear::Linear)?)
+}
+
+/// [`conv1d`] as one 2-D matmul and a broadcast add (a broadcast batched matmul is much
+/// slower on CPU).
+pub fn conv1d_composed(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (bsz, t, c) = x.dims3()?;
     let out = w.dim(1)?;
     Ok(x.reshape((bsz * t, c))?.matmul(w)?.broadcast_add(b)?.reshape((bsz, t, out))?)
@@ -190,6 +198,29 @@ pub fn causal_mask(t: usize, past: usize, dev: &Device) -> Result<Tensor> {
 /// A large negative number for masked scores. Not −∞: a padding query whose every key is
 /// masked would get 0/0 = NaN, and NaN survives multiplication by a zero loss weight.
 pub const MASKED: f32 = -1e9;
+
+/// The position ids (B, T) of the `t` newest tokens of a padded batch (see
+/// [`padded_positions_and_mask`]).
+pub fn padded_positions(attention_mask: &Tensor, b: usize, t: usize, past: usize) -> Result<Tensor> {
+    let s = past + t;
+    ensure!(
+        attention_mask.dims() == [b, s],
+        "attention mask has shape {:?}, expected (batch {b}, cached + new tokens {s})",
+        attention_mask.dims()
+    );
+    let rows: Vec<Vec<u32>> = attention_mask.to_dtype(DType::U32)?.to_vec2()?;
+    let mut positions = Vec::with_capacity(b * t);
+    for row in &rows {
+        let mut seen = 0u32; // real tokens so far
+        for (j, &m) in row.iter().enumerate() {
+            seen += m.min(1);
+            if j >= past {
+                positions.push(seen.saturating_sub(1));
+            }
+        }
+    }
+    Ok(Tensor::from_vec(positions, (b, t), attention_mask.device())?)
+}
 
 // ANCHOR: padding
 /// For a padded batch: position ids (B, T) of the `t` newest tokens, counting only real
@@ -222,8 +253,18 @@ pub fn padded_positions_and_mask(attention_mask: &Tensor, b: usize, t: usize, pa
 // ANCHOR_END: padding
 
 /// `log softmax(logits)[target]` at every position: (B, T, V) and (B, T) → (B, T).
-/// `log p_i = z_i − max z − log Σ_j exp(z_j − max z)`; differentiable.
+/// `log p_i = z_i − max z − log Σ_j exp(z_j − max z)`; differentiable. One fused operation
+/// on CPU ([`crate::fused_loss::TokenLogProbs`]), elsewhere [`token_log_probs_composed`].
 pub fn token_log_probs(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    if !fusable(logits) {
+        return token_log_probs_composed(logits, targets);
+    }
+    let targets = targets.to_dtype(DType::U32)?.contiguous()?;
+    Ok(logits.contiguous()?.apply_op2(&targets, crate::fused_loss::TokenLogProbs)?)
+}
+
+/// [`token_log_probs`] from differentiable operations.
+pub fn token_log_probs_composed(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     let (b, t, v) = logits.dims3()?;
     let logits = logits.reshape((b * t, v))?;
     let shifted = logits.broadcast_sub(&logits.max_keepdim(D::Minus1)?.detach())?;
@@ -241,11 +282,21 @@ pub struct Gpt {
     /// at each use, so gradients and the optimiser stay f32; layer norms, softmax and the
     /// logits are computed in f32.
     pub dtype: DType,
+    /// Use the fused CPU kernels (the default; they run only on f32 CPU tensors). `false`
+    /// composes every operation from candle's differentiable ones — the reference the
+    /// kernels are tested against, and the path every other device takes.
+    pub fused: bool,
 }
 
 impl Gpt {
     pub fn new(cfg: GptConfig, params: Params) -> Gpt {
-        Gpt { cfg, params, dtype: DType::F32 }
+        Gpt { cfg, params, dtype: DType::F32, fused: true }
+    }
+
+    /// The same model with the fused CPU kernels on or off (see [`Gpt::fused`]).
+    pub fn with_fused(mut self, fused: bool) -> Gpt {
+        self.fused = fused;
+        self
     }
 
     /// The same model computing in `dtype` (`F32` or `BF16`; see [`Gpt::dtype`]).
@@ -262,7 +313,7 @@ impl Gpt {
 
     /// An independent copy of the model (see [`Params::deep_copy`]).
     pub fn deep_copy(&self) -> Result<Gpt> {
-        Ok(Gpt { cfg: self.cfg, params: self.params.deep_copy()?, dtype: self.dtype })
+        Ok(Gpt { cfg: self.cfg, params: self.params.deep_copy()?, dtype: self.dtype, fused: self.fused })
     }
 
     /// Logits (B, T, V) for token ids `idx` (B, T). With a cache, `idx` continues the
@@ -302,18 +353,36 @@ impl Gpt {
         // A weight in the compute type (a no-op in f32); gains and biases of layer norms stay f32.
         let w16 = |name: &str| -> Result<Tensor> { Ok(self.params.get(name)?.to_dtype(self.dtype)?) };
         let tok = p("wte.weight")?.index_select(&idx.flatten_all()?, 0)?.reshape((b, t, c))?; // (B, T, C)
-        let (pos, mask) = match attention_mask {
-            None => {
-                let positions = Tensor::arange(past as u32, (past + t) as u32, dev)?;
-                (p("wpe.weight")?.index_select(&positions, 0)?, causal_mask(t, past, dev)?) // (T, C), (T, S)
-            }
+        let pos = match attention_mask {
+            None => p("wpe.weight")?.index_select(&Tensor::arange(past as u32, (past + t) as u32, dev)?, 0)?, // (T, C)
             Some(m) => {
-                let (positions, mask) = padded_positions_and_mask(m, b, t, past)?;
-                let pos = p("wpe.weight")?.index_select(&positions.flatten_all()?, 0)?.reshape((b, t, c))?;
-                (pos, mask) // (B, T, C), (B, 1, T, S)
+                let positions = padded_positions(m, b, t, past)?;
+                p("wpe.weight")?.index_select(&positions.flatten_all()?, 0)?.reshape((b, t, c))? // (B, T, C)
             }
         };
         let mut x = tok.broadcast_add(&pos)?.to_dtype(self.dtype)?; // (B, T, C)
+        if self.fuses(&x) {
+            // Which keys are real (B, past + T): all the fused kernels need to know.
+            let keep = match attention_mask {
+                Some(m) => m.to_dtype(DType::F32)?,
+                None => Tensor::ones((b, past + t), DType::F32, dev)?,
+            };
+            match cache {
+                None => {
+                    for l in 0..self.cfg.n_layer {
+                        x = self.fused_block(&x, l, &keep)?; // each block as one operation
+                    }
+                    return self.norm(&x, &p("ln_f.weight")?, &p("ln_f.bias")?, self.cfg.layer_norm_epsilon);
+                }
+                Some(ref mut k) if k.holds_rows() => return self.decode_fused(x, &keep, k),
+                Some(_) => {} // a cache of tensors: the composed attention below, with fused layers
+            }
+        }
+        // The composed attention's additive mask over every query and key: (T, S) or (B, 1, T, S).
+        let mask = match attention_mask {
+            None => causal_mask(t, past, dev)?,
+            Some(m) => padded_positions_and_mask(m, b, t, past)?.1,
+        };
         let mask = mask.to_dtype(self.dtype)?;
         let eps = self.cfg.layer_norm_epsilon;
         // ANCHOR: blocks
@@ -321,12 +390,15 @@ impl Gpt {
             let w = |n: &str| w16(&format!("h.{l}.{n}"));
             let ln = |n: &str| p(&format!("h.{l}.{n}"));
             let a = self.norm(&x, &ln("ln_1.weight")?, &ln("ln_1.bias")?, eps)?;
-            let layer_cache = cache.as_deref_mut().map(|k| k.layer(l));
+            let layer_cache = match cache.as_deref_mut() {
+                Some(k) => Some(k.layer(l)?),
+                None => None,
+            };
             let att = self.attention(&a, &w("attn.c_attn.weight")?, &w("attn.c_attn.bias")?, &mask, layer_cache)?;
-            x = (x + conv1d(&att, &w("attn.c_proj.weight")?, &w("attn.c_proj.bias")?)?)?;
+            x = (x + self.linear(&att, &w("attn.c_proj.weight")?, &w("attn.c_proj.bias")?)?)?;
             let m = self.norm(&x, &ln("ln_2.weight")?, &ln("ln_2.bias")?, eps)?;
-            let h = gelu(&conv1d(&m, &w("mlp.c_fc.weight")?, &w("mlp.c_fc.bias")?)?)?;
-            x = (x + conv1d(&h, &w("mlp.c_proj.weight")?, &w("mlp.c_proj.bias")?)?)?;
+            let h = self.gelu(&self.linear(&m, &w("mlp.c_fc.weight")?, &w("mlp.c_fc.bias")?)?)?;
+            x = (x + self.linear(&h, &w("mlp.c_proj.weight")?, &w("mlp.c_proj.bias")?)?)?;
         }
         // ANCHOR_END: blocks
         if let Some(k) = cache {
@@ -335,17 +407,90 @@ impl Gpt {
         self.norm(&x, &p("ln_f.weight")?, &p("ln_f.bias")?, eps)
     }
 
+    /// Whether generation can take the fused decoding path ([`crate::fused_decode`]).
+    pub fn decodes_fused(&self) -> bool {
+        self.fused && self.dtype == DType::F32 && self.device().is_cpu()
+    }
+
+    /// The fused forward over a cache of plain rows: x (B, T, C) → the final hidden states.
+    fn decode_fused(&self, x: Tensor, keep: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
+        let (b, t, c) = x.dims3()?;
+        let past = cache.len();
+        let step = crate::fused_decode::Step {
+            b,
+            t,
+            past,
+            capacity: cache.capacity(),
+            c,
+            n_head: self.cfg.n_head,
+            eps: self.cfg.layer_norm_epsilon as f32,
+        };
+        ensure!(past + t <= step.capacity, "KV cache full: {past} + {t} positions > {}", step.capacity);
+        let mut xs = x.flatten_all()?.to_vec1::<f32>()?;
+        let keep = keep.flatten_all()?.to_vec1::<f32>()?;
+        let rows = cache.rows_mut().context("decode_fused needs a cache of rows")?;
+        for (l, rows) in rows.iter_mut().enumerate() {
+            let tensors = crate::fused_block::BLOCK_PARAMS.iter().map(|n| self.params.get(&format!("h.{l}.{n}"))).collect::<Result<Vec<_>>>()?;
+            let guards: Vec<_> = tensors.iter().map(|t| t.storage_and_layout()).collect();
+            let mut slices: Vec<&[f32]> = Vec::with_capacity(12);
+            for (st, layout) in &guards {
+                let candle_core::Storage::Cpu(candle_core::CpuStorage::F32(v)) = &**st else {
+                    anyhow::bail!("fused decoding needs f32 CPU parameters");
+                };
+                let (from, to) = layout.contiguous_offsets().context("fused decoding needs contiguous parameters")?;
+                slices.push(&v[from..to]);
+            }
+            let w: [&[f32]; 12] = slices.try_into().map_err(|_| anyhow::anyhow!("a block has 12 parameters"))?;
+            crate::fused_decode::decode_layer(&mut xs, w, rows, &keep, step);
+        }
+        cache.advance(t);
+        let x = Tensor::from_vec(xs, (b, t, c), &self.device())?;
+        self.norm(&x, &self.params.get("ln_f.weight")?, &self.params.get("ln_f.bias")?, self.cfg.layer_norm_epsilon)
+    }
+
+    /// Block `l` as one fused operation ([`crate::fused_block`]) on x (B, T, C) with the
+    /// real-token mask `keep` (B, T).
+    fn fused_block(&self, x: &Tensor, l: usize, keep: &Tensor) -> Result<Tensor> {
+        let parts = crate::fused_block::BLOCK_PARAMS
+            .iter()
+            .map(|n| Ok(self.params.get(&format!("h.{l}.{n}"))?.flatten_all()?))
+            .collect::<Result<Vec<_>>>()?;
+        let packed = Tensor::cat(&parts, 0)?;
+        let op = crate::fused_block::Block::new(self.cfg.n_head, self.cfg.layer_norm_epsilon);
+        Ok(x.contiguous()?.apply_op3(&packed, keep, op)?)
+    }
+
+    /// Whether `x` goes through the fused kernels: asked for, and an f32 CPU tensor.
+    fn fuses(&self, x: &Tensor) -> bool {
+        self.fused && fusable(x) && self.dtype == DType::F32
+    }
+
     /// Layer norm in f32 whatever the compute type, returned in the compute type.
     fn norm(&self, x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
-        if self.dtype == DType::F32 {
+        if self.fuses(x) {
             return layer_norm(x, gamma, beta, eps);
         }
-        Ok(layer_norm(&x.to_dtype(DType::F32)?, gamma, beta, eps)?.to_dtype(self.dtype)?)
+        if self.dtype == DType::F32 {
+            return layer_norm_composed(x, gamma, beta, eps);
+        }
+        Ok(layer_norm_composed(&x.to_dtype(DType::F32)?, gamma, beta, eps)?.to_dtype(self.dtype)?)
+    }
+
+    /// `x W + b` (see [`conv1d`]).
+    fn linear(&self, x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+        if self.fuses(x) { conv1d(x, w, b) } else { conv1d_composed(x, w, b) }
+    }
+
+    fn gelu(&self, x: &Tensor) -> Result<Tensor> {
+        if self.fuses(x) { gelu(x) } else { gelu_composed(x) }
     }
 
     /// The language-model head: hidden states (B, T, C) → logits (B, T, V), always f32. The
     /// head is the token embedding, transposed (weight tying).
     pub fn head(&self, z: &Tensor) -> Result<Tensor> {
+        if self.fuses(z) {
+            return Ok(z.contiguous()?.apply_op2(&self.params.get("wte.weight")?, crate::fused_linear::TiedHead)?);
+        }
         let (b, t, c) = z.dims3()?;
         let wte = self.params.get("wte.weight")?.to_dtype(z.dtype())?;
         let logits = z.reshape((b * t, c))?.matmul(&wte.t()?)?.reshape((b, t, self.cfg.vocab_size))?;
@@ -353,7 +498,9 @@ impl Gpt {
     }
 
     // ANCHOR: attention
-    /// Causal self-attention of all heads as batched matmuls: (B, T, C) → (B, T, C).
+    /// Causal self-attention of all heads as batched matmuls: (B, T, C) → (B, T, C), with
+    /// `mask` additive, (T, S) or (B, 1, T, S). (The fused model runs
+    /// [`crate::fused_attention`] inside its fused blocks instead.)
     fn attention(
         &self,
         a: &Tensor,
@@ -364,7 +511,7 @@ impl Gpt {
     ) -> Result<Tensor> {
         let (b, t, c) = a.dims3()?;
         let (h, d) = (self.cfg.n_head, self.cfg.head_size());
-        let qkv = conv1d(a, w, bias)?; // (B, T, 3C)
+        let qkv = self.linear(a, w, bias)?; // (B, T, 3C)
         let heads = |i: usize| -> Result<Tensor> {
             Ok(qkv.narrow(2, i * c, c)?.reshape((b, t, h, d))?.transpose(1, 2)?.contiguous()?) // (B, H, T, D)
         };
@@ -375,7 +522,13 @@ impl Gpt {
         // Scaling q (B, H, T, D) by 1/√D is cheaper than scaling the scores (B, H, T, S).
         let q = (q * (1.0 / (d as f64).sqrt()))?;
         let scores = q.matmul(&k.t()?.contiguous()?)?.broadcast_add(mask)?; // (B, H, T, S)
-        let probs = if self.dtype == DType::F32 { softmax(&scores)? } else { softmax(&scores.to_dtype(DType::F32)?)?.to_dtype(self.dtype)? };
+        let probs = if self.dtype != DType::F32 {
+            softmax(&scores.to_dtype(DType::F32)?)?.to_dtype(self.dtype)?
+        } else if self.fuses(&scores) {
+            softmax(&scores)?
+        } else {
+            softmax_composed(&scores)?
+        };
         let out = probs.matmul(&v)?; // (B, H, T, D)
         Ok(out.transpose(1, 2)?.reshape((b, t, c))?)
     }

@@ -67,6 +67,9 @@ pub fn sample<R: Rng>(logits: &[f32], s: &Sampling, rng: &mut R) -> u32 {
         // Greedy draws no random number.
         return logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0))).map(|(i, _)| i as u32).unwrap();
     }
+    if s.top_k == 0 && s.top_p >= 1.0 {
+        return sample_full(logits, s.temperature, rng);
+    }
     let dist = distribution(logits, s);
     let mut x: f64 = rng.random();
     for &(id, p) in &dist {
@@ -76,6 +79,25 @@ pub fn sample<R: Rng>(logits: &[f32], s: &Sampling, rng: &mut R) -> u32 {
         x -= p;
     }
     dist[dist.len() - 1].0
+}
+
+/// A draw from the whole of `softmax(logits / T)`, without [`distribution`]'s sort (nothing
+/// is cut off, so any order of the tokens is a valid inverse-CDF walk; vocabulary order it
+/// is). The sort of a 1024-token vocabulary cost more per token than the model did.
+fn sample_full<R: Rng>(logits: &[f32], temperature: f64, rng: &mut R) -> u32 {
+    let inv_t = (1.0 / temperature) as f32;
+    let max = crate::simd::max(logits);
+    let mut p: Vec<f32> = logits.iter().map(|&l| (l - max) * inv_t).collect();
+    let total = crate::simd::exp_shifted_sum(&mut p, 0.0) as f64;
+    let mut x = rng.random::<f64>() * total;
+    for (id, &pi) in p.iter().enumerate() {
+        if x < pi as f64 {
+            return id as u32;
+        }
+        x -= pi as f64;
+    }
+    // Rounding left x just above the last sum: the last token with any probability.
+    p.iter().rposition(|&pi| pi > 0.0).unwrap_or(0) as u32
 }
 
 /// Continue `prompt` by up to `max_new` tokens, stopping after any token of `stop`. With
@@ -124,7 +146,7 @@ pub fn generate_batch<R: Rng>(
     // Left padding: (B, width) ids and mask, padding id 0 (never attended to).
     let mut ids: Vec<Vec<u32>> = prompts.iter().map(|p| [vec![0; width - p.len()], p.clone()].concat()).collect();
     let mut mask: Vec<Vec<u32>> = prompts.iter().map(|p| [vec![0; width - p.len()], vec![1; p.len()]].concat()).collect();
-    let mut cache = if use_cache { Some(KvCache::with_dtype(&model.cfg, b, width + max_new, &dev, model.dtype)?) } else { None };
+    let mut cache = if use_cache { Some(KvCache::for_model(model, b, width + max_new)?) } else { None };
     let mut new: Vec<Vec<u32>> = vec![Vec::new(); b];
     let mut done = vec![false; b];
     let mut fed = 0; // positions the cache has seen

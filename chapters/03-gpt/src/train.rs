@@ -131,11 +131,17 @@ impl AdamW {
         let (c1, c2) = (1.0 - b1.powi(self.t as i32), 1.0 - b2.powi(self.t as i32));
         for (name, var) in &params.vars {
             let g = &grads[name];
+            let theta = var.as_tensor();
+            let decay = if theta.rank() >= 2 { cfg.weight_decay } else { 0.0 };
+            let (m, v) = (&self.m[name], &self.v[name]);
+            if crate::fused_adamw::fusable(theta) && crate::fused_adamw::fusable(m) && crate::fused_adamw::fusable(v) {
+                // The same update, in place and in three passes (crate::fused_adamw).
+                crate::fused_adamw::step(theta, m, v, g, lr, b1, b2, c1, c2, cfg.eps, decay)?;
+                continue;
+            }
             let m = ((&self.m[name] * b1)? + (g * (1.0 - b1))?)?;
             let v = ((&self.v[name] * b2)? + (g.sqr()? * (1.0 - b2))?)?;
             let update = ((&m / c1)? / ((&v / c2)?.sqrt()? + cfg.eps)?)?;
-            let theta = var.as_tensor();
-            let decay = if theta.rank() >= 2 { cfg.weight_decay } else { 0.0 };
             let update = (update + (theta * decay)?)?;
             var.set(&(theta - (update * lr)?)?.detach())?;
             self.m.insert(name.clone(), m.detach());
