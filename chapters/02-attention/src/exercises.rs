@@ -1,4 +1,4 @@
-//! # Your turn: three pieces of the transformer
+//! # Your turn: four pieces of the transformer
 //!
 //! Fill in each `todo!()`, then check your work with
 //!
@@ -35,4 +35,13 @@ pub fn layernorm_backward(dy: &Mat, gamma: &Vector, cache: &LnCache) -> (Mat, Ve
 pub fn attention_forward(qkv: &Mat, n_head: usize) -> (Mat, Array3<f64>) {
     // TODO: slice each head's columns with `s![.., range]`; `crate::ops::softmax_forward` is yours to use.
     todo!("exercise 2.3: attention_forward")
+}
+
+/// Exercise 2.4 — causal multi-head self-attention, backward. Given `dout = ∂L/∂out`
+/// `(T, C)`, the forward's input `qkv` `(T, 3C)` and its weights `att` `(n_head, T, T)`,
+/// return `∂L/∂qkv` `(T, 3C)`. Per head: `dP = dO Vᵀ`, `dV = Pᵀ dO`,
+/// `dS = softmax_backward(P, dP)`, `dQ = dS K / √D`, `dK = dSᵀ Q / √D`.
+pub fn attention_backward(dout: &Mat, qkv: &Mat, att: &Array3<f64>, n_head: usize) -> Mat {
+    // TODO: the forward's slicing in reverse; `crate::ops::softmax_backward` is yours to use.
+    todo!("exercise 2.4: attention_backward")
 }

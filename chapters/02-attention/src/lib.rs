@@ -24,9 +24,9 @@ pub mod train;
 /// `--features exercises` — your versions in [`exercises`].
 pub mod ex {
     #[cfg(not(feature = "exercises"))]
-    pub use crate::ops::{attention_forward, layernorm_backward, softmax_backward};
+    pub use crate::ops::{attention_backward, attention_forward, layernorm_backward, softmax_backward};
     #[cfg(feature = "exercises")]
-    pub use crate::exercises::{attention_forward, layernorm_backward, softmax_backward};
+    pub use crate::exercises::{attention_backward, attention_forward, layernorm_backward, softmax_backward};
 }
 
 pub use ch01_tokenizer;

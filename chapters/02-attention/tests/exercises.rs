@@ -53,3 +53,21 @@ fn exercise_2_3_attention_forward() {
     // The first position can only look at itself: its output is its own value vector.
     assert!(rel_err(out.row(0), qkv.row(0).slice(ndarray::s![16..24])) < 1e-12);
 }
+
+#[test]
+fn exercise_2_4_attention_backward() {
+    let qkv = randn(5, 3 * 8, &mut rng(25));
+    let r = randn(5, 8, &mut rng(26));
+    let (_, att) = ops::attention_forward(&qkv, 2);
+    let analytic = ex::attention_backward(&r, &qkv, &att, 2);
+    assert_eq!(analytic.dim(), (5, 24));
+    // Against finite differences of L = Σ r ⊙ attention(qkv).
+    let numeric = numeric_grad(&qkv, |x| (ops::attention_forward(x, 2).0 * &r).sum());
+    assert!(rel_err(&analytic, &numeric) < 1e-6, "∂L/∂qkv disagrees with finite differences");
+    // The last query is seen by no earlier position: its key and value get gradient only
+    // from itself, so with ∂L/∂out zero at the last row, its ∂k and ∂v rows are zero.
+    let mut r0 = r.clone();
+    r0.row_mut(4).fill(0.0);
+    let g = ex::attention_backward(&r0, &qkv, &att, 2);
+    assert!(g.row(4).iter().skip(8).all(|v| v.abs() < 1e-15), "a future key and value received gradient");
+}

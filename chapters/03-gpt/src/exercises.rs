@@ -1,4 +1,4 @@
-//! # Your turn: three pieces of chapter 3
+//! # Your turn: four pieces of chapter 3
 //!
 //! Fill in each `todo!()`, then check your work with
 //!
@@ -7,7 +7,8 @@
 //! ```
 //!
 //! The tests are the ones that check the reference solutions ([`crate::model::causal_mask`],
-//! [`crate::train::TrainConfig::lr_at`], [`crate::sample::distribution`]).
+//! [`crate::train::TrainConfig::lr_at`], [`crate::sample::distribution`],
+//! [`crate::train::adamw_update`]).
 //! Hints: `chapters/03-gpt/HINTS.md`.
 #![allow(unused_variables)]
 
@@ -39,4 +40,15 @@ pub fn lr_at(cfg: &TrainConfig, step: usize) -> f64 {
 pub fn distribution(logits: &[f32], s: &Sampling) -> Vec<(u32, f64)> {
     // TODO: sort indices by logit (descending), truncate, softmax, cumulative sum.
     todo!("exercise 3.3: distribution")
+}
+
+/// Exercise 3.4 — one AdamW update of one parameter θ with gradient g at step t (from 1),
+/// its moments m and v, and weight decay λ; return the new (θ, m, v):
+/// `m ← β₁ m + (1 − β₁) g`, `v ← β₂ v + (1 − β₂) g²`,
+/// `θ ← θ − lr · ((m/(1 − β₁ᵗ)) / (√(v/(1 − β₂ᵗ)) + ε) + λ θ)`, with β₁, β₂, ε from `cfg`.
+#[allow(clippy::too_many_arguments)]
+pub fn adamw_update(theta: &Tensor, m: &Tensor, v: &Tensor, g: &Tensor, lr: f64, t: usize, decay: f64, cfg: &TrainConfig) -> Result<(Tensor, Tensor, Tensor)> {
+    // TODO: tensor arithmetic with f64 scalars (`&m * b1`, `g.sqr()?`, `.sqrt()?`), then
+    // `.detach()` each result: the optimiser must not keep the gradient's graph alive.
+    todo!("exercise 3.4: adamw_update")
 }

@@ -47,8 +47,10 @@ pub mod ex {
     pub fn lr_at(cfg: &crate::train::TrainConfig, step: usize) -> f64 {
         cfg.lr_at(step)
     }
+    #[cfg(not(feature = "exercises"))]
+    pub use crate::train::adamw_update;
     #[cfg(feature = "exercises")]
-    pub use crate::exercises::{causal_mask, distribution, lr_at};
+    pub use crate::exercises::{adamw_update, causal_mask, distribution, lr_at};
 }
 
 pub use candle_core;

@@ -119,38 +119,49 @@ impl AdamW {
     }
 
     // ANCHOR: adamw
-    /// One update with learning rate `lr`:
-    ///
-    /// ```text
-    /// m ← β₁ m + (1 − β₁) g        v ← β₂ v + (1 − β₂) g²
-    /// θ ← θ − lr · ( m/(1 − β₁ᵗ) / (√(v/(1 − β₂ᵗ)) + ε) + λ θ )      (λ = 0 for 1-D parameters)
-    /// ```
+    /// One update with learning rate `lr` of every parameter ([`adamw_update`]; on CPU the
+    /// same update in place, [`crate::fused_adamw`]).
     pub fn step(&mut self, params: &Params, grads: &BTreeMap<String, Tensor>, lr: f64, cfg: &TrainConfig) -> Result<()> {
         self.t += 1;
-        let (b1, b2) = (cfg.beta1, cfg.beta2);
-        let (c1, c2) = (1.0 - b1.powi(self.t as i32), 1.0 - b2.powi(self.t as i32));
         for (name, var) in &params.vars {
             let g = &grads[name];
             let theta = var.as_tensor();
             let decay = if theta.rank() >= 2 { cfg.weight_decay } else { 0.0 };
             let (m, v) = (&self.m[name], &self.v[name]);
             if crate::fused_adamw::fusable(theta) && crate::fused_adamw::fusable(m) && crate::fused_adamw::fusable(v) {
-                // The same update, in place and in three passes (crate::fused_adamw).
-                crate::fused_adamw::step(theta, m, v, g, lr, b1, b2, c1, c2, cfg.eps, decay)?;
+                let (c1, c2) = (1.0 - cfg.beta1.powi(self.t as i32), 1.0 - cfg.beta2.powi(self.t as i32));
+                crate::fused_adamw::step(theta, m, v, g, lr, cfg.beta1, cfg.beta2, c1, c2, cfg.eps, decay)?;
                 continue;
             }
-            let m = ((&self.m[name] * b1)? + (g * (1.0 - b1))?)?;
-            let v = ((&self.v[name] * b2)? + (g.sqr()? * (1.0 - b2))?)?;
-            let update = ((&m / c1)? / ((&v / c2)?.sqrt()? + cfg.eps)?)?;
-            let update = (update + (theta * decay)?)?;
-            var.set(&(theta - (update * lr)?)?.detach())?;
-            self.m.insert(name.clone(), m.detach());
-            self.v.insert(name.clone(), v.detach());
+            let (theta, m, v) = adamw_update(theta, m, v, g, lr, self.t, decay, cfg)?;
+            var.set(&theta)?;
+            self.m.insert(name.clone(), m);
+            self.v.insert(name.clone(), v);
         }
         Ok(())
     }
     // ANCHOR_END: adamw
 }
+
+// ANCHOR: adamw_update
+/// One AdamW update of one parameter θ with gradient g at step t (from 1), its moments m
+/// and v, and weight decay λ (0 for 1-D parameters); returns the new (θ, m, v):
+///
+/// ```text
+/// m ← β₁ m + (1 − β₁) g        v ← β₂ v + (1 − β₂) g²
+/// θ ← θ − lr · ( m/(1 − β₁ᵗ) / (√(v/(1 − β₂ᵗ)) + ε) + λ θ )
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn adamw_update(theta: &Tensor, m: &Tensor, v: &Tensor, g: &Tensor, lr: f64, t: usize, decay: f64, cfg: &TrainConfig) -> Result<(Tensor, Tensor, Tensor)> {
+    let (b1, b2) = (cfg.beta1, cfg.beta2);
+    let (c1, c2) = (1.0 - b1.powi(t as i32), 1.0 - b2.powi(t as i32));
+    let m = ((m * b1)? + (g * (1.0 - b1))?)?;
+    let v = ((v * b2)? + (g.sqr()? * (1.0 - b2))?)?;
+    let update = ((&m / c1)? / ((&v / c2)?.sqrt()? + cfg.eps)?)?;
+    let update = (update + (theta * decay)?)?;
+    Ok(((theta - (update * lr)?)?.detach(), m.detach(), v.detach()))
+}
+// ANCHOR_END: adamw_update
 
 /// The gradient of every parameter, scaled so that their global norm
 /// `√(Σ ‖g‖²)` is at most `clip` (0: unscaled). Returns the grads and the norm before clipping.

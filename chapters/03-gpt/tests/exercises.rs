@@ -58,3 +58,29 @@ fn exercise_3_3_distribution() {
     assert_eq!(p8.iter().map(|p| p.0).collect::<Vec<_>>(), vec![4, 0]);
     assert!((p8.iter().map(|p| p.1).sum::<f64>() - 1.0).abs() < 1e-12);
 }
+
+#[test]
+fn exercise_3_4_adamw_update() {
+    use candle_core::Tensor;
+    let cfg = TrainConfig { beta1: 0.9, beta2: 0.99, eps: 1e-8, ..TrainConfig::tiny() };
+    let t = |v: &[f32]| Tensor::new(v, &Device::Cpu).unwrap();
+    let (theta, g) = (t(&[1.0, -2.0]), t(&[0.5, -0.1]));
+    let (zeros_m, zeros_v) = (t(&[0.0, 0.0]), t(&[0.0, 0.0]));
+    // Step 1 from zero moments: the bias corrections make m̂ = g and v̂ = g², so the update
+    // is g/(|g| + ε) ≈ sign(g), plus the decay λθ.
+    let (th, m, v) = ex::adamw_update(&theta, &zeros_m, &zeros_v, &g, 0.1, 1, 0.5, &cfg).unwrap();
+    let (th, m, v) = (th.to_vec1::<f32>().unwrap(), m.to_vec1::<f32>().unwrap(), v.to_vec1::<f32>().unwrap());
+    assert!((m[0] - 0.05).abs() < 1e-6 && (v[0] - 0.0025).abs() < 1e-7, "{m:?} {v:?}");
+    assert!((th[0] - (1.0 - 0.1 * (1.0 + 0.5))).abs() < 1e-5, "{th:?}");
+    assert!((th[1] - (-2.0 - 0.1 * (-1.0 - 1.0))).abs() < 1e-5, "{th:?}");
+    // Step 2: the moments carry over, the corrections are 1 − β₁² and 1 − β₂².
+    let (m1, v1) = (t(&[0.05, -0.01]), t(&[0.0025, 0.0001]));
+    let (th2, _, _) = ex::adamw_update(&theta, &m1, &v1, &g, 0.1, 2, 0.0, &cfg).unwrap();
+    let (mm, vv) = (0.9 * 0.05 + 0.1 * 0.5, 0.99 * 0.0025 + 0.01 * 0.25);
+    let want = 1.0 - 0.1 * ((mm / (1.0 - 0.81)) / ((vv / (1.0 - 0.9801f64)).sqrt() + 1e-8));
+    assert!((th2.to_vec1::<f32>().unwrap()[0] as f64 - want).abs() < 1e-5);
+    // The results carry no graph: detached.
+    let var = candle_core::Var::from_tensor(&theta).unwrap();
+    let (th3, _, _) = ex::adamw_update(var.as_tensor(), &zeros_m, &zeros_v, &g, 0.1, 1, 0.0, &cfg).unwrap();
+    assert!(th3.sum_all().unwrap().backward().unwrap().get(&var).is_none(), "the update must be detached");
+}

@@ -251,3 +251,21 @@ fn kernels_refuse_bad_shapes_by_name() {
     let err = randn(&[2, 4, 8], 17, 1.0).apply_op3(&randn(&[10], 18, 1.0), &Tensor::ones((2, 4), DType::F32, &DEV).unwrap(), Block::new(2, 1e-5));
     assert!(err.unwrap_err().to_string().contains("packed parameters, expected"));
 }
+
+#[test]
+fn adamw_in_place_matches_the_composed_update() {
+    let cfg = ch03_gpt::train::TrainConfig::tiny();
+    let (theta, g) = (randn(&[3, 4], 30, 1.0), randn(&[3, 4], 31, 0.1));
+    let (m, v) = (randn(&[3, 4], 32, 0.01), randn(&[3, 4], 33, 0.01).sqr().unwrap());
+    let (t, lr, decay) = (3, 1e-2, 0.1);
+    let (want_theta, want_m, want_v) = ch03_gpt::train::adamw_update(&theta, &m, &v, &g, lr, t, decay, &cfg).unwrap();
+    // The in-place kernel on copies.
+    let (th, mm, vv) = (theta.copy().unwrap(), m.copy().unwrap(), v.copy().unwrap());
+    let (c1, c2) = (1.0 - cfg.beta1.powi(t as i32), 1.0 - cfg.beta2.powi(t as i32));
+    ch03_gpt::fused_adamw::step(&th, &mm, &vv, &g, lr, cfg.beta1, cfg.beta2, c1, c2, cfg.eps, decay).unwrap();
+    for (name, a, b) in [("θ", &th, &want_theta), ("m", &mm, &want_m), ("v", &vv, &want_v)] {
+        let d = max_diff(&values(a), &values(b));
+        assert!(d < 1e-6, "{name} differs by {d:e}");
+    }
+    assert!(max_diff(&values(&th), &values(&theta)) > 1e-4, "the parameter moved");
+}
