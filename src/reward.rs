@@ -17,7 +17,10 @@ pub struct Overrides {
     pub sample_temperature: Option<f64>,
     pub off_prompt: Option<usize>,
     pub non_answers: Option<bool>,
+    pub knowledge: Option<bool>,
     pub k: Option<usize>,
+    /// Another draw of the stage's randomness (0: the preset's seed).
+    pub draw: u64,
 }
 
 /// `rlhf reward`: sample comparisons from the SFT checkpoint `model`, label them with the
@@ -26,6 +29,7 @@ pub struct Overrides {
 /// in `reward.json`), with its plots and held-out metrics.
 pub fn reward_command(out: &Path, world_dir: &Path, model: &Path, preset: &str, o: &Overrides) -> Result<Report> {
     let mut cfg = RmConfig::preset(preset)?;
+    cfg.seed += o.draw;
     if let Some(t) = o.labeler_temperature {
         cfg.labeler = world::BradleyTerry::new(t).context("--labeler-temperature")?;
     }
@@ -43,6 +47,9 @@ pub fn reward_command(out: &Path, world_dir: &Path, model: &Path, preset: &str, 
     }
     if let Some(b) = o.non_answers {
         cfg.non_answers = b;
+    }
+    if let Some(b) = o.knowledge {
+        cfg.knowledge = b;
     }
     if let Some(k) = o.k {
         ensure!(k >= 2, "--k must be at least 2 (responses to compare), got {k}");

@@ -34,7 +34,7 @@ pub mod ex {
 pub use ch04_sft;
 pub use model::{Normalisation, RewardModel};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use ch01_tokenizer::tokenizers::Tokenizer;
 use ch03_gpt::Gpt;
 use ch03_gpt::sample::Sampling;
@@ -105,6 +105,13 @@ pub fn run_with<L: Labeler>(
     let heldout_pairs = data::label_pairs(world, labeler, heldout_prompts, &heldout_responses, &mut heldout_rng)?;
     let mut rm = RewardModel::from_sft(sft, cfg.seed)?;
     let sets = (PairSet { prompts: train_prompts, pairs: &train_pairs }, PairSet { prompts: heldout_prompts, pairs: &heldout_pairs });
+    if cfg.knowledge {
+        // The SFT model's knowledge as a second input, its weight fitted alone first.
+        let assistant = tok.token_to_id(world::chat::ASSISTANT).context("the tokenizer has no <|assistant|> token")?;
+        rm = rm.with_knowledge(sft, assistant, 0.0)?;
+        let a = train::fit_knowledge_weight(&rm, tok, sets.0)?;
+        rm = RewardModel { knowledge: None, ..rm }.with_knowledge(sft, assistant, a)?;
+    }
     let history = train::train(&rm, tok, sets.0, sets.1, cfg, on_step)?;
     // Normalise on the policy's own samples: mean 0, std 1.
     let train_texts: Vec<String> =

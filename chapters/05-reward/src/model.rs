@@ -37,12 +37,43 @@ impl Normalisation {
     }
 }
 
-/// A transformer and its scalar head.
+// ANCHOR: knowledge
+/// What the language model knows, as a second input to the score: the mean log-probability
+/// of the response's tokens under the frozen SFT model the reward model was made from,
+///
+/// ```text
+/// ℓ(x, y) = (1/|y|) Σₜ log π_SFT(yₜ | x, y<ₜ)        r(x, y) = w · h_last(x, y) + a · ℓ(x, y)
+/// ```
+///
+/// The head `w · h_last` alone does not learn whether a stated fact is the one the model
+/// knows (chapter 5's probe: a right and a wrong fact score alike), and rates "I don't know"
+/// like a right answer; the SFT model's own probabilities tell them apart on most prompts.
+/// The weight `a` is fitted on the comparisons like everything else.
+pub struct Knowledge {
+    /// The frozen SFT model: never trained, it only reads.
+    pub lm: Gpt,
+    /// `knowledge.weight`, (1,).
+    pub weight: Var,
+    /// The `<|assistant|>` token: the response is what follows its last occurrence.
+    pub assistant_id: u32,
+}
+// ANCHOR_END: knowledge
+
+/// How a [`Knowledge`] input is recorded beside a checkpoint (`knowledge.json`; the frozen
+/// model goes to `reference/`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KnowledgeRecord {
+    pub weight: f64,
+    pub assistant_id: u32,
+}
+
+/// A transformer and its scalar head, and optionally the language model's knowledge.
 pub struct RewardModel {
     pub gpt: Gpt,
     /// `score.weight`, (1, C).
     pub score: Var,
     pub norm: Normalisation,
+    pub knowledge: Option<Knowledge>,
 }
 
 // ANCHOR: last_token_index
@@ -68,7 +99,16 @@ impl RewardModel {
         let normal = Normal::new(0.0f32, 1.0 / (c as f32).sqrt()).unwrap();
         let w: Vec<f32> = (0..c).map(|_| normal.sample(&mut rng)).collect();
         let dev = gpt.params.get("wte.weight")?.device().clone();
-        Ok(RewardModel { gpt, score: Var::from_tensor(&Tensor::from_vec(w, (1, c), &dev)?)?, norm: Normalisation::IDENTITY })
+        Ok(RewardModel { gpt, score: Var::from_tensor(&Tensor::from_vec(w, (1, c), &dev)?)?, norm: Normalisation::IDENTITY, knowledge: None })
+    }
+
+    /// The same model with the language model's knowledge as a second input, its weight
+    /// `a` to be fitted ([`Knowledge`]).
+    pub fn with_knowledge(mut self, sft: &Gpt, assistant_id: u32, a: f64) -> Result<RewardModel> {
+        let dev = self.gpt.device();
+        let weight = Var::from_tensor(&Tensor::new(&[a as f32], &dev)?)?;
+        self.knowledge = Some(Knowledge { lm: sft.clone(), weight, assistant_id });
+        Ok(self)
     }
 
     // ANCHOR: raw_scores
@@ -80,15 +120,45 @@ impl RewardModel {
         let last = last_token_index(&attention_mask.to_dtype(DType::U32)?.to_vec2()?)?;
         let rows: Vec<u32> = last.iter().enumerate().map(|(i, &j)| (i * t + j) as u32).collect();
         let picked = hidden.reshape((b * t, c))?.index_select(&Tensor::new(rows, ids.device())?, 0)?; // (B, C)
-        Ok(picked.matmul(&self.score.as_tensor().t()?)?.squeeze(1)?) // (B,)
+        let head = picked.matmul(&self.score.as_tensor().t()?)?.squeeze(1)?; // (B,)
+        match &self.knowledge {
+            None => Ok(head),
+            Some(k) => Ok((head + self.knowledge_feature(ids, attention_mask)?.broadcast_mul(k.weight.as_tensor())?)?),
+        }
     }
     // ANCHOR_END: raw_scores
+
+    /// ℓ (B,) of a padded batch ([`Knowledge`]), without gradients; zeros without knowledge.
+    pub fn knowledge_feature(&self, ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+        let (b, t) = ids.dims2()?;
+        let Some(k) = &self.knowledge else {
+            return Ok(Tensor::zeros(b, DType::F32, ids.device())?);
+        };
+        ensure!(t >= 2, "a text of one token has no response to read");
+        let logits = k.lm.forward_padded(ids, attention_mask, None)?; // (B, T, V)
+        let lp = ch03_gpt::model::token_log_probs(&logits.narrow(1, 0, t - 1)?, &ids.narrow(1, 1, t - 1)?)?.detach(); // (B, T − 1)
+        let lp: Vec<Vec<f32>> = lp.to_vec2()?;
+        let (ids, mask): (Vec<Vec<u32>>, Vec<Vec<u32>>) = (ids.to_vec2()?, attention_mask.to_dtype(DType::U32)?.to_vec2()?);
+        let mut out = Vec::with_capacity(b);
+        for (row, (ids, mask)) in ids.iter().zip(&mask).enumerate() {
+            // Tokens after the last <|assistant|>, up to the last real one; lp[j − 1] predicts token j.
+            let start = ids.iter().rposition(|&x| x == k.assistant_id).map_or(0, |i| i + 1);
+            let end = mask.iter().rposition(|&m| m != 0).map_or(0, |i| i + 1);
+            let n = end.saturating_sub(start.max(1));
+            let sum: f32 = (start.max(1)..end).map(|j| lp[row][j - 1]).sum();
+            out.push(if n == 0 { 0.0 } else { sum / n as f32 });
+        }
+        Ok(Tensor::from_vec(out, b, &self.gpt.device())?)
+    }
 
     /// Every trainable variable, the transformer's and the head's, sharing their storage
     /// with the model (what the optimiser updates).
     pub fn params(&self) -> Params {
         let mut vars = self.gpt.params.vars.clone();
         vars.insert("score.weight".into(), self.score.clone());
+        if let Some(k) = &self.knowledge {
+            vars.insert("knowledge.weight".into(), k.weight.clone());
+        }
         Params { vars }
     }
 
@@ -110,6 +180,16 @@ impl RewardModel {
         candle_core::safetensors::save(&tensors, &tmp)?;
         std::fs::rename(&tmp, dir.join("model.safetensors")).with_context(|| format!("cannot write `{}`", dir.display()))?;
         files::write_string_atomic(&dir.join("reward.json"), &serde_json::to_string_pretty(&self.norm)?)?;
+        match &self.knowledge {
+            Some(k) => {
+                ch03_gpt::train::save_model(&k.lm, &dir.join("reference"))?;
+                let rec = KnowledgeRecord { weight: k.weight.as_tensor().to_vec1::<f32>()?[0] as f64, assistant_id: k.assistant_id };
+                files::write_string_atomic(&dir.join("knowledge.json"), &serde_json::to_string_pretty(&rec)?)?;
+            }
+            None => {
+                let _ = std::fs::remove_file(dir.join("knowledge.json"));
+            }
+        }
         Ok(())
     }
 
@@ -122,6 +202,14 @@ impl RewardModel {
         ensure!(score.dims() == [1, gpt.cfg.n_embd], "`score.weight` has shape {:?}, expected [1, {}]", score.dims(), gpt.cfg.n_embd);
         let norm: Normalisation = serde_json::from_str(&files::read_string(&dir.join("reward.json"), "reward normalisation")?)
             .with_context(|| format!("`{}` is not a reward normalisation", dir.join("reward.json").display()))?;
-        Ok(RewardModel { gpt, score: Var::from_tensor(&score.to_dtype(DType::F32)?)?, norm })
+        let rm = RewardModel { gpt, score: Var::from_tensor(&score.to_dtype(DType::F32)?)?, norm, knowledge: None };
+        let path = dir.join("knowledge.json");
+        if !path.is_file() {
+            return Ok(rm);
+        }
+        let rec: KnowledgeRecord = serde_json::from_str(&files::read_string(&path, "reward model knowledge")?)
+            .with_context(|| format!("`{}` is not a knowledge record", path.display()))?;
+        let lm = ch03_gpt::load_hf(&dir.join("reference"), dev).context("the reward model's frozen language model")?;
+        rm.with_knowledge(&lm, rec.assistant_id, rec.weight)
     }
 }

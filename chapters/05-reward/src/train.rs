@@ -27,6 +27,10 @@ pub struct RmConfig {
     /// ([`crate::data::with_non_answers`]).
     #[serde(default)]
     pub non_answers: bool,
+    /// Give the score the SFT model's mean log-probability of the response as a second
+    /// input ([`crate::model::Knowledge`]), its weight first fitted alone on the comparisons.
+    #[serde(default)]
+    pub knowledge: bool,
     /// Sampling temperature of the SFT policy when making the responses.
     pub sample_temperature: f64,
     pub max_new_tokens: usize,
@@ -53,6 +57,7 @@ impl RmConfig {
             k: 4,
             off_prompt: 0,
             non_answers: false,
+            knowledge: false,
             sample_temperature: 1.0,
             max_new_tokens: 40,
             labeler: BradleyTerry::default(),
@@ -132,6 +137,50 @@ pub fn raw_scores(rm: &RewardModel, tok: &Tokenizer, texts: &[String], batch: us
     }
     Ok(out)
 }
+
+/// The knowledge input ℓ of `prompt + response` texts ([`crate::model::Knowledge`]), in
+/// batches.
+pub fn knowledge_features(rm: &RewardModel, tok: &Tokenizer, texts: &[String], batch: usize) -> Result<Vec<f64>> {
+    let dev = rm.gpt.device();
+    let mut out = Vec::with_capacity(texts.len());
+    for chunk in texts.chunks(batch.max(1)) {
+        let (ids, mask) = padded(tok, chunk, rm.gpt.cfg.n_positions, &dev)?;
+        out.extend(rm.knowledge_feature(&ids, &mask)?.to_vec1::<f32>()?.into_iter().map(f64::from));
+    }
+    Ok(out)
+}
+
+// ANCHOR: fit_knowledge
+/// The weight `a` that makes the labels most likely with ℓ alone, `P(c ≻ r) = σ(a (ℓ_c − ℓ_r))`:
+/// a one-parameter logistic regression, solved by Newton's method from a = 0.
+pub fn fit_knowledge_weight(rm: &RewardModel, tok: &Tokenizer, set: PairSet) -> Result<f64> {
+    let groups = groups(set.prompts, set.pairs);
+    let texts: Vec<String> = groups.iter().flat_map(|g| g.texts.iter().cloned()).collect();
+    let l = knowledge_features(rm, tok, &texts, 128)?;
+    let (mut deltas, mut offset) = (Vec::new(), 0);
+    for g in &groups {
+        deltas.extend(g.pairs.iter().map(|&(c, r)| l[offset + c] - l[offset + r]));
+        offset += g.texts.len();
+    }
+    let sigmoid = |x: f64| 1.0 / (1.0 + (-x).exp());
+    let mut a = 0.0;
+    for _ in 0..50 {
+        // d/da Σ log σ(a Δ) = Σ σ(−a Δ) Δ;   d²/da² = −Σ σ(a Δ) σ(−a Δ) Δ²
+        let grad: f64 = deltas.iter().map(|&d| sigmoid(-a * d) * d).sum();
+        let curv: f64 = deltas.iter().map(|&d| sigmoid(a * d) * sigmoid(-a * d) * d * d).sum();
+        if curv <= 1e-12 {
+            break;
+        }
+        let step = grad / curv;
+        a += step;
+        if step.abs() < 1e-9 {
+            break;
+        }
+    }
+    ensure!(a.is_finite(), "the knowledge weight did not converge (the comparisons separate perfectly on ℓ)");
+    Ok(a)
+}
+// ANCHOR_END: fit_knowledge
 
 /// (chosen, rejected) raw scores of `pairs`, in their order; each distinct response is
 /// scored once ([`groups`]), however many pairs it is in.
