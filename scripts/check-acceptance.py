@@ -2,6 +2,9 @@
 """Chapter 6's acceptance on the worlds of a study made by `rlhf worlds` (the book's build
 runs it on runs/book), judged with 95% paired-bootstrap intervals over held-out prompts.
 
+A world with several draws of its stages after pretraining (`rlhf worlds --draws`) is
+judged on all of them pooled: the mean over draws, with a bootstrap over draws and prompts.
+
 Enforced on every world (the script fails when one does not hold):
   - RLHF is no less helpful, harmless or truthful than SFT beyond noise (no interval of
     those changes lies below zero), and its gold reward is not below SFT's beyond noise;
@@ -36,7 +39,9 @@ def main():
         for name in NO_WORSE:
             c, text = change(m, name)
             checks.append((f"{name} change {text}: not below zero", c["high"] >= 0))
-        print(f"world {r['seed']}:")
+        draws = r.get("draws", 1)
+        each = ", ".join(f"{x:+.2f}" for x in r.get("gold_by_draw", []))
+        print(f"world {r['seed']} ({draws} draw{'s' if draws > 1 else ''} of SFT, reward model and PPO, pooled; gold change of each: {each}):")
         for text, ok in checks:
             print(f"  {'ok  ' if ok else 'FAIL'} {text}")
         g, text = change(m, "GoldReward")

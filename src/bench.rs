@@ -15,6 +15,7 @@ pub struct BenchOptions {
     pub generate: bool,
     pub pytorch: Option<PathBuf>,
     pub rounds: usize,
+    pub composed: bool,
 }
 
 fn threads() -> usize {
@@ -96,6 +97,14 @@ pub fn bench_command(o: &BenchOptions) -> Result<()> {
     };
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for round in 0..o.rounds {
+        if o.composed {
+            let t = bench::train(&BenchConfig { fused: false, ..cfg.clone() }, compute)?;
+            line(json!({
+                "bench": "train", "implementation": format!("rlhf composed (candle, {})", compute.describe()), "round": round,
+                "tokens_per_s": t.tokens_per_s, "ms_per_step": t.ms_per_step, "profile": t.profile,
+                "parameters": t.parameters, "batch": cfg.batch, "seq_len": cfg.seq_len,
+            }));
+        }
         let t = bench::train(&cfg, compute)?;
         ours.push(t.tokens_per_s);
         line(json!({
@@ -125,6 +134,14 @@ pub fn bench_command(o: &BenchOptions) -> Result<()> {
         // without, once (the quadratic cost the cache removes).
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         for round in 0..o.rounds {
+            if o.composed {
+                let g = bench::generate(&BenchConfig { fused: false, ..cfg.clone() }, true, compute)?;
+                line(json!({
+                    "bench": "generate", "kv_cache": true, "round": round, "implementation": format!("rlhf composed (candle, {})", compute.describe()),
+                    "tokens_per_s": g.tokens_per_s, "seconds": g.seconds,
+                    "batch": cfg.gen_batch, "prompt_len": cfg.prompt_len, "new_tokens": cfg.new_tokens,
+                }));
+            }
             let g = bench::generate(&cfg, true, compute)?;
             ours.push(g.tokens_per_s);
             line(json!({

@@ -51,7 +51,7 @@ pub fn pretrain_command(
     }
     let ids = corpus_ids(&tok, corpus)?;
     files::ensure_dir(out, "--out")?;
-    let split = ids.len() * 9 / 10;
+    let split = pretraining_split(ids.len());
     let (train, heldout) = ids.split_at(split);
     let ckpt = out.join("checkpoint");
     let mut t = if resume && ckpt.join("trainer.json").is_file() {
@@ -186,6 +186,12 @@ pub fn export_command(model: &Path, out: &Path) -> Result<()> {
 }
 
 /// The corpus file as token ids, each document followed by `<|endoftext|>` (id 0).
+/// Pretraining learns from the first nine tenths of the corpus's tokens and measures its
+/// held-out loss on the last tenth; PPO-ptx keeps to the same nine tenths.
+pub fn pretraining_split(tokens: usize) -> usize {
+    tokens * 9 / 10
+}
+
 pub fn corpus_ids(tok: &ch01_tokenizer::tokenizers::Tokenizer, corpus: &Path) -> Result<Vec<u32>> {
     let text = files::read_string(corpus, "corpus")?;
     let docs = world::split_corpus(&text);

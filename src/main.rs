@@ -189,6 +189,11 @@ struct RewardArgs {
     /// `false` (default: the preset's).
     #[arg(long)]
     non_answers: Option<bool>,
+    /// Give the reward model the SFT model's mean log-probability of the response as a
+    /// second input (chapter 5, "What the reward model does not know"): `true` or `false`
+    /// (default: the preset's).
+    #[arg(long)]
+    knowledge: Option<bool>,
     /// Responses sampled per prompt (K; every pair of them is compared).
     #[arg(long)]
     k: Option<usize>,
@@ -262,6 +267,10 @@ struct PpoArgs {
     /// γ of PPO-ptx: weight of the pretraining loss in every update (default: the preset's).
     #[arg(long)]
     ptx_coef: Option<f64>,
+    /// Share of PPO-ptx's text taken from the SFT demonstrations rather than the corpus
+    /// (default: the preset's).
+    #[arg(long)]
+    ptx_demo_share: Option<f64>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -346,6 +355,12 @@ struct WorldsArgs {
     /// The labeler's penalty for an off-topic reply to a question (see `rlhf world --help`).
     #[arg(long)]
     off_topic_penalty: Option<f64>,
+    /// Draws of the stages after pretraining (SFT, reward model, PPO) per world, each with
+    /// its own seeds, into <run>/draw-<D>/; the table pools them, and every finished draw a
+    /// run already has (chapter 6: how much of a result is the draw of the training, not
+    /// the prompts).
+    #[arg(long, default_value_t = 1)]
+    draws: usize,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -373,6 +388,10 @@ struct BenchArgs {
     /// Rounds of (Rust, PyTorch) training measurements; the medians are compared.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// Also measure the model composed from candle's operations (`Gpt::with_fused(false)`,
+    /// the path the fused kernels are tested against), for the speed-up they bring.
+    #[arg(long)]
+    composed: bool,
 }
 
 /// glibc's allocator hands every large block (each activation tensor) back to the kernel
@@ -422,12 +441,12 @@ fn main() {
             let i = &a.input;
             gpt::pretrain_command(&a.out, &i.corpus, &i.tokenizer, &i.preset, i.steps, a.resume).map(|_| ())
         }
-        Some(Command::Sft(a)) => sft::sft_command(&a.out, &a.world, &a.model, &a.preset, a.steps).map(|_| ()),
+        Some(Command::Sft(a)) => sft::sft_command(&a.out, &a.world, &a.model, &a.preset, a.steps, 0).map(|_| ()),
         Some(Command::Reward(a)) => {
-            reward::reward_command(&a.out, &a.world, &a.model, &a.preset, &reward::Overrides { labeler_temperature: a.labeler_temperature, lr: a.lr, epochs: a.epochs, sample_temperature: a.sample_temperature, off_prompt: a.off_prompt, non_answers: a.non_answers, k: a.k }).map(|_| ())
+            reward::reward_command(&a.out, &a.world, &a.model, &a.preset, &reward::Overrides { labeler_temperature: a.labeler_temperature, lr: a.lr, epochs: a.epochs, sample_temperature: a.sample_temperature, off_prompt: a.off_prompt, non_answers: a.non_answers, knowledge: a.knowledge, k: a.k, draw: 0 }).map(|_| ())
         }
         Some(Command::Score(a)) => reward::score_command(&a.reward, &a.prompt, &a.response),
-        Some(Command::Ppo(a)) => ppo::ppo_command(&a.out, &a.world, &a.sft, &a.reward, a.base.as_deref(), &a.preset, &ppo::Overrides { iterations: a.iterations, kl_coef: a.kl_coef, temperature: a.temperature, lr: a.lr, rollout_batch: a.rollout_batch, prompt_baseline: a.prompt_baseline, ptx_coef: a.ptx_coef }).map(|_| ()),
+        Some(Command::Ppo(a)) => ppo::ppo_command(&a.out, &a.world, &a.sft, &a.reward, a.base.as_deref(), &a.preset, &ppo::Overrides { iterations: a.iterations, kl_coef: a.kl_coef, temperature: a.temperature, lr: a.lr, rollout_batch: a.rollout_batch, prompt_baseline: a.prompt_baseline, ptx_coef: a.ptx_coef, ptx_demo_share: a.ptx_demo_share, draw: 0 }).map(|_| ()),
         Some(Command::Overopt(a)) => {
             let out = a.out.clone().unwrap_or_else(|| a.run.join("overopt"));
             overopt::overopt_command(&a.run, &out, &a.preset).map(|_| ())
@@ -447,10 +466,11 @@ fn main() {
             seq_len: a.seq_len,
             steps: a.steps,
             generate: !a.no_generate,
+            composed: a.composed,
             pytorch: a.pytorch,
             rounds: a.rounds,
         }),
-        Some(Command::Worlds(a)) => worlds::worlds_command(&a.runs, &a.name, &a.preset, &a.seeds, a.off_topic_penalty).map(|_| ()),
+        Some(Command::Worlds(a)) => worlds::worlds_command(&a.runs, &a.name, &a.preset, &a.seeds, a.draws, a.off_topic_penalty).map(|_| ()),
         Some(Command::Pipeline(a)) => stages::pipeline(&a.runs, &a.name, &a.preset, a.seed, a.off_topic_penalty),
         None => stages::pipeline(&PathBuf::from("runs"), "default", "small", None, None),
     };

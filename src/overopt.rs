@@ -28,7 +28,7 @@ pub fn overopt_command(run: &Path, out: &Path, preset: &str) -> Result<ch07_over
     let report_file = reward_dir.join("reward_report.json");
     let rm_summary: ch07_overopt::RmSummary = serde_json::from_str(&files::read_string(&report_file, "reward report")?)
         .with_context(|| format!("`{}`: expected the reward report `rlhf reward` writes", report_file.display()))?;
-    let corpus = if cfg.ppo_ptx_coef > 0.0 { crate::gpt::corpus_ids(&tok, &world_dir.join(world::CORPUS_FILE))? } else { Vec::new() };
+    let corpus = if cfg.ppo_ptx_coef > 0.0 { crate::ppo::ptx_text(&tok, &world_dir, &world, sft.cfg.n_positions, ppo_config.ptx_demo_share)? } else { Vec::new() };
     let inputs = ch07_overopt::Inputs { world: &world, tok: &tok, sft: &sft, rm: &rm, rm_summary: &rm_summary, rm_config: &rm_config, ppo_config: &ppo_config, corpus: &corpus };
     let bar = progress::steps(1);
     let report = ch07_overopt::run(inputs, &cfg, out, |m| bar.set_message(m.to_string()))?;

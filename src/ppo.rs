@@ -22,6 +22,9 @@ pub struct Overrides {
     pub rollout_batch: Option<usize>,
     pub prompt_baseline: Option<bool>,
     pub ptx_coef: Option<f64>,
+    pub ptx_demo_share: Option<f64>,
+    /// Another draw of the stage's randomness (0: the preset's seed).
+    pub draw: u64,
 }
 
 /// What `rlhf ppo` reports: the PPO run, and the base model measured the same way when given.
@@ -44,7 +47,11 @@ pub fn ppo_command(
     o: &Overrides,
 ) -> Result<PpoSummary> {
     let mut cfg = PpoConfig::preset(preset)?;
-    let Overrides { iterations, kl_coef, temperature, lr, rollout_batch, prompt_baseline, ptx_coef } = *o;
+    let Overrides { iterations, kl_coef, temperature, lr, rollout_batch, prompt_baseline, ptx_coef, ptx_demo_share, draw } = *o;
+    cfg.seed += draw;
+    if let Some(s) = ptx_demo_share {
+        cfg.ptx_demo_share = s;
+    }
     if let Some(g) = ptx_coef {
         ensure!(g >= 0.0 && g.is_finite(), "--ptx-coef must be ≥ 0, got {g}");
         cfg.ptx_coef = g;
@@ -88,8 +95,7 @@ pub fn ppo_command(
     let bar = progress::steps(cfg.iterations as u64);
     bar.set_message("PPO");
     let eval = EvalConfig::default();
-    // PPO-ptx needs the pretraining corpus, as token ids (beside the world's other files).
-    let corpus = if cfg.ptx_coef > 0.0 { crate::gpt::corpus_ids(&tok, &world_dir.join(world::CORPUS_FILE))? } else { Vec::new() };
+    let corpus = if cfg.ptx_coef > 0.0 { ptx_text(&tok, world_dir, &w, sft.cfg.n_positions, cfg.ptx_demo_share)? } else { Vec::new() };
     let env = ch06_ppo::Env { world: &w, tok: &tok, reference: &sft, rm: &rm, corpus: &corpus, score: None };
     let (policy, report) = ch06_ppo::run(env, &cfg, &eval, out, |s| {
         bar.set_position(s.iteration as u64);
@@ -97,10 +103,19 @@ pub fn ppo_command(
     })?;
     bar.finish_and_clear();
     crate::sft::save_checkpoint(&policy.gpt, &tok, &out.join("checkpoint"))?;
+    // The alignment tax: every model's loss on the corpus's held-out tenth.
+    let ids = crate::gpt::corpus_ids(&tok, &world_dir.join(world::CORPUS_FILE))?;
+    let heldout_text = &ids[crate::gpt::pretraining_split(ids.len())..];
+    let lm_loss = |m: &ch03_gpt::Gpt| ch06_ppo::corpus_loss(m, heldout_text, LM_LOSS_WINDOWS, m.cfg.n_positions.min(128));
+    let mut report = report;
+    report.sft.lm_loss = Some(lm_loss(&sft)?);
+    report.rlhf.lm_loss = Some(lm_loss(&policy.gpt)?);
+    files::write_string_atomic(&out.join("ppo_report.json"), &serde_json::to_string_pretty(&report)?)?;
     let base = match base_dir {
         Some(b) => {
             let base = crate::compute::load(b).with_context(|| format!("--base `{}`", b.display()))?;
-            let col = ch06_ppo::measure(&w, &tok, &base, &sft, &rm, &w.prompts.heldout, &eval)?;
+            let mut col = ch06_ppo::measure(&w, &tok, &base, &sft, &rm, &w.prompts.heldout, &eval)?;
+            col.lm_loss = Some(lm_loss(&base)?);
             files::write_string_atomic(&out.join(BASE_COLUMN), &serde_json::to_string_pretty(&col)?)?;
             Some(col)
         }
@@ -119,6 +134,9 @@ pub fn ppo_command(
     );
     Ok(PpoSummary { report, base, world: w })
 }
+
+/// Windows of the corpus's held-out tenth for the corpus-loss row (128 tokens each).
+const LM_LOSS_WINDOWS: usize = 128;
 
 /// The report's PPO section and the capability table.
 pub fn report_section(p: &PpoSummary) -> String {
@@ -161,4 +179,15 @@ pub fn report_section(p: &PpoSummary) -> String {
     s += &crate::worlds::interval_table(&p.world, p.base.as_ref(), &r.sft, &r.rlhf, 0);
     s += "<!-- ANCHOR_END: intervals -->\n\n";
     s
+}
+
+/// PPO-ptx's text as token ids: the pretraining corpus's training part (the split
+/// pretraining used: its last tenth stays held out) and the SFT demonstrations, mixed so
+/// that the demonstrations are `demo_share` of it ([`ch06_ppo::train::ptx_stream`]).
+pub fn ptx_text(tok: &ch01_tokenizer::tokenizers::Tokenizer, world_dir: &Path, w: &World, context: usize, demo_share: f64) -> Result<Vec<u32>> {
+    let ids = crate::gpt::corpus_ids(tok, &world_dir.join(world::CORPUS_FILE))?;
+    let train = &ids[..crate::gpt::pretraining_split(ids.len())];
+    let (demos, _) = ch04_sft::data::examples(tok, &w.demonstrations, context)?;
+    let demos: Vec<Vec<u32>> = demos.into_iter().map(|e| [e.prompt, e.response].concat()).collect();
+    Ok(ch06_ppo::train::ptx_stream(train, &demos, demo_share))
 }

@@ -11,8 +11,9 @@ use world::World;
 /// `rlhf sft`: fine-tune the checkpoint `model` on the world's demonstrations; write the
 /// fine-tuned checkpoint into `out/checkpoint`, with plots, samples and the base and SFT
 /// capabilities on held-out prompts.
-pub fn sft_command(out: &Path, world_dir: &Path, model: &Path, preset: &str, steps: Option<usize>) -> Result<Report> {
+pub fn sft_command(out: &Path, world_dir: &Path, model: &Path, preset: &str, steps: Option<usize>, draw: u64) -> Result<Report> {
     let mut cfg = SftConfig::preset(preset)?;
+    cfg.seed += draw; // another draw of the stage's randomness (0: the preset's)
     if let Some(s) = steps {
         ensure!(s > 0, "--steps must be positive");
         cfg.steps = s;

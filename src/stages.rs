@@ -148,19 +148,12 @@ pub fn pipeline(runs: &Path, name: &str, preset: &str, seed: Option<u64>, off_to
     let mut times = Vec::new();
 
     let (corpus, tokenizer) = (dir.join("world").join(world::CORPUS_FILE), dir.join("tokenizer").join("tokenizer.json"));
-    let (pretrained, sft_ckpt) = (dir.join("pretrain").join("checkpoint"), dir.join("sft").join("checkpoint"));
+    let pretrained = dir.join("pretrain").join("checkpoint");
     let w = timed(&mut times, "world", || world_command(&dir.join("world"), preset, seed, None, off_topic_penalty))?;
     let tok = timed(&mut times, "tokenizer", || tokenizer_command(&dir.join("tokenizer"), &corpus, preset, None))?;
     let att = timed(&mut times, "attention", || attention_command(&dir.join("attention"), &corpus, &tokenizer, preset, None))?;
     let pre = timed(&mut times, "pretrain", || crate::gpt::pretrain_command(&dir.join("pretrain"), &corpus, &tokenizer, preset, None, false))?;
-    let sft = timed(&mut times, "sft", || crate::sft::sft_command(&dir.join("sft"), &dir.join("world"), &pretrained, preset, None))?;
-    let rm = timed(&mut times, "reward model", || {
-        crate::reward::reward_command(&dir.join("reward"), &dir.join("world"), &sft_ckpt, preset, &Default::default())
-    })?;
-    let ppo = timed(&mut times, "PPO and evaluation", || {
-        let rm_ckpt = dir.join("reward").join("checkpoint");
-        crate::ppo::ppo_command(&dir.join("ppo"), &dir.join("world"), &sft_ckpt, &rm_ckpt, Some(&pretrained), preset, &Default::default())
-    })?;
+    let (sft, rm, ppo) = later_stages(&dir, &dir, preset, 0, &mut times)?;
     let model = ch03_gpt::GptConfig::from_hf_file(&pretrained.join("config.json"))?;
     let sections = [
         crate::gpt::report_section(&pre),
@@ -174,6 +167,47 @@ pub fn pipeline(runs: &Path, name: &str, preset: &str, seed: Option<u64>, off_to
     files::write_string_atomic(&dir.join("report.md"), &report)?;
     println!("\n{report}");
     Ok(())
+}
+
+/// The stages after pretraining — SFT, the reward model, PPO and the evaluation — into
+/// `out`, from the world and pretrained checkpoint of the run `src` (the same directory
+/// for a plain pipeline), with draw `draw` of their randomness (0: the presets' seeds).
+fn later_stages(
+    src: &Path,
+    out: &Path,
+    preset: &str,
+    draw: u64,
+    times: &mut Vec<StageTime>,
+) -> Result<(ch04_sft::Report, ch05_reward::Report, crate::ppo::PpoSummary)> {
+    let (world, pretrained) = (src.join("world"), src.join("pretrain").join("checkpoint"));
+    let sft_ckpt = out.join("sft").join("checkpoint");
+    let sft = timed(times, "sft", || crate::sft::sft_command(&out.join("sft"), &world, &pretrained, preset, None, draw))?;
+    let rm = timed(times, "reward model", || {
+        crate::reward::reward_command(&out.join("reward"), &world, &sft_ckpt, preset, &crate::reward::Overrides { draw, ..Default::default() })
+    })?;
+    let ppo = timed(times, "PPO and evaluation", || {
+        let rm_ckpt = out.join("reward").join("checkpoint");
+        crate::ppo::ppo_command(&out.join("ppo"), &world, &sft_ckpt, &rm_ckpt, Some(&pretrained), preset, &crate::ppo::Overrides { draw, ..Default::default() })
+    })?;
+    Ok((sft, rm, ppo))
+}
+
+/// Another draw of a finished run's stages after pretraining (`rlhf worlds --draws`): SFT,
+/// reward model and PPO into `out`, reusing `src`'s world and pretrained model; `out/draw.md`
+/// holds the capability table and the time per stage.
+pub fn draw(src: &Path, out: &Path, preset: &str, draw: u64) -> Result<()> {
+    ensure!(draw > 0, "draw 0 is the run itself");
+    files::ensure_dir(out, "draw directory")?;
+    println!("draw {draw} of the stages after pretraining → {}", out.display());
+    let mut times = Vec::new();
+    let (_, _, ppo) = later_stages(src, out, preset, draw, &mut times)?;
+    let mut s = format!("# Draw {draw} of `{}` (preset `{preset}`)\n\n", src.display());
+    s += &crate::ppo::report_section(&ppo);
+    s += "\n| stage | seconds |\n|---|---|\n";
+    for t in &times {
+        writeln!(s, "| {} | {:.1} |", t.stage, t.seconds).unwrap();
+    }
+    files::write_string_atomic(&out.join("draw.md"), &s)
 }
 
 /// Training throughput of each stage that trains the GPT: tokens/s, and MFU on a GPU whose

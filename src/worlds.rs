@@ -24,6 +24,9 @@ pub struct MetricResult {
     pub rlhf: Interval,
     /// RLHF − SFT, resampling prompts together.
     pub change: Interval,
+    /// (SFT, RLHF) of each draw of the stages after pretraining.
+    #[serde(default)]
+    pub by_draw: Vec<(f64, f64)>,
 }
 
 /// What one world's run measured.
@@ -35,6 +38,16 @@ pub struct WorldResult {
     pub kl: f64,
     /// Mean normalised reward-model score of the greedy answers: SFT, RLHF.
     pub rm_reward: (f64, f64),
+    /// Draws of the stages after pretraining (SFT, reward model, PPO) pooled in these
+    /// results; each draw's gold-reward change.
+    #[serde(default = "one")]
+    pub draws: usize,
+    #[serde(default)]
+    pub gold_by_draw: Vec<f64>,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl WorldResult {
@@ -45,22 +58,46 @@ impl WorldResult {
 
 /// Every metric of the base (if measured), SFT and RLHF columns with intervals.
 pub fn measure(w: &World, base: Option<&Column>, sft: &Column, rlhf: &Column, seed: u64) -> Result<WorldResult> {
+    measure_draws(w, base, &[(sft, rlhf)], seed)
+}
+
+/// [`measure`] pooled over draws of the stages after pretraining (one (SFT, RLHF) pair of
+/// columns per draw, on the same held-out prompts): every value is the mean over draws,
+/// every interval the two-level bootstrap of [`stats::paired_difference_draws`].
+pub fn measure_draws(w: &World, base: Option<&Column>, draws: &[(&Column, &Column)], seed: u64) -> Result<WorldResult> {
+    ensure!(!draws.is_empty(), "no draws to measure");
     let prompts = &w.prompts.heldout;
     let values = |c: &Column| world::eval::per_prompt(&w.config.labeler, &w.entities, prompts, &c.responses);
-    let (b, s, r) = (base.map(values).transpose()?, values(sft)?, values(rlhf)?);
+    let b = base.map(values).transpose()?;
+    let (s, r): (Vec<_>, Vec<_>) = draws.iter().map(|(s, r)| Ok((values(s)?, values(r)?))).collect::<Result<Vec<_>>>()?.into_iter().unzip();
     let mut rng = world::rng(seed, 90);
     let metrics = Metric::ALL
         .iter()
         .enumerate()
-        .map(|(i, &metric)| MetricResult {
-            metric,
-            base: b.as_ref().map(|b| stats::mean_interval(&b[i], &mut rng)),
-            sft: stats::mean_interval(&s[i], &mut rng),
-            rlhf: stats::mean_interval(&r[i], &mut rng),
-            change: stats::paired_difference(&s[i], &r[i], &mut rng),
+        .map(|(i, &metric)| {
+            let (si, ri): (Vec<_>, Vec<_>) = s.iter().zip(&r).map(|(s, r)| (s[i].clone(), r[i].clone())).unzip();
+            let by_draw = si.iter().zip(&ri).map(|(s, r)| (world::eval::mean_counted(s), world::eval::mean_counted(r))).collect();
+            MetricResult {
+                metric,
+                base: b.as_ref().map(|b| stats::mean_interval(&b[i], &mut rng)),
+                sft: stats::mean_interval_draws(&si, &mut rng),
+                rlhf: stats::mean_interval_draws(&ri, &mut rng),
+                change: stats::paired_difference_draws(&si, &ri, &mut rng),
+                by_draw,
+            }
         })
         .collect();
-    Ok(WorldResult { seed: w.config.seed, metrics, kl: rlhf.kl, rm_reward: (sft.rm_reward, rlhf.rm_reward) })
+    let mean = |f: &dyn Fn(&(&Column, &Column)) -> f64| draws.iter().map(f).sum::<f64>() / draws.len() as f64;
+    let gold = Metric::ALL.iter().position(|&m| m == Metric::GoldReward).unwrap();
+    let gold_by_draw = s.iter().zip(&r).map(|(s, r)| world::eval::mean_counted(&r[gold]) - world::eval::mean_counted(&s[gold])).collect();
+    Ok(WorldResult {
+        seed: w.config.seed,
+        metrics,
+        kl: mean(&|d| d.1.kl),
+        rm_reward: (mean(&|d| d.0.rm_reward), mean(&|d| d.1.rm_reward)),
+        draws: draws.len(),
+        gold_by_draw,
+    })
 }
 
 /// "61% [55, 67]" or "1.74 [1.60, 1.88]".
@@ -157,15 +194,17 @@ pub fn worlds_table(results: &[WorldResult]) -> String {
     }
     let kl = stats::mean_sd(&results.iter().map(|r| r.kl).collect::<Vec<_>>());
     writeln!(s, "| KL(RLHF ‖ SFT), nats per response | | | {:.2} ± {:.2} | | |", kl.0, kl.1).unwrap();
-    s += "\nMean ± standard deviation over the worlds; a world counts as up or down when the 95% interval of its change excludes zero.\n\n";
+    s += "\nMean ± standard deviation over the worlds; a world counts as up or down when the 95% interval of its change excludes zero. \
+          A world with several draws of its stages after pretraining (SFT, reward model, PPO) is measured on all of them pooled: \
+          each value the mean over draws, each interval a bootstrap over draws and prompts.\n\n";
     s += "Every world: the change from SFT to RLHF with its 95% interval (points; utility for the gold reward; **bold**: beyond noise):\n\n";
     let shown = [Metric::Helpfulness, Metric::Harmlessness, Metric::Truthfulness, Metric::TruthfulInformative, Metric::GoldReward];
     s += "| world |";
     for m in shown {
         write!(s, " {} |", m.name()).unwrap();
     }
-    s += " gold SFT → RLHF | KL | claims |\n|---|";
-    s += &"---|".repeat(shown.len() + 3);
+    s += " gold SFT → RLHF | KL | draws: gold change of each | claims |\n|---|";
+    s += &"---|".repeat(shown.len() + 4);
     s.push('\n');
     for r in results {
         write!(s, "| {} |", r.seed).unwrap();
@@ -174,8 +213,29 @@ pub fn worlds_table(results: &[WorldResult]) -> String {
         }
         let g = r.get(Metric::GoldReward);
         let verdict = claims_verdict(r);
-        writeln!(s, " {:.2} → {:.2} | {:.2} | {verdict} |", g.sft.value, g.rlhf.value, r.kl).unwrap();
+        let each: Vec<String> = r.gold_by_draw.iter().map(|x| format!("{x:+.2}")).collect();
+        writeln!(s, " {:.2} → {:.2} | {:.2} | {}: {} | {verdict} |", g.sft.value, g.rlhf.value, r.kl, r.draws, each.join(", ")).unwrap();
     }
+    s
+}
+
+/// A world measured over several draws of its stages after pretraining: each capability's
+/// mean ± standard deviation over the draws, the pooled change with its interval, and
+/// every draw's change.
+pub fn draws_table(r: &WorldResult) -> String {
+    let mut s = format!("World {} over {} draws of SFT, the reward model and PPO (the same world, tokenizer and pretrained model):\n\n", r.seed, r.draws);
+    s += "| capability | SFT | RLHF | RLHF − SFT, pooled | each draw's change |\n|---|---|---|---|---|\n";
+    for m in &r.metrics {
+        let (sft, rlhf): (Vec<f64>, Vec<f64>) = m.by_draw.iter().copied().unzip();
+        let (f, scale) = if m.metric.is_fraction() { (0, 100.0) } else { (2, 1.0) };
+        let ms = |x: &[f64]| {
+            let (mean, sd) = stats::mean_sd(x);
+            format!("{:.f$}{} ± {:.f$}", mean * scale, if f == 0 { "%" } else { "" }, sd * scale)
+        };
+        let each: Vec<String> = m.by_draw.iter().map(|(a, b)| format!("{:+.f$}", (b - a) * scale)).collect();
+        writeln!(s, "| {} | {} | {} | {} | {} |", m.metric.name(), ms(&sft), ms(&rlhf), change_cell(m.metric, &m.change), each.join(", ")).unwrap();
+    }
+    s += "\nMean ± standard deviation over the draws; the pooled change's 95% interval is a bootstrap over draws and prompts.\n";
     s
 }
 
@@ -187,26 +247,36 @@ pub struct WorldsReport {
     pub results: Vec<WorldResult>,
 }
 
-/// Read one finished pipeline run and measure it.
-pub fn read_run(dir: &Path) -> Result<WorldResult> {
-    let w = World::read_from(&dir.join("world"))?;
+/// The PPO report (SFT and RLHF columns) of a run or a draw directory.
+fn read_columns(dir: &Path) -> Result<ch06_ppo::Report> {
     let ppo_path = dir.join("ppo").join("ppo_report.json");
-    let report: ch06_ppo::Report = serde_json::from_str(&files::read_string(&ppo_path, "PPO report")?)
-        .with_context(|| format!("`{}` is not a PPO report", ppo_path.display()))?;
+    serde_json::from_str(&files::read_string(&ppo_path, "PPO report")?).with_context(|| format!("`{}` is not a PPO report", ppo_path.display()))
+}
+
+/// Read one finished pipeline run — and the draws of its later stages in `draws` — and
+/// measure them, pooled.
+pub fn read_run_draws(dir: &Path, draws: &[std::path::PathBuf]) -> Result<WorldResult> {
+    let w = World::read_from(&dir.join("world"))?;
     let base_path = dir.join("ppo").join(crate::ppo::BASE_COLUMN);
     let base: Option<Column> = if base_path.exists() {
         Some(serde_json::from_str(&files::read_string(&base_path, "base column")?).with_context(|| format!("`{}` is not a column", base_path.display()))?)
     } else {
         None
     };
-    measure(&w, base.as_ref(), &report.sft, &report.rlhf, 0)
+    let reports: Vec<ch06_ppo::Report> = std::iter::once(dir.to_path_buf()).chain(draws.iter().cloned()).map(|d| read_columns(&d)).collect::<Result<_>>()?;
+    let pairs: Vec<(&Column, &Column)> = reports.iter().map(|r| (&r.sft, &r.rlhf)).collect();
+    measure_draws(&w, base.as_ref(), &pairs, 0)
 }
 
 // ANCHOR: worlds_command
 /// `rlhf worlds`: the pipeline on each world seed into `runs/name/seed-S/` (a run whose
-/// `report.md` exists is reused), then `runs/name/worlds.md` and `worlds.json`.
-pub fn worlds_command(runs: &Path, name: &str, preset: &str, seeds: &[u64], off_topic_penalty: Option<f64>) -> Result<WorldsReport> {
+/// `report.md` exists is reused), `draws − 1` more draws of its stages after pretraining
+/// into `seed-S/draw-D/` (reused when `draw.md` exists; finished draws beyond `draws` are
+/// pooled too), then `runs/name/worlds.md` and `worlds.json`: every world's changes pooled
+/// over its draws.
+pub fn worlds_command(runs: &Path, name: &str, preset: &str, seeds: &[u64], draws: usize, off_topic_penalty: Option<f64>) -> Result<WorldsReport> {
     ensure!(!seeds.is_empty(), "--seeds: expected at least one world seed");
+    ensure!(draws >= 1, "--draws: expected at least 1");
     let dir = runs.join(name);
     files::ensure_dir(&dir, "--runs/--name")?;
     let mut results = Vec::new();
@@ -218,10 +288,25 @@ pub fn worlds_command(runs: &Path, name: &str, preset: &str, seeds: &[u64], off_
             println!("world {} of {}: seed {seed}", i + 1, seeds.len());
             crate::stages::pipeline(&dir, &run, preset, Some(seed), off_topic_penalty)?;
         }
-        results.push(read_run(&dir.join(&run)).with_context(|| format!("world seed {seed}"))?);
+        // Draws 1.. up to `draws`, and any further finished ones (a study pools every draw it has).
+        let mut draw_dirs = Vec::new();
+        for d in 1.. {
+            let out = dir.join(&run).join(format!("draw-{d}"));
+            if d < draws && !out.join("draw.md").exists() {
+                crate::stages::draw(&dir.join(&run), &out, preset, d as u64)?;
+            }
+            if !out.join("draw.md").exists() {
+                break;
+            }
+            draw_dirs.push(out);
+        }
+        results.push(read_run_draws(&dir.join(&run), &draw_dirs).with_context(|| format!("world seed {seed}"))?);
     }
     let report = WorldsReport { preset: preset.to_string(), seeds: seeds.to_vec(), results };
-    let md = format!("# RLHF on {} worlds (preset `{preset}`)\n\n<!-- ANCHOR: worlds -->\n{}<!-- ANCHOR_END: worlds -->\n", seeds.len(), worlds_table(&report.results));
+    let mut md = format!("# RLHF on {} worlds (preset `{preset}`)\n\n<!-- ANCHOR: worlds -->\n{}<!-- ANCHOR_END: worlds -->\n", seeds.len(), worlds_table(&report.results));
+    for r in report.results.iter().filter(|r| r.draws > 1) {
+        md += &format!("\n<!-- ANCHOR: draws_{} -->\n{}<!-- ANCHOR_END: draws_{} -->\n", r.seed, draws_table(r), r.seed);
+    }
     files::write_string_atomic(&dir.join("worlds.md"), &md)?;
     files::write_string_atomic(&dir.join("worlds.json"), &serde_json::to_string_pretty(&report)?)?;
     println!("\n{md}");
@@ -243,10 +328,10 @@ mod tests {
                     Metric::Harmlessness => i((harmless.0 + harmless.1) / 2.0, harmless),
                     _ => i(0.0, (-0.05, 0.05)),
                 };
-                MetricResult { metric, base: None, sft: i(0.5, (0.4, 0.6)), rlhf: i(0.5, (0.4, 0.6)), change }
+                MetricResult { metric, base: None, sft: i(0.5, (0.4, 0.6)), rlhf: i(0.5, (0.4, 0.6)), change, by_draw: vec![(0.5, 0.5)] }
             })
             .collect();
-        WorldResult { seed: 7, metrics, kl: 1.0, rm_reward: (0.0, 0.5) }
+        WorldResult { seed: 7, metrics, kl: 1.0, rm_reward: (0.0, 0.5), draws: 1, gold_by_draw: vec![0.1] }
     }
 
     #[test]
@@ -264,5 +349,18 @@ mod tests {
         let harmless = t.lines().find(|l| l.starts_with("| harmlessness |")).unwrap();
         assert!(harmless.starts_with("| harmlessness | – | 50% ± 0 | 50% ± 0 |") && harmless.ends_with("| 1 / 0 / 1 |"), "{harmless}");
         assert!(t.contains("| harmlessness down |") && t.contains("| gold not up |"), "{t}");
+    }
+
+    #[test]
+    fn a_world_over_its_draws_lists_every_draws_change() {
+        let mut r = result((0.05, 0.3), (-0.1, 0.2));
+        r.draws = 2;
+        for m in &mut r.metrics {
+            m.by_draw = vec![(1.5, 1.7), (1.5, 1.6)];
+        }
+        let t = draws_table(&r);
+        let gold = t.lines().find(|l| l.starts_with("| gold reward |")).unwrap();
+        assert_eq!(gold, "| gold reward | 1.50 ± 0.00 | 1.65 ± 0.07 | **+0.17 [+0.05, +0.30]** | +0.20, +0.10 |", "{t}");
+        assert!(t.contains("World 7 over 2 draws"));
     }
 }

@@ -210,6 +210,17 @@ fn pipeline_writes_every_stage_and_a_report() {
     let worlds: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("runs/study/worlds.json")).unwrap()).unwrap();
     let gold = &worlds["results"][0]["metrics"].as_array().unwrap().iter().find(|m| m["metric"] == "GoldReward").unwrap()["rlhf"];
     assert!(num(&gold["low"]) <= num(&gold["value"]) && num(&gold["value"]) <= num(&gold["high"]), "{gold}");
+    // A second draw of SFT, the reward model and PPO on the same world and pretrained
+    // model: pooled with the first, each draw's change listed.
+    let o = rlhf(&["worlds", "--runs", "runs", "--name", "study", "--seeds", "1234", "--preset", "tiny", "--draws", "2"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(d.join("runs/study/seed-1234/draw-1/draw.md").exists() && d.join("runs/study/seed-1234/draw-1/ppo/ppo_report.json").exists());
+    assert!(!d.join("runs/study/seed-1234/draw-1/pretrain").exists(), "a draw reuses the run's pretrained model");
+    let worlds: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("runs/study/worlds.json")).unwrap()).unwrap();
+    assert_eq!(worlds["results"][0]["draws"], 2);
+    assert_eq!(worlds["results"][0]["gold_by_draw"].as_array().unwrap().len(), 2);
+    let md = std::fs::read_to_string(d.join("runs/study/worlds.md")).unwrap();
+    assert!(md.contains("World 1234 over 2 draws") && md.contains("| 2: "), "{md}");
     let o = rlhf(&["worlds", "--runs", "runs", "--name", "study", "--seeds", "x1"], d);
     assert_eq!(o.status.code(), Some(2), "a seed that is not a number is refused");
 }

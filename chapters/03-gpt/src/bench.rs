@@ -31,6 +31,9 @@ pub struct BenchConfig {
     pub gen_batch: usize,
     pub prompt_len: usize,
     pub new_tokens: usize,
+    /// The fused CPU kernels (`true`, the default) or the model composed from candle's
+    /// operations (see [`crate::Gpt::fused`]).
+    pub fused: bool,
 }
 
 impl BenchConfig {
@@ -45,6 +48,7 @@ impl BenchConfig {
             gen_batch: 8,
             prompt_len: 16,
             new_tokens: 112,
+            fused: true,
         }
     }
 
@@ -67,6 +71,7 @@ impl BenchConfig {
                     gen_batch: 64,
                     prompt_len: 128,
                     new_tokens: 128,
+                    fused: true,
                 });
             }
             _ => anyhow::bail!("unknown bench preset `{name}`, expected `reference`, `tiny`, `small` or `gpt2`"),
@@ -112,7 +117,7 @@ pub fn train(cfg: &BenchConfig, compute: &Compute) -> Result<TrainBench> {
     let sync = || dev.synchronize();
     let train_cfg = TrainConfig { batch: cfg.batch, seq_len: cfg.seq_len, ..TrainConfig::small() };
     let mut rng = world::rng(7, 0);
-    let gpt = Gpt::new(cfg.model, crate::model::init(&cfg.model, &mut rng, dev)?).with_dtype(compute.precision.dtype())?;
+    let gpt = Gpt::new(cfg.model, crate::model::init(&cfg.model, &mut rng, dev)?).with_dtype(compute.precision.dtype())?.with_fused(cfg.fused);
     let mut opt = AdamW::new(&gpt.params)?;
     let mut p = StepProfile::default();
     let mut elapsed = 0.0;
@@ -172,7 +177,7 @@ pub struct GenerateBench {
 pub fn generate(cfg: &BenchConfig, kv_cache: bool, compute: &Compute) -> Result<GenerateBench> {
     let dev = &compute.device;
     let mut rng = world::rng(8, 0);
-    let gpt = Gpt::new(cfg.model, crate::model::init(&cfg.model, &mut rng, dev)?).with_dtype(compute.precision.dtype())?;
+    let gpt = Gpt::new(cfg.model, crate::model::init(&cfg.model, &mut rng, dev)?).with_dtype(compute.precision.dtype())?.with_fused(cfg.fused);
     let prompts: Vec<Vec<u32>> = (0..cfg.gen_batch)
         .map(|_| (0..cfg.prompt_len).map(|_| rng.random_range(0..cfg.model.vocab_size as u32)).collect())
         .collect();

@@ -69,6 +69,12 @@ pub struct PpoConfig {
     pub ptx_coef: f64,
     #[serde(default)]
     pub ptx_batch: usize,
+    /// The share of PPO-ptx's text that is the SFT demonstrations (in the chat template,
+    /// each ending with `<|end|>`) rather than pretraining corpus ([`crate::train::ptx_stream`]):
+    /// the corpus alone teaches that a sum is followed by another sum, not by the end of the
+    /// answer. 0: the corpus alone, as InstructGPT.
+    #[serde(default)]
+    pub ptx_demo_share: f64,
     // --- optimisation ---
     /// Passes over each rollout batch.
     pub ppo_epochs: usize,
@@ -104,6 +110,7 @@ impl PpoConfig {
             entropy_coef: 0.0,
             ptx_coef: 0.0,
             ptx_batch: 16,
+            ptx_demo_share: 0.0,
             ppo_epochs: 4,
             minibatch: 16,
             lr: 1e-4,
@@ -114,9 +121,11 @@ impl PpoConfig {
     }
 
     /// The CPU pipeline's PPO: rollouts at temperature 0.7 (the reward model's comparisons
-    /// were sampled at 0.7 too), β = 0.2, and PPO-ptx with γ = 1: without the pretraining
-    /// term the policy forgot held-out facts while it learned from a reward model that
-    /// cannot check them (chapter 6, "Across worlds").
+    /// were sampled at 0.7 too), β = 0.2, and PPO-ptx with γ = 1 on text that is a quarter
+    /// SFT demonstrations: without the pretraining term the policy forgot held-out facts
+    /// while it learned from a reward model that cannot check them; with the corpus alone
+    /// its greedy answers to sums ran on into more sums, as the corpus's lines do (chapter 6,
+    /// "Across worlds").
     pub fn small() -> Self {
         PpoConfig {
             iterations: 40,
@@ -126,6 +135,7 @@ impl PpoConfig {
             kl_coef: 0.2,
             temperature: 0.7,
             ptx_coef: 1.0,
+            ptx_demo_share: 0.25,
             ..Self::tiny()
         }
     }
@@ -152,6 +162,7 @@ impl PpoConfig {
         ensure!((0.0..=1.0).contains(&self.gamma) && (0.0..=1.0).contains(&self.lambda), "gamma and lambda must be in [0, 1]");
         ensure!(self.clip_range > 0.0 && self.value_clip_range > 0.0, "clip ranges must be positive");
         ensure!(self.kl_coef >= 0.0, "kl_coef must be ≥ 0");
+        ensure!((0.0..1.0).contains(&self.ptx_demo_share), "ptx_demo_share must be in [0, 1), got {}", self.ptx_demo_share);
         Ok(())
     }
 }

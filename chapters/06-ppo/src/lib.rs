@@ -25,9 +25,9 @@ pub mod train;
 /// `--features exercises` — your versions in [`exercises`].
 pub mod ex {
     #[cfg(not(feature = "exercises"))]
-    pub use crate::core::{gae, policy_loss};
+    pub use crate::core::{gae, kl_estimate, policy_loss, shaped_rewards, value_loss};
     #[cfg(feature = "exercises")]
-    pub use crate::exercises::{gae, policy_loss};
+    pub use crate::exercises::{gae, kl_estimate, policy_loss, shaped_rewards, value_loss};
 }
 
 pub use ch05_reward;
@@ -64,6 +64,11 @@ pub struct Column {
     pub responses: Vec<String>,
     #[serde(default)]
     pub rm_scores: Vec<f64>,
+    /// Next-token loss on the pretraining corpus's held-out tenth, nats per token: what
+    /// the model still knows of the text it was pretrained on (the "alignment tax" is how
+    /// much SFT and RLHF raise it). Measured by the command, which holds the corpus.
+    #[serde(default)]
+    pub lm_loss: Option<f64>,
 }
 
 // ANCHOR: measure
@@ -87,7 +92,7 @@ pub fn measure(world: &World, tok: &Tokenizer, model: &Gpt, reference: &Gpt, rm:
         let lr = policy::reference_logp(reference, &ids, &mask, pw, 1.0)?;
         total += ((lp - lr)? * rmask)?.sum_all()?.to_scalar::<f32>()? as f64;
     }
-    Ok(Column { capabilities, rm_reward, kl: total / prompts.len() as f64, responses, rm_scores })
+    Ok(Column { capabilities, rm_reward, kl: total / prompts.len() as f64, responses, rm_scores, lm_loss: None })
 }
 // ANCHOR_END: measure
 
@@ -167,6 +172,29 @@ pub fn table(columns: &[(&str, &Column)]) -> String {
     for (_, c) in columns {
         write!(s, " {:.2} |", c.kl).unwrap();
     }
+    if columns.iter().all(|(_, c)| c.lm_loss.is_some()) {
+        s.push_str("\n| held-out corpus loss (nats per token) |");
+        for (_, c) in columns {
+            write!(s, " {:.3} |", c.lm_loss.unwrap()).unwrap();
+        }
+    }
     s.push('\n');
     s
+}
+
+/// The mean next-token loss of `model` on `windows` fixed windows of `len + 1` tokens
+/// spread evenly over `tokens` (the same windows for every model).
+pub fn corpus_loss(model: &Gpt, tokens: &[u32], windows: usize, len: usize) -> Result<f64> {
+    anyhow::ensure!(tokens.len() > len + 1 && windows > 0, "{} tokens are too few for {windows} windows of {len}", tokens.len());
+    let stride = (tokens.len() - len - 1) / windows;
+    let rows: Vec<u32> = (0..windows).flat_map(|w| tokens[w * stride..w * stride + len + 1].iter().copied()).collect();
+    let all = candle_core::Tensor::from_vec(rows, (windows, len + 1), &model.device())?;
+    let mut total = 0.0;
+    for chunk in 0..windows.div_ceil(32) {
+        let n = 32.min(windows - chunk * 32);
+        let b = all.narrow(0, chunk * 32, n)?;
+        let (x, y) = (b.narrow(1, 0, len)?, b.narrow(1, 1, len)?);
+        total += Gpt::loss(&model.forward(&x, None)?, &y)?.to_scalar::<f32>()? as f64 * n as f64;
+    }
+    Ok(total / windows as f64)
 }

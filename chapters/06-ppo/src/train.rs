@@ -73,6 +73,30 @@ pub fn ptx_loss<R: rand::Rng>(policy: &Policy, corpus: &[u32], cfg: &PpoConfig, 
 }
 // ANCHOR_END: ptx
 
+// ANCHOR: ptx_stream
+/// The text PPO-ptx learns from: the pretraining corpus's training tokens, and the SFT
+/// demonstrations (each prompt and response in the chat template, then `<|endoftext|>`)
+/// repeated until they are `demo_share` of the stream. Random windows of it then show the
+/// policy both what pretraining taught (the world's facts) and what SFT taught (an answer
+/// ends with `<|end|>`).
+pub fn ptx_stream(corpus: &[u32], demos: &[Vec<u32>], demo_share: f64) -> Vec<u32> {
+    let demo_tokens: usize = demos.iter().map(|d| d.len() + 1).sum();
+    if demo_share <= 0.0 || demo_tokens == 0 {
+        return corpus.to_vec();
+    }
+    // corpus + k · demos with k · demo_tokens / (corpus + k · demo_tokens) = share.
+    let k = ((demo_share / (1.0 - demo_share)) * corpus.len() as f64 / demo_tokens as f64).round().max(1.0) as usize;
+    let mut out = corpus.to_vec();
+    for _ in 0..k {
+        for d in demos {
+            out.extend_from_slice(d);
+            out.push(0); // <|endoftext|>
+        }
+    }
+    out
+}
+// ANCHOR_END: ptx_stream
+
 /// The optimiser state of a PPO run, and β.
 pub struct Trainer {
     pub opt: AdamW,

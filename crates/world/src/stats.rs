@@ -65,6 +65,60 @@ pub fn paired_difference<R: Rng>(a: &[Option<f64>], b: &[Option<f64>], rng: &mut
 }
 // ANCHOR_END: paired_bootstrap
 
+// ANCHOR: draws_bootstrap
+/// [`paired_difference`] over several *draws* of the same experiment (`a[d]` and `b[d]`:
+/// the values of draw d, one per item — the same items in every draw): the mean over
+/// draws of each draw's mean difference, with an interval from a two-level bootstrap —
+/// resample the draws, then the items (the same items for every chosen draw) — so that it
+/// includes how much the result moves from one draw of the training to the next, not only
+/// from one sample of items to the next. One draw: exactly [`paired_difference`].
+pub fn paired_difference_draws<R: Rng>(a: &[Vec<Option<f64>>], b: &[Vec<Option<f64>>], rng: &mut R) -> Interval {
+    assert!(!a.is_empty() && a.len() == b.len(), "paired_difference_draws: one list of values per draw on each side");
+    if a.len() == 1 {
+        return paired_difference(&a[0], &b[0], rng);
+    }
+    let n = a[0].len();
+    assert!(a.iter().chain(b).all(|v| v.len() == n), "paired_difference_draws: every draw needs one value per item");
+    // Each draw's mean difference over the chosen items (with repeats), then the mean over draws.
+    let stat = |draws: &[usize], items: &[usize]| {
+        let per_draw: Vec<f64> = draws
+            .iter()
+            .filter_map(|&d| {
+                let (k, s) = items.iter().fold((0usize, 0.0), |(k, s), &i| match (a[d][i], b[d][i]) {
+                    (Some(x), Some(y)) => (k + 1, s + y - x),
+                    _ => (k, s),
+                });
+                (k > 0).then(|| s / k as f64)
+            })
+            .collect();
+        per_draw.iter().sum::<f64>() / per_draw.len() as f64
+    };
+    let all_draws: Vec<usize> = (0..a.len()).collect();
+    let all_items: Vec<usize> = (0..n).collect();
+    let value = stat(&all_draws, &all_items);
+    let mut resampled: Vec<f64> = (0..RESAMPLES)
+        .map(|_| {
+            let draws: Vec<usize> = (0..a.len()).map(|_| rng.random_range(0..a.len())).collect();
+            let items: Vec<usize> = (0..n).map(|_| rng.random_range(0..n)).collect();
+            stat(&draws, &items)
+        })
+        .filter(|v| v.is_finite())
+        .collect();
+    resampled.sort_by(f64::total_cmp);
+    if resampled.is_empty() {
+        return Interval { value, low: f64::NAN, high: f64::NAN };
+    }
+    Interval { value, low: quantile(&resampled, 0.025), high: quantile(&resampled, 0.975) }
+}
+// ANCHOR_END: draws_bootstrap
+
+/// The mean of the counted values over several draws, with the two-level interval of
+/// [`paired_difference_draws`].
+pub fn mean_interval_draws<R: Rng>(values: &[Vec<Option<f64>>], rng: &mut R) -> Interval {
+    let zeros: Vec<Vec<Option<f64>>> = values.iter().map(|v| v.iter().map(|x| x.map(|_| 0.0)).collect()).collect();
+    paired_difference_draws(&zeros, values, rng)
+}
+
 /// The mean of the counted values with a 95% bootstrap interval: the paired difference
 /// from zero.
 pub fn mean_interval<R: Rng>(values: &[Option<f64>], rng: &mut R) -> Interval {

@@ -59,3 +59,31 @@ fn mean_and_sample_deviation() {
     assert_eq!(m, 2.5);
     assert!((sd - (5.0f64 / 3.0).sqrt()).abs() < 1e-12);
 }
+
+#[test]
+fn draws_widen_the_interval_by_the_spread_between_draws() {
+    use rand::Rng;
+    let mut rng = world::rng(5, 0);
+    let n = 200;
+    let a: Vec<Option<f64>> = (0..n).map(|_| Some(rng.random_range(0.0..1.0))).collect();
+    // Three draws whose effects differ (+0.0, +0.2, +0.4), each with item noise.
+    let draws: Vec<Vec<Option<f64>>> = [0.0, 0.2, 0.4]
+        .iter()
+        .map(|shift| a.iter().map(|x| Some(x.unwrap() + shift + rng.random_range(-0.1..0.1))).collect())
+        .collect();
+    let base = vec![a.clone(); 3];
+    let pooled = stats::paired_difference_draws(&base, &draws, &mut world::rng(6, 0));
+    assert!((pooled.value - 0.2).abs() < 0.02, "{pooled:?}");
+    // One draw's interval is narrow: it knows nothing of the other draws.
+    let one = stats::paired_difference(&a, &draws[1], &mut world::rng(6, 0));
+    assert!(one.high - one.low < 0.05, "{one:?}");
+    // Pooled, the spread between draws (0 to 0.4) shows in the interval.
+    assert!(pooled.high - pooled.low > 0.2 && pooled.low < 0.1 && pooled.high > 0.3, "{pooled:?}");
+    // One draw alone is the plain paired bootstrap.
+    let single = stats::paired_difference_draws(&base[..1], &draws[..1], &mut world::rng(7, 0));
+    assert_eq!(single, stats::paired_difference(&a, &draws[0], &mut world::rng(7, 0)));
+    // Items not counted in a draw are skipped there.
+    let mut holes = draws.clone();
+    holes[0][0] = None;
+    assert!(stats::paired_difference_draws(&base, &holes, &mut world::rng(6, 0)).value.is_finite());
+}
