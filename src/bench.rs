@@ -19,7 +19,10 @@ pub struct BenchOptions {
 }
 
 fn threads() -> usize {
-    std::env::var("RAYON_NUM_THREADS").ok().and_then(|s| s.parse().ok()).unwrap_or(1)
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -32,25 +35,74 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn pytorch(python: &Path, cfg: &BenchConfig, generate: bool) -> Result<Value> {
     // From the working directory first: a binary built elsewhere (the GPU machine's copy)
     // runs from the repository's root there.
-    let script = [Path::new("bench/pytorch_gpt.py").to_path_buf(), Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/pytorch_gpt.py")]
-        .into_iter()
-        .find(|p| p.is_file())
-        .context("cannot find bench/pytorch_gpt.py: run from the repository's root")?;
+    let script = [
+        Path::new("bench/pytorch_gpt.py").to_path_buf(),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/pytorch_gpt.py"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+    .context("cannot find bench/pytorch_gpt.py: run from the repository's root")?;
     let m = &cfg.model;
     let out = Command::new(python)
         .arg(&script)
-        .args(["--vocab", &m.vocab_size.to_string(), "--ctx", &m.n_positions.to_string()])
-        .args(["--width", &m.n_embd.to_string(), "--layers", &m.n_layer.to_string(), "--heads", &m.n_head.to_string()])
-        .args(["--batch", &cfg.batch.to_string(), "--seq-len", &cfg.seq_len.to_string()])
-        .args(["--steps", &cfg.steps.to_string(), "--warmup-steps", &cfg.warmup_steps.to_string()])
+        .args([
+            "--vocab",
+            &m.vocab_size.to_string(),
+            "--ctx",
+            &m.n_positions.to_string(),
+        ])
+        .args([
+            "--width",
+            &m.n_embd.to_string(),
+            "--layers",
+            &m.n_layer.to_string(),
+            "--heads",
+            &m.n_head.to_string(),
+        ])
+        .args([
+            "--batch",
+            &cfg.batch.to_string(),
+            "--seq-len",
+            &cfg.seq_len.to_string(),
+        ])
+        .args([
+            "--steps",
+            &cfg.steps.to_string(),
+            "--warmup-steps",
+            &cfg.warmup_steps.to_string(),
+        ])
         .args(["--threads", &threads().to_string()])
-        .args(["--device", if crate::compute::device().is_cpu() { "cpu" } else { "cuda" }])
-        .args(["--precision", precision_name(crate::compute::get().precision)])
-        .args(if generate { vec!["--generate".to_string()] } else { vec![] })
-        .args(["--gen-batch", &cfg.gen_batch.to_string(), "--prompt-len", &cfg.prompt_len.to_string()])
+        .args([
+            "--device",
+            if crate::compute::device().is_cpu() {
+                "cpu"
+            } else {
+                "cuda"
+            },
+        ])
+        .args([
+            "--precision",
+            precision_name(crate::compute::get().precision),
+        ])
+        .args(if generate {
+            vec!["--generate".to_string()]
+        } else {
+            vec![]
+        })
+        .args([
+            "--gen-batch",
+            &cfg.gen_batch.to_string(),
+            "--prompt-len",
+            &cfg.prompt_len.to_string(),
+        ])
         .args(["--new-tokens", &cfg.new_tokens.to_string()])
         .output()
-        .with_context(|| format!("cannot run `{}` (--pytorch expects a Python with torch installed)", python.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot run `{}` (--pytorch expects a Python with torch installed)",
+                python.display()
+            )
+        })?;
     ensure!(
         out.status.success(),
         "`{} {}` failed:\n{}",
@@ -59,7 +111,12 @@ fn pytorch(python: &Path, cfg: &BenchConfig, generate: bool) -> Result<Value> {
         String::from_utf8_lossy(&out.stderr)
     );
     let line = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(line.trim()).with_context(|| format!("the PyTorch script printed `{}`, not one JSON line", line.trim()))
+    serde_json::from_str(line.trim()).with_context(|| {
+        format!(
+            "the PyTorch script printed `{}`, not one JSON line",
+            line.trim()
+        )
+    })
 }
 
 fn precision_name(p: Precision) -> &'static str {
@@ -77,7 +134,11 @@ pub fn bench_command(o: &BenchOptions) -> Result<()> {
         cfg.batch = b;
     }
     if let Some(t) = o.seq_len {
-        ensure!(t > 0 && t <= cfg.model.n_positions, "--seq-len {t}: expected 1..={} (the model's context)", cfg.model.n_positions);
+        ensure!(
+            t > 0 && t <= cfg.model.n_positions,
+            "--seq-len {t}: expected 1..={} (the model's context)",
+            cfg.model.n_positions
+        );
         cfg.seq_len = t;
     }
     if let Some(s) = o.steps {
@@ -86,19 +147,31 @@ pub fn bench_command(o: &BenchOptions) -> Result<()> {
     }
     ensure!(o.rounds > 0, "--rounds must be positive");
     let compute = crate::compute::get();
-    let gpu = if compute.device.is_cpu() { None } else { ch03_gpt::device::gpu_name() };
+    let gpu = if compute.device.is_cpu() {
+        None
+    } else {
+        ch03_gpt::device::gpu_name()
+    };
     let common = json!({
         "preset": o.preset, "model": cfg.model, "threads": threads(),
         "device": compute.describe(), "gpu": gpu,
     });
     let line = |mut v: Value| {
-        v.as_object_mut().unwrap().extend(common.as_object().unwrap().clone());
+        v.as_object_mut()
+            .unwrap()
+            .extend(common.as_object().unwrap().clone());
         println!("{v}");
     };
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for round in 0..o.rounds {
         if o.composed {
-            let t = bench::train(&BenchConfig { fused: false, ..cfg.clone() }, compute)?;
+            let t = bench::train(
+                &BenchConfig {
+                    fused: false,
+                    ..cfg.clone()
+                },
+                compute,
+            )?;
             line(json!({
                 "bench": "train", "implementation": format!("rlhf composed (candle, {})", compute.describe()), "round": round,
                 "tokens_per_s": t.tokens_per_s, "ms_per_step": t.ms_per_step, "profile": t.profile,
@@ -115,7 +188,9 @@ pub fn bench_command(o: &BenchOptions) -> Result<()> {
         }));
         if let Some(py) = &o.pytorch {
             let mut v = pytorch(py, &cfg, false)?;
-            let tps = v["tokens_per_s"].as_f64().context("PyTorch's line has no tokens_per_s")?;
+            let tps = v["tokens_per_s"]
+                .as_f64()
+                .context("PyTorch's line has no tokens_per_s")?;
             theirs.push(tps);
             v["round"] = json!(round);
             v["mfu"] = json!(t.throughput.mfu.map(|m| m * tps / t.tokens_per_s));
@@ -135,7 +210,14 @@ pub fn bench_command(o: &BenchOptions) -> Result<()> {
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         for round in 0..o.rounds {
             if o.composed {
-                let g = bench::generate(&BenchConfig { fused: false, ..cfg.clone() }, true, compute)?;
+                let g = bench::generate(
+                    &BenchConfig {
+                        fused: false,
+                        ..cfg.clone()
+                    },
+                    true,
+                    compute,
+                )?;
                 line(json!({
                     "bench": "generate", "kv_cache": true, "round": round, "implementation": format!("rlhf composed (candle, {})", compute.describe()),
                     "tokens_per_s": g.tokens_per_s, "seconds": g.seconds,
@@ -151,7 +233,11 @@ pub fn bench_command(o: &BenchOptions) -> Result<()> {
             }));
             if let Some(py) = &o.pytorch {
                 let mut v = pytorch(py, &cfg, true)?;
-                theirs.push(v["tokens_per_s"].as_f64().context("PyTorch's line has no tokens_per_s")?);
+                theirs.push(
+                    v["tokens_per_s"]
+                        .as_f64()
+                        .context("PyTorch's line has no tokens_per_s")?,
+                );
                 v["round"] = json!(round);
                 line(v);
             }

@@ -11,7 +11,13 @@ static COMPUTE: OnceLock<Compute> = OnceLock::new();
 pub fn init(device: &str, precision: &str) -> Result<()> {
     let c = Compute::new(device, precision)?;
     if !c.device.is_cpu() {
-        println!("compute: {}{}", c.describe(), ch03_gpt::device::gpu_name().map(|n| format!(" on {n}")).unwrap_or_default());
+        println!(
+            "compute: {}{}",
+            c.describe(),
+            ch03_gpt::device::gpu_name()
+                .map(|n| format!(" on {n}"))
+                .unwrap_or_default()
+        );
     }
     let _ = COMPUTE.set(c);
     Ok(())

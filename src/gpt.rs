@@ -2,9 +2,9 @@
 
 use crate::progress;
 use anyhow::{Context, Result, ensure};
+use ch03_gpt::GptConfig;
 use ch03_gpt::sample::{Sampling, generate};
 use ch03_gpt::train::{Record, TrainConfig, Trainer};
-use ch03_gpt::GptConfig;
 use plot::Chart;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -29,7 +29,11 @@ fn presets(preset: &str, vocab: usize) -> Result<(GptConfig, TrainConfig)> {
     }
 }
 
-const SAMPLE_PROMPTS: [&str; 3] = ["The flag of", "Forum thread by user1: What is", "Once upon a time,"];
+const SAMPLE_PROMPTS: [&str; 3] = [
+    "The flag of",
+    "Forum thread by user1: What is",
+    "Once upon a time,",
+];
 
 /// `rlhf pretrain`: train chapter 3's GPT on the corpus, checkpointing into `out/checkpoint`
 /// (a Hugging Face GPT-2 directory with the tokenizer). With `resume`, continue the
@@ -57,7 +61,11 @@ pub fn pretrain_command(
     let mut t = if resume && ckpt.join("trainer.json").is_file() {
         let mut t = Trainer::resume_on(&ckpt, crate::compute::device())?;
         t.gpt = crate::compute::prepare(t.gpt)?;
-        ensure!(t.gpt.cfg == model_cfg, "checkpoint `{}` is a different model than preset `{preset}`", ckpt.display());
+        ensure!(
+            t.gpt.cfg == model_cfg,
+            "checkpoint `{}` is a different model than preset `{preset}`",
+            ckpt.display()
+        );
         println!("pretrain: resuming at step {}", t.step());
         t
     } else {
@@ -84,12 +92,22 @@ pub fn pretrain_command(
                 let mut rng = world::rng(7, 0);
                 let new = generate(&t.gpt, &ids, 40, &Sampling::GREEDY, &[0], true, &mut rng)?;
                 let text = ch01_tokenizer::library::decode(&tok, &new)?;
-                writeln!(samples, "- `{}`→ `{}`", prompt, text.replace('\n', "⏎").replace('`', "'")).unwrap();
+                writeln!(
+                    samples,
+                    "- `{}`→ `{}`",
+                    prompt,
+                    text.replace('\n', "⏎").replace('`', "'")
+                )
+                .unwrap();
             }
         }
     }
     bar.finish_and_clear();
-    let evals: Vec<(f64, f64)> = t.history.iter().filter_map(|r| r.heldout.map(|h| (r.step as f64, h))).collect();
+    let evals: Vec<(f64, f64)> = t
+        .history
+        .iter()
+        .filter_map(|r| r.heldout.map(|h| (r.step as f64, h)))
+        .collect();
     ch03_gpt::plots::loss_curve(&t.history).save_svg(&out.join("loss.svg"))?;
     files::write_string_atomic(&out.join("samples.md"), &samples)?;
     let speeds: Vec<f64> = t.history.iter().skip(1).map(|r| r.tokens_per_s).collect();
@@ -115,7 +133,15 @@ pub fn pretrain_command(
 
 /// `rlhf generate`: continue a prompt with any checkpoint of the project or any Hugging
 /// Face GPT-2 directory (`config.json`, `model.safetensors`, `tokenizer.json`).
-pub fn generate_command(model: &Path, prompt: &str, max_new: usize, sampling: Sampling, seed: u64, json: bool, logits: bool) -> Result<()> {
+pub fn generate_command(
+    model: &Path,
+    prompt: &str,
+    max_new: usize,
+    sampling: Sampling,
+    seed: u64,
+    json: bool,
+    logits: bool,
+) -> Result<()> {
     sampling.validate()?;
     let gpt = crate::compute::load(model)?;
     let tok = ch01_tokenizer::library::load(&model.join("tokenizer.json"))?;
@@ -134,14 +160,32 @@ pub fn generate_command(model: &Path, prompt: &str, max_new: usize, sampling: Sa
         prompt_ids.len(),
         gpt.cfg.n_positions
     );
-    let stop: Vec<u32> = [world::chat::END, world::chat::ENDOFTEXT].iter().filter_map(|t| tok.token_to_id(t)).collect();
-    let new_ids = generate(&gpt, &prompt_ids, max_new, &sampling, &stop, true, &mut world::rng(seed, 0))?;
-    let text = ch01_tokenizer::library::decode(&tok, &new_ids).context("decoding the continuation")?;
+    let stop: Vec<u32> = [world::chat::END, world::chat::ENDOFTEXT]
+        .iter()
+        .filter_map(|t| tok.token_to_id(t))
+        .collect();
+    let new_ids = generate(
+        &gpt,
+        &prompt_ids,
+        max_new,
+        &sampling,
+        &stop,
+        true,
+        &mut world::rng(seed, 0),
+    )?;
+    let text =
+        ch01_tokenizer::library::decode(&tok, &new_ids).context("decoding the continuation")?;
     if json {
-        let mut v = serde_json::json!({ "prompt_ids": prompt_ids, "new_ids": new_ids, "text": text });
+        let mut v =
+            serde_json::json!({ "prompt_ids": prompt_ids, "new_ids": new_ids, "text": text });
         if logits {
-            let ids = candle_core::Tensor::new(prompt_ids.as_slice(), crate::compute::device())?.unsqueeze(0)?; // (1, T)
-            let last: Vec<f32> = gpt.forward(&ids, None)?.squeeze(0)?.get(prompt_ids.len() - 1)?.to_vec1()?; // (V)
+            let ids = candle_core::Tensor::new(prompt_ids.as_slice(), crate::compute::device())?
+                .unsqueeze(0)?; // (1, T)
+            let last: Vec<f32> = gpt
+                .forward(&ids, None)?
+                .squeeze(0)?
+                .get(prompt_ids.len() - 1)?
+                .to_vec1()?; // (V)
             v["last_logits"] = serde_json::json!(last);
         }
         println!("{v}");
@@ -171,7 +215,8 @@ pub fn report_section(pre: &PretrainSummary) -> String {
 /// `transformers.GPT2LMHeadModel.from_pretrained` loads: `config.json`, `model.safetensors`
 /// (`transformer.*` names, the head tied to `wte`), `tokenizer.json`.
 pub fn export_command(model: &Path, out: &Path) -> Result<()> {
-    let gpt = crate::compute::load(model).with_context(|| format!("--model `{}`", model.display()))?;
+    let gpt =
+        crate::compute::load(model).with_context(|| format!("--model `{}`", model.display()))?;
     let tok = ch01_tokenizer::library::load(&model.join("tokenizer.json"))?;
     ensure!(
         tok.get_vocab_size(true) <= gpt.cfg.vocab_size,
@@ -181,7 +226,11 @@ pub fn export_command(model: &Path, out: &Path) -> Result<()> {
         gpt.cfg.vocab_size
     );
     crate::sft::save_checkpoint(&gpt, &tok, out)?;
-    println!("export: {} parameters → {}", gpt.params.count(), out.display());
+    println!(
+        "export: {} parameters → {}",
+        gpt.params.count(),
+        out.display()
+    );
     Ok(())
 }
 
@@ -195,7 +244,11 @@ pub fn pretraining_split(tokens: usize) -> usize {
 pub fn corpus_ids(tok: &ch01_tokenizer::tokenizers::Tokenizer, corpus: &Path) -> Result<Vec<u32>> {
     let text = files::read_string(corpus, "corpus")?;
     let docs = world::split_corpus(&text);
-    ensure!(!docs.is_empty(), "corpus `{}` holds no documents", corpus.display());
+    ensure!(
+        !docs.is_empty(),
+        "corpus `{}` holds no documents",
+        corpus.display()
+    );
     let mut ids = Vec::new();
     for d in &docs {
         ids.extend(ch01_tokenizer::library::encode(tok, d)?);

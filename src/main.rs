@@ -18,7 +18,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "rlhf", version, about = "RLHF by building it: world → tokenizer → … → PPO, on a laptop CPU")]
+#[command(
+    name = "rlhf",
+    version,
+    about = "RLHF by building it: world → tokenizer → … → PPO, on a laptop CPU"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -431,22 +435,72 @@ fn main() {
         std::process::exit(1);
     }
     let result: Result<()> = match cli.command {
-        Some(Command::World(a)) => stages::world_command(&a.out, &a.preset, a.seed, a.corpus_mb, a.off_topic_penalty).map(|_| ()),
-        Some(Command::Tokenizer(a)) => stages::tokenizer_command(&a.out, &a.corpus, &a.preset, a.vocab_size).map(|_| ()),
+        Some(Command::World(a)) => {
+            stages::world_command(&a.out, &a.preset, a.seed, a.corpus_mb, a.off_topic_penalty)
+                .map(|_| ())
+        }
+        Some(Command::Tokenizer(a)) => {
+            stages::tokenizer_command(&a.out, &a.corpus, &a.preset, a.vocab_size).map(|_| ())
+        }
         Some(Command::Attention(a)) => {
             let i = &a.input;
-            stages::attention_command(&a.out, &i.corpus, &i.tokenizer, &i.preset, i.steps).map(|_| ())
+            stages::attention_command(&a.out, &i.corpus, &i.tokenizer, &i.preset, i.steps)
+                .map(|_| ())
         }
         Some(Command::Pretrain(a)) => {
             let i = &a.input;
-            gpt::pretrain_command(&a.out, &i.corpus, &i.tokenizer, &i.preset, i.steps, a.resume).map(|_| ())
+            gpt::pretrain_command(
+                &a.out,
+                &i.corpus,
+                &i.tokenizer,
+                &i.preset,
+                i.steps,
+                a.resume,
+            )
+            .map(|_| ())
         }
-        Some(Command::Sft(a)) => sft::sft_command(&a.out, &a.world, &a.model, &a.preset, a.steps, 0).map(|_| ()),
-        Some(Command::Reward(a)) => {
-            reward::reward_command(&a.out, &a.world, &a.model, &a.preset, &reward::Overrides { labeler_temperature: a.labeler_temperature, lr: a.lr, epochs: a.epochs, sample_temperature: a.sample_temperature, off_prompt: a.off_prompt, non_answers: a.non_answers, knowledge: a.knowledge, k: a.k, draw: 0 }).map(|_| ())
+        Some(Command::Sft(a)) => {
+            sft::sft_command(&a.out, &a.world, &a.model, &a.preset, a.steps, 0).map(|_| ())
         }
+        Some(Command::Reward(a)) => reward::reward_command(
+            &a.out,
+            &a.world,
+            &a.model,
+            &a.preset,
+            &reward::Overrides {
+                labeler_temperature: a.labeler_temperature,
+                lr: a.lr,
+                epochs: a.epochs,
+                sample_temperature: a.sample_temperature,
+                off_prompt: a.off_prompt,
+                non_answers: a.non_answers,
+                knowledge: a.knowledge,
+                k: a.k,
+                draw: 0,
+            },
+        )
+        .map(|_| ()),
         Some(Command::Score(a)) => reward::score_command(&a.reward, &a.prompt, &a.response),
-        Some(Command::Ppo(a)) => ppo::ppo_command(&a.out, &a.world, &a.sft, &a.reward, a.base.as_deref(), &a.preset, &ppo::Overrides { iterations: a.iterations, kl_coef: a.kl_coef, temperature: a.temperature, lr: a.lr, rollout_batch: a.rollout_batch, prompt_baseline: a.prompt_baseline, ptx_coef: a.ptx_coef, ptx_demo_share: a.ptx_demo_share, draw: 0 }).map(|_| ()),
+        Some(Command::Ppo(a)) => ppo::ppo_command(
+            &a.out,
+            &a.world,
+            &a.sft,
+            &a.reward,
+            a.base.as_deref(),
+            &a.preset,
+            &ppo::Overrides {
+                iterations: a.iterations,
+                kl_coef: a.kl_coef,
+                temperature: a.temperature,
+                lr: a.lr,
+                rollout_batch: a.rollout_batch,
+                prompt_baseline: a.prompt_baseline,
+                ptx_coef: a.ptx_coef,
+                ptx_demo_share: a.ptx_demo_share,
+                draw: 0,
+            },
+        )
+        .map(|_| ()),
         Some(Command::Overopt(a)) => {
             let out = a.out.clone().unwrap_or_else(|| a.run.join("overopt"));
             overopt::overopt_command(&a.run, &out, &a.preset).map(|_| ())
@@ -456,9 +510,21 @@ fn main() {
             let sampling = if a.greedy {
                 ch03_gpt::sample::Sampling::GREEDY
             } else {
-                ch03_gpt::sample::Sampling { temperature: a.temperature, top_k: a.top_k, top_p: a.top_p }
+                ch03_gpt::sample::Sampling {
+                    temperature: a.temperature,
+                    top_k: a.top_k,
+                    top_p: a.top_p,
+                }
             };
-            gpt::generate_command(&a.model, &a.prompt, a.max_new_tokens, sampling, a.seed, a.json, a.logits)
+            gpt::generate_command(
+                &a.model,
+                &a.prompt,
+                a.max_new_tokens,
+                sampling,
+                a.seed,
+                a.json,
+                a.logits,
+            )
         }
         Some(Command::Bench(a)) => bench::bench_command(&bench::BenchOptions {
             preset: a.preset,
@@ -470,8 +536,18 @@ fn main() {
             pytorch: a.pytorch,
             rounds: a.rounds,
         }),
-        Some(Command::Worlds(a)) => worlds::worlds_command(&a.runs, &a.name, &a.preset, &a.seeds, a.draws, a.off_topic_penalty).map(|_| ()),
-        Some(Command::Pipeline(a)) => stages::pipeline(&a.runs, &a.name, &a.preset, a.seed, a.off_topic_penalty),
+        Some(Command::Worlds(a)) => worlds::worlds_command(
+            &a.runs,
+            &a.name,
+            &a.preset,
+            &a.seeds,
+            a.draws,
+            a.off_topic_penalty,
+        )
+        .map(|_| ()),
+        Some(Command::Pipeline(a)) => {
+            stages::pipeline(&a.runs, &a.name, &a.preset, a.seed, a.off_topic_penalty)
+        }
         None => stages::pipeline(&PathBuf::from("runs"), "default", "small", None, None),
     };
     if let Err(e) = result {

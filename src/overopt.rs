@@ -15,21 +15,62 @@ use world::World;
 pub fn overopt_command(run: &Path, out: &Path, preset: &str) -> Result<ch07_overopt::Report> {
     let cfg = OveroptConfig::preset(preset)?;
     let (rm_config, ppo_config) = (RmConfig::preset(preset)?, PpoConfig::preset(preset)?);
-    let (world_dir, sft_dir, reward_dir) = (run.join("world"), run.join("sft").join("checkpoint"), run.join("reward"));
-    for (what, dir) in [("world", &world_dir), ("SFT checkpoint", &sft_dir), ("reward model", &reward_dir)] {
-        ensure!(dir.is_dir(), "--run `{}` has no {what} (`{}`): run the pipeline first (`cargo run --release`)", run.display(), dir.display());
+    let (world_dir, sft_dir, reward_dir) = (
+        run.join("world"),
+        run.join("sft").join("checkpoint"),
+        run.join("reward"),
+    );
+    for (what, dir) in [
+        ("world", &world_dir),
+        ("SFT checkpoint", &sft_dir),
+        ("reward model", &reward_dir),
+    ] {
+        ensure!(
+            dir.is_dir(),
+            "--run `{}` has no {what} (`{}`): run the pipeline first (`cargo run --release`)",
+            run.display(),
+            dir.display()
+        );
     }
     let dev = crate::compute::device();
     let world = World::read_from(&world_dir)?;
-    let sft = crate::compute::load(&sft_dir).with_context(|| format!("SFT checkpoint `{}`", sft_dir.display()))?;
+    let sft = crate::compute::load(&sft_dir)
+        .with_context(|| format!("SFT checkpoint `{}`", sft_dir.display()))?;
     let tok = ch01_tokenizer::library::load(&sft_dir.join("tokenizer.json"))?;
-    let mut rm = RewardModel::load(&reward_dir.join("checkpoint"), dev).with_context(|| format!("reward model `{}`", reward_dir.display()))?;
+    let mut rm = RewardModel::load(&reward_dir.join("checkpoint"), dev)
+        .with_context(|| format!("reward model `{}`", reward_dir.display()))?;
     rm.gpt = crate::compute::prepare(rm.gpt)?;
     let report_file = reward_dir.join("reward_report.json");
-    let rm_summary: ch07_overopt::RmSummary = serde_json::from_str(&files::read_string(&report_file, "reward report")?)
-        .with_context(|| format!("`{}`: expected the reward report `rlhf reward` writes", report_file.display()))?;
-    let corpus = if cfg.ppo_ptx_coef > 0.0 { crate::ppo::ptx_text(&tok, &world_dir, &world, sft.cfg.n_positions, ppo_config.ptx_demo_share)? } else { Vec::new() };
-    let inputs = ch07_overopt::Inputs { world: &world, tok: &tok, sft: &sft, rm: &rm, rm_summary: &rm_summary, rm_config: &rm_config, ppo_config: &ppo_config, corpus: &corpus };
+    let rm_summary: ch07_overopt::RmSummary =
+        serde_json::from_str(&files::read_string(&report_file, "reward report")?).with_context(
+            || {
+                format!(
+                    "`{}`: expected the reward report `rlhf reward` writes",
+                    report_file.display()
+                )
+            },
+        )?;
+    let corpus = if cfg.ppo_ptx_coef > 0.0 {
+        crate::ppo::ptx_text(
+            &tok,
+            &world_dir,
+            &world,
+            sft.cfg.n_positions,
+            ppo_config.ptx_demo_share,
+        )?
+    } else {
+        Vec::new()
+    };
+    let inputs = ch07_overopt::Inputs {
+        world: &world,
+        tok: &tok,
+        sft: &sft,
+        rm: &rm,
+        rm_summary: &rm_summary,
+        rm_config: &rm_config,
+        ppo_config: &ppo_config,
+        corpus: &corpus,
+    };
     let bar = progress::steps(1);
     let report = ch07_overopt::run(inputs, &cfg, out, |m| bar.set_message(m.to_string()))?;
     bar.finish_and_clear();

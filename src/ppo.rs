@@ -47,7 +47,17 @@ pub fn ppo_command(
     o: &Overrides,
 ) -> Result<PpoSummary> {
     let mut cfg = PpoConfig::preset(preset)?;
-    let Overrides { iterations, kl_coef, temperature, lr, rollout_batch, prompt_baseline, ptx_coef, ptx_demo_share, draw } = *o;
+    let Overrides {
+        iterations,
+        kl_coef,
+        temperature,
+        lr,
+        rollout_batch,
+        prompt_baseline,
+        ptx_coef,
+        ptx_demo_share,
+        draw,
+    } = *o;
     cfg.seed += draw;
     if let Some(s) = ptx_demo_share {
         cfg.ptx_demo_share = s;
@@ -60,7 +70,10 @@ pub fn ppo_command(
         cfg.prompt_baseline = b;
     }
     if let Some(lr) = lr {
-        ensure!(lr > 0.0 && lr.is_finite(), "--lr must be positive, got {lr}");
+        ensure!(
+            lr > 0.0 && lr.is_finite(),
+            "--lr must be positive, got {lr}"
+        );
         cfg.lr = lr;
     }
     if let Some(n) = rollout_batch {
@@ -76,14 +89,19 @@ pub fn ppo_command(
         cfg.kl_coef = b;
     }
     if let Some(t) = temperature {
-        ensure!(t > 0.0 && t.is_finite(), "--temperature must be positive, got {t}");
+        ensure!(
+            t > 0.0 && t.is_finite(),
+            "--temperature must be positive, got {t}"
+        );
         cfg.temperature = t;
     }
     let dev = crate::compute::device();
     let w = World::read_from(world_dir)?;
-    let sft = crate::compute::load(sft_dir).with_context(|| format!("--sft `{}`", sft_dir.display()))?;
+    let sft =
+        crate::compute::load(sft_dir).with_context(|| format!("--sft `{}`", sft_dir.display()))?;
     let tok = ch01_tokenizer::library::load(&sft_dir.join("tokenizer.json"))?;
-    let mut rm = RewardModel::load(reward_dir, dev).with_context(|| format!("--reward `{}`", reward_dir.display()))?;
+    let mut rm = RewardModel::load(reward_dir, dev)
+        .with_context(|| format!("--reward `{}`", reward_dir.display()))?;
     ensure!(
         rm.gpt.cfg.vocab_size == sft.cfg.vocab_size,
         "the reward model's vocabulary ({}) differs from the SFT model's ({})",
@@ -95,28 +113,51 @@ pub fn ppo_command(
     let bar = progress::steps(cfg.iterations as u64);
     bar.set_message("PPO");
     let eval = EvalConfig::default();
-    let corpus = if cfg.ptx_coef > 0.0 { ptx_text(&tok, world_dir, &w, sft.cfg.n_positions, cfg.ptx_demo_share)? } else { Vec::new() };
-    let env = ch06_ppo::Env { world: &w, tok: &tok, reference: &sft, rm: &rm, corpus: &corpus, score: None };
+    let corpus = if cfg.ptx_coef > 0.0 {
+        ptx_text(&tok, world_dir, &w, sft.cfg.n_positions, cfg.ptx_demo_share)?
+    } else {
+        Vec::new()
+    };
+    let env = ch06_ppo::Env {
+        world: &w,
+        tok: &tok,
+        reference: &sft,
+        rm: &rm,
+        corpus: &corpus,
+        score: None,
+    };
     let (policy, report) = ch06_ppo::run(env, &cfg, &eval, out, |s| {
         bar.set_position(s.iteration as u64);
-        bar.set_message(format!("RM {:+.2}, gold {:+.2}, KL {:.2}", s.rm_reward, s.gold_reward, s.kl));
+        bar.set_message(format!(
+            "RM {:+.2}, gold {:+.2}, KL {:.2}",
+            s.rm_reward, s.gold_reward, s.kl
+        ));
     })?;
     bar.finish_and_clear();
     crate::sft::save_checkpoint(&policy.gpt, &tok, &out.join("checkpoint"))?;
     // The alignment tax: every model's loss on the corpus's held-out tenth.
     let ids = crate::gpt::corpus_ids(&tok, &world_dir.join(world::CORPUS_FILE))?;
     let heldout_text = &ids[crate::gpt::pretraining_split(ids.len())..];
-    let lm_loss = |m: &ch03_gpt::Gpt| ch06_ppo::corpus_loss(m, heldout_text, LM_LOSS_WINDOWS, m.cfg.n_positions.min(128));
+    let lm_loss = |m: &ch03_gpt::Gpt| {
+        ch06_ppo::corpus_loss(m, heldout_text, LM_LOSS_WINDOWS, m.cfg.n_positions.min(128))
+    };
     let mut report = report;
     report.sft.lm_loss = Some(lm_loss(&sft)?);
     report.rlhf.lm_loss = Some(lm_loss(&policy.gpt)?);
-    files::write_string_atomic(&out.join("ppo_report.json"), &serde_json::to_string_pretty(&report)?)?;
+    files::write_string_atomic(
+        &out.join("ppo_report.json"),
+        &serde_json::to_string_pretty(&report)?,
+    )?;
     let base = match base_dir {
         Some(b) => {
-            let base = crate::compute::load(b).with_context(|| format!("--base `{}`", b.display()))?;
+            let base =
+                crate::compute::load(b).with_context(|| format!("--base `{}`", b.display()))?;
             let mut col = ch06_ppo::measure(&w, &tok, &base, &sft, &rm, &w.prompts.heldout, &eval)?;
             col.lm_loss = Some(lm_loss(&base)?);
-            files::write_string_atomic(&out.join(BASE_COLUMN), &serde_json::to_string_pretty(&col)?)?;
+            files::write_string_atomic(
+                &out.join(BASE_COLUMN),
+                &serde_json::to_string_pretty(&col)?,
+            )?;
             Some(col)
         }
         None => None,
@@ -132,7 +173,11 @@ pub fn ppo_command(
         r.kl,
         out.join("checkpoint").display()
     );
-    Ok(PpoSummary { report, base, world: w })
+    Ok(PpoSummary {
+        report,
+        base,
+        world: w,
+    })
 }
 
 /// Windows of the corpus's held-out tenth for the corpus-loss row (128 tokens each).
@@ -166,7 +211,12 @@ pub fn report_section(p: &PpoSummary) -> String {
     s += "<!-- ANCHOR: ppo_samples -->\n";
     s += &r.samples;
     s += "<!-- ANCHOR_END: ppo_samples -->\n\n## The capability table\n\n<!-- ANCHOR: capabilities -->\n";
-    writeln!(s, "Measured on the {} held-out prompts (greedy answers; KL on sampled ones):\n", r.sft.capabilities.n).unwrap();
+    writeln!(
+        s,
+        "Measured on the {} held-out prompts (greedy answers; KL on sampled ones):\n",
+        r.sft.capabilities.n
+    )
+    .unwrap();
     let mut cols: Vec<(&str, &Column)> = Vec::new();
     if let Some(b) = &p.base {
         cols.push(("base", b));
@@ -184,10 +234,19 @@ pub fn report_section(p: &PpoSummary) -> String {
 /// PPO-ptx's text as token ids: the pretraining corpus's training part (the split
 /// pretraining used: its last tenth stays held out) and the SFT demonstrations, mixed so
 /// that the demonstrations are `demo_share` of it ([`ch06_ppo::train::ptx_stream`]).
-pub fn ptx_text(tok: &ch01_tokenizer::tokenizers::Tokenizer, world_dir: &Path, w: &World, context: usize, demo_share: f64) -> Result<Vec<u32>> {
+pub fn ptx_text(
+    tok: &ch01_tokenizer::tokenizers::Tokenizer,
+    world_dir: &Path,
+    w: &World,
+    context: usize,
+    demo_share: f64,
+) -> Result<Vec<u32>> {
     let ids = crate::gpt::corpus_ids(tok, &world_dir.join(world::CORPUS_FILE))?;
     let train = &ids[..crate::gpt::pretraining_split(ids.len())];
     let (demos, _) = ch04_sft::data::examples(tok, &w.demonstrations, context)?;
-    let demos: Vec<Vec<u32>> = demos.into_iter().map(|e| [e.prompt, e.response].concat()).collect();
+    let demos: Vec<Vec<u32>> = demos
+        .into_iter()
+        .map(|e| [e.prompt, e.response].concat())
+        .collect();
     Ok(ch06_ppo::train::ptx_stream(train, &demos, demo_share))
 }

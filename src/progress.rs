@@ -5,9 +5,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// A bar counting bytes.
 pub fn bytes(total: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(total).with_style(
-        ProgressStyle::with_template("{spinner} {msg:<24} [{bar:30}] {bytes}/{total_bytes} ({elapsed})")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} {msg:<24} [{bar:30}] {bytes}/{total_bytes} ({elapsed})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     bar.set_message(what.to_string());
     bar

@@ -27,19 +27,31 @@ pub struct Overrides {
 /// world's simulated human, train a reward model from the SFT model, and write it to
 /// `out/checkpoint` (a `GPT2ForSequenceClassification` directory with its normalisation
 /// in `reward.json`), with its plots and held-out metrics.
-pub fn reward_command(out: &Path, world_dir: &Path, model: &Path, preset: &str, o: &Overrides) -> Result<Report> {
+pub fn reward_command(
+    out: &Path,
+    world_dir: &Path,
+    model: &Path,
+    preset: &str,
+    o: &Overrides,
+) -> Result<Report> {
     let mut cfg = RmConfig::preset(preset)?;
     cfg.seed += o.draw;
     if let Some(t) = o.labeler_temperature {
         cfg.labeler = world::BradleyTerry::new(t).context("--labeler-temperature")?;
     }
     if let Some(lr) = o.lr {
-        ensure!(lr > 0.0 && lr.is_finite(), "--lr must be positive, got {lr}");
+        ensure!(
+            lr > 0.0 && lr.is_finite(),
+            "--lr must be positive, got {lr}"
+        );
         cfg.lr = lr;
         cfg.min_lr = lr / 10.0;
     }
     if let Some(t) = o.sample_temperature {
-        ensure!(t > 0.0 && t.is_finite(), "--sample-temperature must be positive, got {t}");
+        ensure!(
+            t > 0.0 && t.is_finite(),
+            "--sample-temperature must be positive, got {t}"
+        );
         cfg.sample_temperature = t;
     }
     if let Some(m) = o.off_prompt {
@@ -52,7 +64,10 @@ pub fn reward_command(out: &Path, world_dir: &Path, model: &Path, preset: &str, 
         cfg.knowledge = b;
     }
     if let Some(k) = o.k {
-        ensure!(k >= 2, "--k must be at least 2 (responses to compare), got {k}");
+        ensure!(
+            k >= 2,
+            "--k must be at least 2 (responses to compare), got {k}"
+        );
         cfg.k = k;
     }
     if let Some(e) = o.epochs {
@@ -60,7 +75,8 @@ pub fn reward_command(out: &Path, world_dir: &Path, model: &Path, preset: &str, 
         cfg.epochs = e;
     }
     let w = World::read_from(world_dir)?;
-    let sft = crate::compute::load(model).with_context(|| format!("--model `{}`", model.display()))?;
+    let sft =
+        crate::compute::load(model).with_context(|| format!("--model `{}`", model.display()))?;
     let tok = ch01_tokenizer::library::load(&model.join("tokenizer.json"))?;
     ensure!(
         tok.get_vocab_size(true) <= sft.cfg.vocab_size,
@@ -109,10 +125,32 @@ pub fn report_section(r: &Report) -> String {
     let (first, m) = (r.history[0].heldout.unwrap_or_default(), r.heldout);
     let mut s = String::from("## Reward model\n\n<!-- ANCHOR: reward -->\n");
     writeln!(s, "Trained on {} comparisons of the SFT policy's samples (K = 4 per training prompt, plus off-prompt candidates), measured on {} pairs from held-out prompts:\n", r.n_train_pairs, m.n).unwrap();
-    writeln!(s, "| held-out pairs | untrained head | trained |\n|---|---|---|").unwrap();
-    writeln!(s, "| agrees with the labeler | {:.1}% | **{:.1}%** |", 100.0 * first.accuracy, 100.0 * m.accuracy).unwrap();
-    writeln!(s, "| ceiling: the labeler's own agreement with the gold utility | {:.1}% | {:.1}% |", 100.0 * first.ceiling, 100.0 * m.ceiling).unwrap();
-    writeln!(s, "| orders the pair as the gold utility does | {:.1}% | **{:.1}%** |", 100.0 * first.gold_accuracy, 100.0 * m.gold_accuracy).unwrap();
+    writeln!(
+        s,
+        "| held-out pairs | untrained head | trained |\n|---|---|---|"
+    )
+    .unwrap();
+    writeln!(
+        s,
+        "| agrees with the labeler | {:.1}% | **{:.1}%** |",
+        100.0 * first.accuracy,
+        100.0 * m.accuracy
+    )
+    .unwrap();
+    writeln!(
+        s,
+        "| ceiling: the labeler's own agreement with the gold utility | {:.1}% | {:.1}% |",
+        100.0 * first.ceiling,
+        100.0 * m.ceiling
+    )
+    .unwrap();
+    writeln!(
+        s,
+        "| orders the pair as the gold utility does | {:.1}% | **{:.1}%** |",
+        100.0 * first.gold_accuracy,
+        100.0 * m.gold_accuracy
+    )
+    .unwrap();
     writeln!(s, "| pairwise loss | {:.3} | {:.3} |", first.loss, m.loss).unwrap();
     writeln!(
         s,
@@ -133,12 +171,17 @@ pub fn report_section(r: &Report) -> String {
 
 /// `rlhf score`: the reward model's normalised score of each response to `prompt`.
 pub fn score_command(reward: &Path, prompt: &str, responses: &[String]) -> Result<()> {
-    let rm = ch05_reward::RewardModel::load(reward, crate::compute::device()).with_context(|| format!("--reward `{}`", reward.display()))?;
+    let rm = ch05_reward::RewardModel::load(reward, crate::compute::device())
+        .with_context(|| format!("--reward `{}`", reward.display()))?;
     let tok = ch01_tokenizer::library::load(&reward.join("tokenizer.json"))?;
     let texts: Vec<String> = responses
         .iter()
         .map(|r| {
-            let r = if r.ends_with(world::chat::END) { r.clone() } else { format!("{r}{}", world::chat::END) };
+            let r = if r.ends_with(world::chat::END) {
+                r.clone()
+            } else {
+                format!("{r}{}", world::chat::END)
+            };
             format!("{}{r}", world::chat::prompt_text(prompt))
         })
         .collect();

@@ -11,7 +11,14 @@ use world::World;
 /// `rlhf sft`: fine-tune the checkpoint `model` on the world's demonstrations; write the
 /// fine-tuned checkpoint into `out/checkpoint`, with plots, samples and the base and SFT
 /// capabilities on held-out prompts.
-pub fn sft_command(out: &Path, world_dir: &Path, model: &Path, preset: &str, steps: Option<usize>, draw: u64) -> Result<Report> {
+pub fn sft_command(
+    out: &Path,
+    world_dir: &Path,
+    model: &Path,
+    preset: &str,
+    steps: Option<usize>,
+    draw: u64,
+) -> Result<Report> {
     let mut cfg = SftConfig::preset(preset)?;
     cfg.seed += draw; // another draw of the stage's randomness (0: the preset's)
     if let Some(s) = steps {
@@ -20,7 +27,8 @@ pub fn sft_command(out: &Path, world_dir: &Path, model: &Path, preset: &str, ste
         cfg.warmup = cfg.warmup.min(s / 5);
     }
     let w = World::read_from(world_dir)?;
-    let gpt = crate::compute::load(model).with_context(|| format!("--model `{}`", model.display()))?;
+    let gpt =
+        crate::compute::load(model).with_context(|| format!("--model `{}`", model.display()))?;
     let tok_path = model.join("tokenizer.json");
     let tok = ch01_tokenizer::library::load(&tok_path)?;
     ensure!(
@@ -47,7 +55,11 @@ pub fn sft_command(out: &Path, world_dir: &Path, model: &Path, preset: &str, ste
         report.n_train,
         report.n_heldout,
         report.history[0].heldout.unwrap_or(f64::NAN),
-        report.history.last().and_then(|r| r.heldout).unwrap_or(f64::NAN),
+        report
+            .history
+            .last()
+            .and_then(|r| r.heldout)
+            .unwrap_or(f64::NAN),
         100.0 * report.base.instruction_format,
         100.0 * report.sft.instruction_format,
         100.0 * report.base.helpfulness,
@@ -59,9 +71,20 @@ pub fn sft_command(out: &Path, world_dir: &Path, model: &Path, preset: &str, ste
 
 /// Write `gpt` and its tokenizer as a Hugging Face GPT-2 directory, replacing `dir` only
 /// once the new one is complete.
-pub fn save_checkpoint(gpt: &ch03_gpt::Gpt, tok: &ch01_tokenizer::tokenizers::Tokenizer, dir: &Path) -> Result<()> {
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = dir.file_name().context("checkpoint path has no name")?.to_string_lossy().into_owned();
+pub fn save_checkpoint(
+    gpt: &ch03_gpt::Gpt,
+    tok: &ch01_tokenizer::tokenizers::Tokenizer,
+    dir: &Path,
+) -> Result<()> {
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = dir
+        .file_name()
+        .context("checkpoint path has no name")?
+        .to_string_lossy()
+        .into_owned();
     let tmp = parent.join(format!(".{name}.tmp{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     ch03_gpt::train::save_model(gpt, &tmp)?;

@@ -19,7 +19,13 @@ pub struct WorldSummary {
 }
 
 /// `rlhf world`: generate the world and write it into `out`.
-pub fn world_command(out: &Path, preset: &str, seed: Option<u64>, corpus_mb: Option<f64>, off_topic_penalty: Option<f64>) -> Result<WorldSummary> {
+pub fn world_command(
+    out: &Path,
+    preset: &str,
+    seed: Option<u64>,
+    corpus_mb: Option<f64>,
+    off_topic_penalty: Option<f64>,
+) -> Result<WorldSummary> {
     let mut cfg = WorldConfig::preset(preset)?;
     if let Some(s) = seed {
         cfg.seed = s;
@@ -29,7 +35,10 @@ pub fn world_command(out: &Path, preset: &str, seed: Option<u64>, corpus_mb: Opt
         cfg.validate().context("--off-topic-penalty")?;
     }
     if let Some(mb) = corpus_mb {
-        ensure!(mb.is_finite() && mb > 0.0 && mb <= 1000.0, "--corpus-mb {mb}: expected a size in (0, 1000] megabytes");
+        ensure!(
+            mb.is_finite() && mb > 0.0 && mb <= 1000.0,
+            "--corpus-mb {mb}: expected a size in (0, 1000] megabytes"
+        );
         cfg.corpus.bytes = (mb * 1e6) as usize;
     }
     files::ensure_dir(out, "--out")?;
@@ -74,7 +83,11 @@ pub fn tokenizer_command(
     files::ensure_dir(out, "--out")?;
     let text = files::read_string(corpus, "corpus")?;
     let docs = world::split_corpus(&text);
-    ensure!(!docs.is_empty(), "corpus `{}` holds no documents", corpus.display());
+    ensure!(
+        !docs.is_empty(),
+        "corpus `{}` holds no documents",
+        corpus.display()
+    );
     let bar = progress::steps(1);
     let (_, report) = ch01_tokenizer::run(&docs, &cfg, out, &mut |what, done, total| {
         bar.set_length(total as u64);
@@ -111,7 +124,11 @@ pub fn attention_command(
     let tok = ch01_tokenizer::library::load(tokenizer)?;
     let text = files::read_string(corpus, "corpus")?;
     let docs = world::split_corpus(&text);
-    ensure!(!docs.is_empty(), "corpus `{}` holds no documents", corpus.display());
+    ensure!(
+        !docs.is_empty(),
+        "corpus `{}` holds no documents",
+        corpus.display()
+    );
     // A sentence of the world's own text: the first one that names a flag.
     let sentence = docs
         .iter()
@@ -122,7 +139,9 @@ pub fn attention_command(
         .unwrap_or("The flag of Bramford is green.");
     let bar = progress::steps(cfg.train.steps as u64);
     bar.set_message("training the hand-written GPT");
-    let report = ch02_attention::run(&docs, &tok, sentence, &cfg, out, |s, _| bar.set_position(s as u64))?;
+    let report = ch02_attention::run(&docs, &tok, sentence, &cfg, out, |s, _| {
+        bar.set_position(s as u64)
+    })?;
     bar.finish_and_clear();
     let (first, last) = (report.curve.first().unwrap(), report.curve.last().unwrap());
     println!(
@@ -137,9 +156,19 @@ pub fn attention_command(
 }
 
 /// `rlhf pipeline`: every stage, in order, into `runs/name/`, then `report.md`.
-pub fn pipeline(runs: &Path, name: &str, preset: &str, seed: Option<u64>, off_topic_penalty: Option<f64>) -> Result<()> {
+pub fn pipeline(
+    runs: &Path,
+    name: &str,
+    preset: &str,
+    seed: Option<u64>,
+    off_topic_penalty: Option<f64>,
+) -> Result<()> {
     ensure!(
-        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && name != "..",
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && name != "..",
         "--name `{name}`: expected letters, digits, `-`, `_` or `.`"
     );
     let dir: PathBuf = runs.join(name);
@@ -147,12 +176,30 @@ pub fn pipeline(runs: &Path, name: &str, preset: &str, seed: Option<u64>, off_to
     println!("pipeline `{preset}` → {}", dir.display());
     let mut times = Vec::new();
 
-    let (corpus, tokenizer) = (dir.join("world").join(world::CORPUS_FILE), dir.join("tokenizer").join("tokenizer.json"));
+    let (corpus, tokenizer) = (
+        dir.join("world").join(world::CORPUS_FILE),
+        dir.join("tokenizer").join("tokenizer.json"),
+    );
     let pretrained = dir.join("pretrain").join("checkpoint");
-    let w = timed(&mut times, "world", || world_command(&dir.join("world"), preset, seed, None, off_topic_penalty))?;
-    let tok = timed(&mut times, "tokenizer", || tokenizer_command(&dir.join("tokenizer"), &corpus, preset, None))?;
-    let att = timed(&mut times, "attention", || attention_command(&dir.join("attention"), &corpus, &tokenizer, preset, None))?;
-    let pre = timed(&mut times, "pretrain", || crate::gpt::pretrain_command(&dir.join("pretrain"), &corpus, &tokenizer, preset, None, false))?;
+    let w = timed(&mut times, "world", || {
+        world_command(&dir.join("world"), preset, seed, None, off_topic_penalty)
+    })?;
+    let tok = timed(&mut times, "tokenizer", || {
+        tokenizer_command(&dir.join("tokenizer"), &corpus, preset, None)
+    })?;
+    let att = timed(&mut times, "attention", || {
+        attention_command(&dir.join("attention"), &corpus, &tokenizer, preset, None)
+    })?;
+    let pre = timed(&mut times, "pretrain", || {
+        crate::gpt::pretrain_command(
+            &dir.join("pretrain"),
+            &corpus,
+            &tokenizer,
+            preset,
+            None,
+            false,
+        )
+    })?;
     let (sft, rm, ppo) = later_stages(&dir, &dir, preset, 0, &mut times)?;
     let model = ch03_gpt::GptConfig::from_hf_file(&pretrained.join("config.json"))?;
     let sections = [
@@ -178,16 +225,42 @@ fn later_stages(
     preset: &str,
     draw: u64,
     times: &mut Vec<StageTime>,
-) -> Result<(ch04_sft::Report, ch05_reward::Report, crate::ppo::PpoSummary)> {
+) -> Result<(
+    ch04_sft::Report,
+    ch05_reward::Report,
+    crate::ppo::PpoSummary,
+)> {
     let (world, pretrained) = (src.join("world"), src.join("pretrain").join("checkpoint"));
     let sft_ckpt = out.join("sft").join("checkpoint");
-    let sft = timed(times, "sft", || crate::sft::sft_command(&out.join("sft"), &world, &pretrained, preset, None, draw))?;
+    let sft = timed(times, "sft", || {
+        crate::sft::sft_command(&out.join("sft"), &world, &pretrained, preset, None, draw)
+    })?;
     let rm = timed(times, "reward model", || {
-        crate::reward::reward_command(&out.join("reward"), &world, &sft_ckpt, preset, &crate::reward::Overrides { draw, ..Default::default() })
+        crate::reward::reward_command(
+            &out.join("reward"),
+            &world,
+            &sft_ckpt,
+            preset,
+            &crate::reward::Overrides {
+                draw,
+                ..Default::default()
+            },
+        )
     })?;
     let ppo = timed(times, "PPO and evaluation", || {
         let rm_ckpt = out.join("reward").join("checkpoint");
-        crate::ppo::ppo_command(&out.join("ppo"), &world, &sft_ckpt, &rm_ckpt, Some(&pretrained), preset, &crate::ppo::Overrides { draw, ..Default::default() })
+        crate::ppo::ppo_command(
+            &out.join("ppo"),
+            &world,
+            &sft_ckpt,
+            &rm_ckpt,
+            Some(&pretrained),
+            preset,
+            &crate::ppo::Overrides {
+                draw,
+                ..Default::default()
+            },
+        )
     })?;
     Ok((sft, rm, ppo))
 }
@@ -198,10 +271,16 @@ fn later_stages(
 pub fn draw(src: &Path, out: &Path, preset: &str, draw: u64) -> Result<()> {
     ensure!(draw > 0, "draw 0 is the run itself");
     files::ensure_dir(out, "draw directory")?;
-    println!("draw {draw} of the stages after pretraining → {}", out.display());
+    println!(
+        "draw {draw} of the stages after pretraining → {}",
+        out.display()
+    );
     let mut times = Vec::new();
     let (_, _, ppo) = later_stages(src, out, preset, draw, &mut times)?;
-    let mut s = format!("# Draw {draw} of `{}` (preset `{preset}`)\n\n", src.display());
+    let mut s = format!(
+        "# Draw {draw} of `{}` (preset `{preset}`)\n\n",
+        src.display()
+    );
     s += &crate::ppo::report_section(&ppo);
     s += "\n| stage | seconds |\n|---|---|\n";
     for t in &times {
@@ -223,15 +302,31 @@ fn speed_section(
     let compute = crate::compute::get();
     // (stage, tokens/s, mean padded sequence length) from (tokens, seconds, Σ widths, steps).
     let row = |stage: &'static str, tokens: usize, seconds: f64, widths: usize, steps: usize| {
-        (stage, tokens as f64 / seconds.max(1e-9), (widths / steps.max(1)).max(1))
+        (
+            stage,
+            tokens as f64 / seconds.max(1e-9),
+            (widths / steps.max(1)).max(1),
+        )
     };
     let sft_steps = &sft.history[1..];
     let rm_steps = &rm.history[1..];
     let (h, c) = (&ppo.report.history, &ppo.report.config);
     let rows = [
         ("pretrain", pre.tokens_per_s, pre.seq_len),
-        row("SFT", sft_steps.iter().map(|r| r.tokens).sum(), sft_steps.iter().map(|r| r.seconds).sum(), sft_steps.iter().map(|r| r.seq_len).sum(), sft_steps.len()),
-        row("reward model", rm_steps.iter().map(|r| r.tokens).sum(), rm_steps.iter().map(|r| r.seconds).sum(), rm_steps.iter().map(|r| r.seq_len).sum(), rm_steps.len()),
+        row(
+            "SFT",
+            sft_steps.iter().map(|r| r.tokens).sum(),
+            sft_steps.iter().map(|r| r.seconds).sum(),
+            sft_steps.iter().map(|r| r.seq_len).sum(),
+            sft_steps.len(),
+        ),
+        row(
+            "reward model",
+            rm_steps.iter().map(|r| r.tokens).sum(),
+            rm_steps.iter().map(|r| r.seconds).sum(),
+            rm_steps.iter().map(|r| r.seq_len).sum(),
+            rm_steps.len(),
+        ),
         row(
             "PPO updates",
             h.iter().map(|s| s.update_tokens).sum(),
@@ -240,20 +335,33 @@ fn speed_section(
             h.len(),
         ),
     ];
-    let mut s = format!("## Speed\n\n<!-- ANCHOR: speed -->\nOn {}", compute.describe());
-    if let Some(gpu) = (!compute.device.is_cpu()).then(ch03_gpt::device::gpu_name).flatten() {
+    let mut s = format!(
+        "## Speed\n\n<!-- ANCHOR: speed -->\nOn {}",
+        compute.describe()
+    );
+    if let Some(gpu) = (!compute.device.is_cpu())
+        .then(ch03_gpt::device::gpu_name)
+        .flatten()
+    {
         write!(s, " ({gpu})").unwrap();
     }
     s += ". Training steps only (forward, backward, update). MFU = FLOPs per token (6N + 12·L·C·T) × tokens/s ÷ the GPU's peak.\n\n";
     s += "| stage | tokens/s | mean sequence | MFU |\n|---|---|---|---|\n";
     for (stage, tps, seq) in rows {
         let th = Throughput::training(model, seq, tps, compute);
-        let mfu = th.mfu.map_or("—".to_string(), |m| format!("{:.1}%", 100.0 * m));
+        let mfu = th
+            .mfu
+            .map_or("—".to_string(), |m| format!("{:.1}%", 100.0 * m));
         writeln!(s, "| {stage} | {tps:.0} | {seq} | {mfu} |").unwrap();
     }
     let rollout: f64 = h.iter().map(|s| s.rollout_seconds).sum();
     let generated: f64 = h.iter().map(|s| s.length * c.rollout_batch as f64).sum();
-    writeln!(s, "\nPPO rollouts (sampling with the KV cache, then scoring): {:.0} generated tokens/s.", generated / rollout.max(1e-9)).unwrap();
+    writeln!(
+        s,
+        "\nPPO rollouts (sampling with the KV cache, then scoring): {:.0} generated tokens/s.",
+        generated / rollout.max(1e-9)
+    )
+    .unwrap();
     s += "<!-- ANCHOR_END: speed -->\n\n";
     s
 }
@@ -268,16 +376,41 @@ fn render_report(
     times: &[StageTime],
 ) -> String {
     // The ANCHOR comments let the book include a section of a run's report.
-    let mut s = format!("# Run `{name}` (preset `{preset}`)\n\n## The world\n\n<!-- ANCHOR: world -->\n");
+    let mut s =
+        format!("# Run `{name}` (preset `{preset}`)\n\n## The world\n\n<!-- ANCHOR: world -->\n");
     writeln!(s, "| | |\n|---|---|").unwrap();
     writeln!(s, "| facts | {} |", w.facts).unwrap();
-    writeln!(s, "| corpus | {} documents, {:.2} MB |", w.documents, w.corpus_bytes as f64 / 1e6).unwrap();
-    writeln!(s, "| prompts | {} train, {} held out |", w.train_prompts, w.heldout_prompts).unwrap();
+    writeln!(
+        s,
+        "| corpus | {} documents, {:.2} MB |",
+        w.documents,
+        w.corpus_bytes as f64 / 1e6
+    )
+    .unwrap();
+    writeln!(
+        s,
+        "| prompts | {} train, {} held out |",
+        w.train_prompts, w.heldout_prompts
+    )
+    .unwrap();
     writeln!(s, "| demonstrations | {} |", w.demonstrations).unwrap();
-    writeln!(s, "<!-- ANCHOR_END: world -->\n\n## Tokenizer\n\n<!-- ANCHOR: tokenizer -->").unwrap();
-    writeln!(s, "| vocabulary asked | reached | held-out bytes per token |\n|---|---|---|").unwrap();
+    writeln!(
+        s,
+        "<!-- ANCHOR_END: world -->\n\n## Tokenizer\n\n<!-- ANCHOR: tokenizer -->"
+    )
+    .unwrap();
+    writeln!(
+        s,
+        "| vocabulary asked | reached | held-out bytes per token |\n|---|---|---|"
+    )
+    .unwrap();
     for p in &tok.sweep {
-        writeln!(s, "| {} | {} | {:.2} |", p.requested, p.vocab_size, p.bytes_per_token).unwrap();
+        writeln!(
+            s,
+            "| {} | {} | {:.2} |",
+            p.requested, p.vocab_size, p.bytes_per_token
+        )
+        .unwrap();
     }
     let h = &tok.hand_vs_library;
     writeln!(
@@ -287,10 +420,24 @@ fn render_report(
         tok.vocab_size, tok.bytes_per_token, h.hand_bytes_per_token, h.shared, h.k
     )
     .unwrap();
-    let top: Vec<String> = tok.top_tokens.iter().take(10).map(|(t, _)| format!("`{}`", t.replace('\n', "\\n"))).collect();
+    let top: Vec<String> = tok
+        .top_tokens
+        .iter()
+        .take(10)
+        .map(|(t, _)| format!("`{}`", t.replace('\n', "\\n")))
+        .collect();
     writeln!(s, "Most frequent tokens: {}.\n", top.join(" ")).unwrap();
-    writeln!(s, "A held-out sentence, cut into tokens: `{}`\n<!-- ANCHOR_END: tokenizer -->\n", tok.example.join("|")).unwrap();
-    writeln!(s, "![compression](tokenizer/compression.svg)\n\n![zipf](tokenizer/zipf.svg)\n").unwrap();
+    writeln!(
+        s,
+        "A held-out sentence, cut into tokens: `{}`\n<!-- ANCHOR_END: tokenizer -->\n",
+        tok.example.join("|")
+    )
+    .unwrap();
+    writeln!(
+        s,
+        "![compression](tokenizer/compression.svg)\n\n![zipf](tokenizer/zipf.svg)\n"
+    )
+    .unwrap();
     writeln!(s, "## Attention from scratch\n\n<!-- ANCHOR: attention -->").unwrap();
     let m = &att.config.model;
     let (first, last) = (att.curve.first().unwrap(), att.curve.last().unwrap());
@@ -312,17 +459,42 @@ fn render_report(
         (m.vocab_size as f64).ln()
     )
     .unwrap();
-    writeln!(s, "<!-- ANCHOR_END: attention -->\n\n![loss](attention/loss.svg)\n").unwrap();
+    writeln!(
+        s,
+        "<!-- ANCHOR_END: attention -->\n\n![loss](attention/loss.svg)\n"
+    )
+    .unwrap();
     for section in sections {
         s += section;
     }
-    writeln!(s, "## Time and memory per stage\n\n| stage | seconds | peak memory (MiB) |\n|---|---|---|").unwrap();
-    let mib = |m: Option<u64>| m.map_or("–".to_string(), |kib| format!("{:.0}", kib as f64 / 1024.0));
+    writeln!(
+        s,
+        "## Time and memory per stage\n\n| stage | seconds | peak memory (MiB) |\n|---|---|---|"
+    )
+    .unwrap();
+    let mib = |m: Option<u64>| {
+        m.map_or("–".to_string(), |kib| {
+            format!("{:.0}", kib as f64 / 1024.0)
+        })
+    };
     for t in times {
-        writeln!(s, "| {} | {:.1} | {} |", t.stage, t.seconds, mib(t.peak_kib)).unwrap();
+        writeln!(
+            s,
+            "| {} | {:.1} | {} |",
+            t.stage,
+            t.seconds,
+            mib(t.peak_kib)
+        )
+        .unwrap();
     }
     let peak = times.iter().filter_map(|t| t.peak_kib).max();
-    writeln!(s, "| **total** | **{:.1}** | **{}** |", times.iter().map(|t| t.seconds).sum::<f64>(), mib(peak)).unwrap();
+    writeln!(
+        s,
+        "| **total** | **{:.1}** | **{}** |",
+        times.iter().map(|t| t.seconds).sum::<f64>(),
+        mib(peak)
+    )
+    .unwrap();
     writeln!(
         s,
         "\nPeak memory is the process's largest resident set during the stage (Linux's `VmHWM`, reset \
@@ -341,11 +513,19 @@ struct StageTime {
 }
 
 /// Runs one stage, recording its wall time and peak memory in `times`.
-fn timed<T>(times: &mut Vec<StageTime>, stage: &'static str, run: impl FnOnce() -> Result<T>) -> Result<T> {
+fn timed<T>(
+    times: &mut Vec<StageTime>,
+    stage: &'static str,
+    run: impl FnOnce() -> Result<T>,
+) -> Result<T> {
     reset_peak_memory();
     let t = Instant::now();
     let out = run()?;
-    times.push(StageTime { stage, seconds: t.elapsed().as_secs_f64(), peak_kib: peak_memory_kib() });
+    times.push(StageTime {
+        stage,
+        seconds: t.elapsed().as_secs_f64(),
+        peak_kib: peak_memory_kib(),
+    });
     Ok(out)
 }
 

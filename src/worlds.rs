@@ -52,31 +52,59 @@ fn one() -> usize {
 
 impl WorldResult {
     pub fn get(&self, m: Metric) -> &MetricResult {
-        self.metrics.iter().find(|r| r.metric == m).expect("every metric is measured")
+        self.metrics
+            .iter()
+            .find(|r| r.metric == m)
+            .expect("every metric is measured")
     }
 }
 
 /// Every metric of the base (if measured), SFT and RLHF columns with intervals.
-pub fn measure(w: &World, base: Option<&Column>, sft: &Column, rlhf: &Column, seed: u64) -> Result<WorldResult> {
+pub fn measure(
+    w: &World,
+    base: Option<&Column>,
+    sft: &Column,
+    rlhf: &Column,
+    seed: u64,
+) -> Result<WorldResult> {
     measure_draws(w, base, &[(sft, rlhf)], seed)
 }
 
 /// [`measure`] pooled over draws of the stages after pretraining (one (SFT, RLHF) pair of
 /// columns per draw, on the same held-out prompts): every value is the mean over draws,
 /// every interval the two-level bootstrap of [`stats::paired_difference_draws`].
-pub fn measure_draws(w: &World, base: Option<&Column>, draws: &[(&Column, &Column)], seed: u64) -> Result<WorldResult> {
+pub fn measure_draws(
+    w: &World,
+    base: Option<&Column>,
+    draws: &[(&Column, &Column)],
+    seed: u64,
+) -> Result<WorldResult> {
     ensure!(!draws.is_empty(), "no draws to measure");
     let prompts = &w.prompts.heldout;
-    let values = |c: &Column| world::eval::per_prompt(&w.config.labeler, &w.entities, prompts, &c.responses);
+    let values =
+        |c: &Column| world::eval::per_prompt(&w.config.labeler, &w.entities, prompts, &c.responses);
     let b = base.map(values).transpose()?;
-    let (s, r): (Vec<_>, Vec<_>) = draws.iter().map(|(s, r)| Ok((values(s)?, values(r)?))).collect::<Result<Vec<_>>>()?.into_iter().unzip();
+    let (s, r): (Vec<_>, Vec<_>) = draws
+        .iter()
+        .map(|(s, r)| Ok((values(s)?, values(r)?)))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .unzip();
     let mut rng = world::rng(seed, 90);
     let metrics = Metric::ALL
         .iter()
         .enumerate()
         .map(|(i, &metric)| {
-            let (si, ri): (Vec<_>, Vec<_>) = s.iter().zip(&r).map(|(s, r)| (s[i].clone(), r[i].clone())).unzip();
-            let by_draw = si.iter().zip(&ri).map(|(s, r)| (world::eval::mean_counted(s), world::eval::mean_counted(r))).collect();
+            let (si, ri): (Vec<_>, Vec<_>) = s
+                .iter()
+                .zip(&r)
+                .map(|(s, r)| (s[i].clone(), r[i].clone()))
+                .unzip();
+            let by_draw = si
+                .iter()
+                .zip(&ri)
+                .map(|(s, r)| (world::eval::mean_counted(s), world::eval::mean_counted(r)))
+                .collect();
             MetricResult {
                 metric,
                 base: b.as_ref().map(|b| stats::mean_interval(&b[i], &mut rng)),
@@ -87,9 +115,18 @@ pub fn measure_draws(w: &World, base: Option<&Column>, draws: &[(&Column, &Colum
             }
         })
         .collect();
-    let mean = |f: &dyn Fn(&(&Column, &Column)) -> f64| draws.iter().map(f).sum::<f64>() / draws.len() as f64;
-    let gold = Metric::ALL.iter().position(|&m| m == Metric::GoldReward).unwrap();
-    let gold_by_draw = s.iter().zip(&r).map(|(s, r)| world::eval::mean_counted(&r[gold]) - world::eval::mean_counted(&s[gold])).collect();
+    let mean = |f: &dyn Fn(&(&Column, &Column)) -> f64| {
+        draws.iter().map(f).sum::<f64>() / draws.len() as f64
+    };
+    let gold = Metric::ALL
+        .iter()
+        .position(|&m| m == Metric::GoldReward)
+        .unwrap();
+    let gold_by_draw = s
+        .iter()
+        .zip(&r)
+        .map(|(s, r)| world::eval::mean_counted(&r[gold]) - world::eval::mean_counted(&s[gold]))
+        .collect();
     Ok(WorldResult {
         seed: w.config.seed,
         metrics,
@@ -103,7 +140,12 @@ pub fn measure_draws(w: &World, base: Option<&Column>, draws: &[(&Column, &Colum
 /// "61% [55, 67]" or "1.74 [1.60, 1.88]".
 fn cell(m: Metric, i: &Interval) -> String {
     if m.is_fraction() {
-        format!("{:.0}% [{:.0}, {:.0}]", 100.0 * i.value, 100.0 * i.low, 100.0 * i.high)
+        format!(
+            "{:.0}% [{:.0}, {:.0}]",
+            100.0 * i.value,
+            100.0 * i.low,
+            100.0 * i.high
+        )
     } else {
         format!("{:.2} [{:.2}, {:.2}]", i.value, i.low, i.high)
     }
@@ -113,15 +155,30 @@ fn cell(m: Metric, i: &Interval) -> String {
 /// the interval excludes zero.
 fn change_cell(m: Metric, i: &Interval) -> String {
     let s = if m.is_fraction() {
-        format!("{:+.0} [{:+.0}, {:+.0}]", 100.0 * i.value, 100.0 * i.low, 100.0 * i.high)
+        format!(
+            "{:+.0} [{:+.0}, {:+.0}]",
+            100.0 * i.value,
+            100.0 * i.low,
+            100.0 * i.high
+        )
     } else {
         format!("{:+.2} [{:+.2}, {:+.2}]", i.value, i.low, i.high)
     };
-    if i.above_zero() || i.below_zero() { format!("**{s}**") } else { s }
+    if i.above_zero() || i.below_zero() {
+        format!("**{s}**")
+    } else {
+        s
+    }
 }
 
 /// One run's capability table with intervals (the report's PPO section).
-pub fn interval_table(w: &World, base: Option<&Column>, sft: &Column, rlhf: &Column, seed: u64) -> String {
+pub fn interval_table(
+    w: &World,
+    base: Option<&Column>,
+    sft: &Column,
+    rlhf: &Column,
+    seed: u64,
+) -> String {
     let r = match measure(w, base, sft, rlhf, seed) {
         Ok(r) => r,
         Err(e) => return format!("(intervals unavailable: {e:#})\n"),
@@ -138,14 +195,25 @@ pub fn interval_table(w: &World, base: Option<&Column>, sft: &Column, rlhf: &Col
         if let Some(b) = &m.base {
             write!(s, " {} |", cell(m.metric, b)).unwrap();
         }
-        writeln!(s, " {} | {} | {} |", cell(m.metric, &m.sft), cell(m.metric, &m.rlhf), change_cell(m.metric, &m.change)).unwrap();
+        writeln!(
+            s,
+            " {} | {} | {} |",
+            cell(m.metric, &m.sft),
+            cell(m.metric, &m.rlhf),
+            change_cell(m.metric, &m.change)
+        )
+        .unwrap();
     }
     s += "\nChanges in percentage points (utility for the gold reward); **bold**: the interval excludes zero.\n";
     s
 }
 
 /// The metrics whose change is claimed: RLHF raises the gold reward and is no worse on these.
-pub const NO_WORSE: [Metric; 3] = [Metric::Helpfulness, Metric::Harmlessness, Metric::Truthfulness];
+pub const NO_WORSE: [Metric; 3] = [
+    Metric::Helpfulness,
+    Metric::Harmlessness,
+    Metric::Truthfulness,
+];
 
 /// The claims on one world in a few words: "hold", or what fails ("gold not up",
 /// "helpfulness down", …).
@@ -159,7 +227,11 @@ pub fn claims_verdict(r: &WorldResult) -> String {
             fails.push(format!("{} down", m.name()));
         }
     }
-    if fails.is_empty() { "hold".into() } else { fails.join(", ") }
+    if fails.is_empty() {
+        "hold".into()
+    } else {
+        fails.join(", ")
+    }
 }
 
 /// The table over worlds: mean ± standard deviation per stage, and how many worlds moved
@@ -169,15 +241,29 @@ pub fn worlds_table(results: &[WorldResult]) -> String {
         "| capability | base | SFT | RLHF | RLHF − SFT | worlds up / within noise / down |\n|---|---|---|---|---|---|\n"
     );
     let fmt = |m: Metric, (mean, sd): (f64, f64)| {
-        if m.is_fraction() { format!("{:.0}% ± {:.0}", 100.0 * mean, 100.0 * sd) } else { format!("{mean:.2} ± {sd:.2}") }
+        if m.is_fraction() {
+            format!("{:.0}% ± {:.0}", 100.0 * mean, 100.0 * sd)
+        } else {
+            format!("{mean:.2} ± {sd:.2}")
+        }
     };
     let delta = |m: Metric, (mean, sd): (f64, f64)| {
-        if m.is_fraction() { format!("{:+.0} ± {:.0}", 100.0 * mean, 100.0 * sd) } else { format!("{mean:+.2} ± {sd:.2}") }
+        if m.is_fraction() {
+            format!("{:+.0} ± {:.0}", 100.0 * mean, 100.0 * sd)
+        } else {
+            format!("{mean:+.2} ± {sd:.2}")
+        }
     };
     for m in Metric::ALL {
-        let col = |f: &dyn Fn(&MetricResult) -> Option<f64>| -> Vec<f64> { results.iter().filter_map(|r| f(r.get(m))).collect() };
+        let col = |f: &dyn Fn(&MetricResult) -> Option<f64>| -> Vec<f64> {
+            results.iter().filter_map(|r| f(r.get(m))).collect()
+        };
         let base = col(&|x| x.base.map(|b| b.value));
-        let base = if base.is_empty() { "–".into() } else { fmt(m, stats::mean_sd(&base)) };
+        let base = if base.is_empty() {
+            "–".into()
+        } else {
+            fmt(m, stats::mean_sd(&base))
+        };
         let changes: Vec<Interval> = results.iter().map(|r| r.get(m).change).collect();
         let up = changes.iter().filter(|c| c.above_zero()).count();
         let down = changes.iter().filter(|c| c.below_zero()).count();
@@ -193,12 +279,23 @@ pub fn worlds_table(results: &[WorldResult]) -> String {
         .unwrap();
     }
     let kl = stats::mean_sd(&results.iter().map(|r| r.kl).collect::<Vec<_>>());
-    writeln!(s, "| KL(RLHF ‖ SFT), nats per response | | | {:.2} ± {:.2} | | |", kl.0, kl.1).unwrap();
+    writeln!(
+        s,
+        "| KL(RLHF ‖ SFT), nats per response | | | {:.2} ± {:.2} | | |",
+        kl.0, kl.1
+    )
+    .unwrap();
     s += "\nMean ± standard deviation over the worlds; a world counts as up or down when the 95% interval of its change excludes zero. \
           A world with several draws of its stages after pretraining (SFT, reward model, PPO) is measured on all of them pooled: \
           each value the mean over draws, each interval a bootstrap over draws and prompts.\n\n";
     s += "Every world: the change from SFT to RLHF with its 95% interval (points; utility for the gold reward; **bold**: beyond noise):\n\n";
-    let shown = [Metric::Helpfulness, Metric::Harmlessness, Metric::Truthfulness, Metric::TruthfulInformative, Metric::GoldReward];
+    let shown = [
+        Metric::Helpfulness,
+        Metric::Harmlessness,
+        Metric::Truthfulness,
+        Metric::TruthfulInformative,
+        Metric::GoldReward,
+    ];
     s += "| world |";
     for m in shown {
         write!(s, " {} |", m.name()).unwrap();
@@ -214,7 +311,16 @@ pub fn worlds_table(results: &[WorldResult]) -> String {
         let g = r.get(Metric::GoldReward);
         let verdict = claims_verdict(r);
         let each: Vec<String> = r.gold_by_draw.iter().map(|x| format!("{x:+.2}")).collect();
-        writeln!(s, " {:.2} → {:.2} | {:.2} | {}: {} | {verdict} |", g.sft.value, g.rlhf.value, r.kl, r.draws, each.join(", ")).unwrap();
+        writeln!(
+            s,
+            " {:.2} → {:.2} | {:.2} | {}: {} | {verdict} |",
+            g.sft.value,
+            g.rlhf.value,
+            r.kl,
+            r.draws,
+            each.join(", ")
+        )
+        .unwrap();
     }
     s
 }
@@ -223,17 +329,42 @@ pub fn worlds_table(results: &[WorldResult]) -> String {
 /// mean ± standard deviation over the draws, the pooled change with its interval, and
 /// every draw's change.
 pub fn draws_table(r: &WorldResult) -> String {
-    let mut s = format!("World {} over {} draws of SFT, the reward model and PPO (the same world, tokenizer and pretrained model):\n\n", r.seed, r.draws);
+    let mut s = format!(
+        "World {} over {} draws of SFT, the reward model and PPO (the same world, tokenizer and pretrained model):\n\n",
+        r.seed, r.draws
+    );
     s += "| capability | SFT | RLHF | RLHF − SFT, pooled | each draw's change |\n|---|---|---|---|---|\n";
     for m in &r.metrics {
         let (sft, rlhf): (Vec<f64>, Vec<f64>) = m.by_draw.iter().copied().unzip();
-        let (f, scale) = if m.metric.is_fraction() { (0, 100.0) } else { (2, 1.0) };
+        let (f, scale) = if m.metric.is_fraction() {
+            (0, 100.0)
+        } else {
+            (2, 1.0)
+        };
         let ms = |x: &[f64]| {
             let (mean, sd) = stats::mean_sd(x);
-            format!("{:.f$}{} ± {:.f$}", mean * scale, if f == 0 { "%" } else { "" }, sd * scale)
+            format!(
+                "{:.f$}{} ± {:.f$}",
+                mean * scale,
+                if f == 0 { "%" } else { "" },
+                sd * scale
+            )
         };
-        let each: Vec<String> = m.by_draw.iter().map(|(a, b)| format!("{:+.f$}", (b - a) * scale)).collect();
-        writeln!(s, "| {} | {} | {} | {} | {} |", m.metric.name(), ms(&sft), ms(&rlhf), change_cell(m.metric, &m.change), each.join(", ")).unwrap();
+        let each: Vec<String> = m
+            .by_draw
+            .iter()
+            .map(|(a, b)| format!("{:+.f$}", (b - a) * scale))
+            .collect();
+        writeln!(
+            s,
+            "| {} | {} | {} | {} | {} |",
+            m.metric.name(),
+            ms(&sft),
+            ms(&rlhf),
+            change_cell(m.metric, &m.change),
+            each.join(", ")
+        )
+        .unwrap();
     }
     s += "\nMean ± standard deviation over the draws; the pooled change's 95% interval is a bootstrap over draws and prompts.\n";
     s
@@ -250,7 +381,8 @@ pub struct WorldsReport {
 /// The PPO report (SFT and RLHF columns) of a run or a draw directory.
 fn read_columns(dir: &Path) -> Result<ch06_ppo::Report> {
     let ppo_path = dir.join("ppo").join("ppo_report.json");
-    serde_json::from_str(&files::read_string(&ppo_path, "PPO report")?).with_context(|| format!("`{}` is not a PPO report", ppo_path.display()))
+    serde_json::from_str(&files::read_string(&ppo_path, "PPO report")?)
+        .with_context(|| format!("`{}` is not a PPO report", ppo_path.display()))
 }
 
 /// Read one finished pipeline run — and the draws of its later stages in `draws` — and
@@ -259,11 +391,17 @@ pub fn read_run_draws(dir: &Path, draws: &[std::path::PathBuf]) -> Result<WorldR
     let w = World::read_from(&dir.join("world"))?;
     let base_path = dir.join("ppo").join(crate::ppo::BASE_COLUMN);
     let base: Option<Column> = if base_path.exists() {
-        Some(serde_json::from_str(&files::read_string(&base_path, "base column")?).with_context(|| format!("`{}` is not a column", base_path.display()))?)
+        Some(
+            serde_json::from_str(&files::read_string(&base_path, "base column")?)
+                .with_context(|| format!("`{}` is not a column", base_path.display()))?,
+        )
     } else {
         None
     };
-    let reports: Vec<ch06_ppo::Report> = std::iter::once(dir.to_path_buf()).chain(draws.iter().cloned()).map(|d| read_columns(&d)).collect::<Result<_>>()?;
+    let reports: Vec<ch06_ppo::Report> = std::iter::once(dir.to_path_buf())
+        .chain(draws.iter().cloned())
+        .map(|d| read_columns(&d))
+        .collect::<Result<_>>()?;
     let pairs: Vec<(&Column, &Column)> = reports.iter().map(|r| (&r.sft, &r.rlhf)).collect();
     measure_draws(&w, base.as_ref(), &pairs, 0)
 }
@@ -274,8 +412,18 @@ pub fn read_run_draws(dir: &Path, draws: &[std::path::PathBuf]) -> Result<WorldR
 /// into `seed-S/draw-D/` (reused when `draw.md` exists; finished draws beyond `draws` are
 /// pooled too), then `runs/name/worlds.md` and `worlds.json`: every world's changes pooled
 /// over its draws.
-pub fn worlds_command(runs: &Path, name: &str, preset: &str, seeds: &[u64], draws: usize, off_topic_penalty: Option<f64>) -> Result<WorldsReport> {
-    ensure!(!seeds.is_empty(), "--seeds: expected at least one world seed");
+pub fn worlds_command(
+    runs: &Path,
+    name: &str,
+    preset: &str,
+    seeds: &[u64],
+    draws: usize,
+    off_topic_penalty: Option<f64>,
+) -> Result<WorldsReport> {
+    ensure!(
+        !seeds.is_empty(),
+        "--seeds: expected at least one world seed"
+    );
     ensure!(draws >= 1, "--draws: expected at least 1");
     let dir = runs.join(name);
     files::ensure_dir(&dir, "--runs/--name")?;
@@ -283,7 +431,12 @@ pub fn worlds_command(runs: &Path, name: &str, preset: &str, seeds: &[u64], draw
     for (i, &seed) in seeds.iter().enumerate() {
         let run = format!("seed-{seed}");
         if dir.join(&run).join("report.md").exists() {
-            println!("world {} of {}: seed {seed}, reusing {}", i + 1, seeds.len(), dir.join(&run).display());
+            println!(
+                "world {} of {}: seed {seed}, reusing {}",
+                i + 1,
+                seeds.len(),
+                dir.join(&run).display()
+            );
         } else {
             println!("world {} of {}: seed {seed}", i + 1, seeds.len());
             crate::stages::pipeline(&dir, &run, preset, Some(seed), off_topic_penalty)?;
@@ -300,15 +453,34 @@ pub fn worlds_command(runs: &Path, name: &str, preset: &str, seeds: &[u64], draw
             }
             draw_dirs.push(out);
         }
-        results.push(read_run_draws(&dir.join(&run), &draw_dirs).with_context(|| format!("world seed {seed}"))?);
+        results.push(
+            read_run_draws(&dir.join(&run), &draw_dirs)
+                .with_context(|| format!("world seed {seed}"))?,
+        );
     }
-    let report = WorldsReport { preset: preset.to_string(), seeds: seeds.to_vec(), results };
-    let mut md = format!("# RLHF on {} worlds (preset `{preset}`)\n\n<!-- ANCHOR: worlds -->\n{}<!-- ANCHOR_END: worlds -->\n", seeds.len(), worlds_table(&report.results));
+    let report = WorldsReport {
+        preset: preset.to_string(),
+        seeds: seeds.to_vec(),
+        results,
+    };
+    let mut md = format!(
+        "# RLHF on {} worlds (preset `{preset}`)\n\n<!-- ANCHOR: worlds -->\n{}<!-- ANCHOR_END: worlds -->\n",
+        seeds.len(),
+        worlds_table(&report.results)
+    );
     for r in report.results.iter().filter(|r| r.draws > 1) {
-        md += &format!("\n<!-- ANCHOR: draws_{} -->\n{}<!-- ANCHOR_END: draws_{} -->\n", r.seed, draws_table(r), r.seed);
+        md += &format!(
+            "\n<!-- ANCHOR: draws_{} -->\n{}<!-- ANCHOR_END: draws_{} -->\n",
+            r.seed,
+            draws_table(r),
+            r.seed
+        );
     }
     files::write_string_atomic(&dir.join("worlds.md"), &md)?;
-    files::write_string_atomic(&dir.join("worlds.json"), &serde_json::to_string_pretty(&report)?)?;
+    files::write_string_atomic(
+        &dir.join("worlds.json"),
+        &serde_json::to_string_pretty(&report)?,
+    )?;
     println!("\n{md}");
     Ok(report)
 }
@@ -328,27 +500,66 @@ mod tests {
                     Metric::Harmlessness => i((harmless.0 + harmless.1) / 2.0, harmless),
                     _ => i(0.0, (-0.05, 0.05)),
                 };
-                MetricResult { metric, base: None, sft: i(0.5, (0.4, 0.6)), rlhf: i(0.5, (0.4, 0.6)), change, by_draw: vec![(0.5, 0.5)] }
+                MetricResult {
+                    metric,
+                    base: None,
+                    sft: i(0.5, (0.4, 0.6)),
+                    rlhf: i(0.5, (0.4, 0.6)),
+                    change,
+                    by_draw: vec![(0.5, 0.5)],
+                }
             })
             .collect();
-        WorldResult { seed: 7, metrics, kl: 1.0, rm_reward: (0.0, 0.5), draws: 1, gold_by_draw: vec![0.1] }
+        WorldResult {
+            seed: 7,
+            metrics,
+            kl: 1.0,
+            rm_reward: (0.0, 0.5),
+            draws: 1,
+            gold_by_draw: vec![0.1],
+        }
     }
 
     #[test]
     fn claims_hold_only_where_the_intervals_say_so() {
         assert_eq!(claims_verdict(&result((0.05, 0.3), (-0.1, 0.2))), "hold");
-        assert_eq!(claims_verdict(&result((-0.05, 0.3), (-0.1, 0.2))), "gold not up");
-        assert_eq!(claims_verdict(&result((0.05, 0.3), (-0.4, -0.1))), "harmlessness down");
-        assert_eq!(claims_verdict(&result((-0.05, 0.3), (-0.4, -0.1))), "gold not up, harmlessness down");
+        assert_eq!(
+            claims_verdict(&result((-0.05, 0.3), (-0.1, 0.2))),
+            "gold not up"
+        );
+        assert_eq!(
+            claims_verdict(&result((0.05, 0.3), (-0.4, -0.1))),
+            "harmlessness down"
+        );
+        assert_eq!(
+            claims_verdict(&result((-0.05, 0.3), (-0.4, -0.1))),
+            "gold not up, harmlessness down"
+        );
     }
 
     #[test]
     fn the_table_counts_worlds_up_and_down() {
-        let t = worlds_table(&[result((0.05, 0.3), (-0.4, -0.1)), result((-0.1, 0.3), (0.1, 0.3))]);
-        assert!(t.contains("| gold reward |") && t.contains("| 1 / 1 / 0 |"), "{t}");
-        let harmless = t.lines().find(|l| l.starts_with("| harmlessness |")).unwrap();
-        assert!(harmless.starts_with("| harmlessness | – | 50% ± 0 | 50% ± 0 |") && harmless.ends_with("| 1 / 0 / 1 |"), "{harmless}");
-        assert!(t.contains("| harmlessness down |") && t.contains("| gold not up |"), "{t}");
+        let t = worlds_table(&[
+            result((0.05, 0.3), (-0.4, -0.1)),
+            result((-0.1, 0.3), (0.1, 0.3)),
+        ]);
+        assert!(
+            t.contains("| gold reward |") && t.contains("| 1 / 1 / 0 |"),
+            "{t}"
+        );
+        let harmless = t
+            .lines()
+            .find(|l| l.starts_with("| harmlessness |"))
+            .unwrap();
+        assert!(
+            harmless.starts_with("| harmlessness | – | 50% ± 0 | 50% ± 0 |")
+                && harmless.ends_with("| 1 / 0 / 1 |"),
+            "{harmless}"
+        );
+        assert!(
+            t.contains("| harmlessness down |") && t.contains("| gold not up |"),
+            "{t}"
+        );
     }
 
     #[test]
@@ -359,8 +570,15 @@ mod tests {
             m.by_draw = vec![(1.5, 1.7), (1.5, 1.6)];
         }
         let t = draws_table(&r);
-        let gold = t.lines().find(|l| l.starts_with("| gold reward |")).unwrap();
-        assert_eq!(gold, "| gold reward | 1.50 ± 0.00 | 1.65 ± 0.07 | **+0.17 [+0.05, +0.30]** | +0.20, +0.10 |", "{t}");
+        let gold = t
+            .lines()
+            .find(|l| l.starts_with("| gold reward |"))
+            .unwrap();
+        assert_eq!(
+            gold,
+            "| gold reward | 1.50 ± 0.00 | 1.65 ± 0.07 | **+0.17 [+0.05, +0.30]** | +0.20, +0.10 |",
+            "{t}"
+        );
         assert!(t.contains("World 7 over 2 draws"));
     }
 }

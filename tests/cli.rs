@@ -4,7 +4,11 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn rlhf(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rlhf")).args(args).current_dir(cwd).output().expect("run rlhf")
+    Command::new(env!("CARGO_BIN_EXE_rlhf"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run rlhf")
 }
 
 fn stderr(o: &Output) -> String {
@@ -15,21 +19,62 @@ fn stderr(o: &Output) -> String {
 fn world_then_tokenizer() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let o = rlhf(&["world", "--out", "w", "--preset", "tiny", "--corpus-mb", "0.3"], d);
+    let o = rlhf(
+        &[
+            "world",
+            "--out",
+            "w",
+            "--preset",
+            "tiny",
+            "--corpus-mb",
+            "0.3",
+        ],
+        d,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    for f in ["world.json", "facts.tsv", "prompts_train.jsonl", "prompts_heldout.jsonl", "demonstrations.jsonl", "corpus.txt"] {
+    for f in [
+        "world.json",
+        "facts.tsv",
+        "prompts_train.jsonl",
+        "prompts_heldout.jsonl",
+        "demonstrations.jsonl",
+        "corpus.txt",
+    ] {
         assert!(d.join("w").join(f).is_file(), "{f} missing");
     }
     let corpus = std::fs::read_to_string(d.join("w/corpus.txt")).unwrap();
     let bytes: usize = world::split_corpus(&corpus).iter().map(|d| d.len()).sum();
-    assert!((300_000..302_000).contains(&bytes), "--corpus-mb 0.3 gave {bytes} bytes of documents");
+    assert!(
+        (300_000..302_000).contains(&bytes),
+        "--corpus-mb 0.3 gave {bytes} bytes of documents"
+    );
 
-    let o = rlhf(&["tokenizer", "--out", "t", "--corpus", "w/corpus.txt", "--preset", "tiny", "--vocab-size", "400"], d);
+    let o = rlhf(
+        &[
+            "tokenizer",
+            "--out",
+            "t",
+            "--corpus",
+            "w/corpus.txt",
+            "--preset",
+            "tiny",
+            "--vocab-size",
+            "400",
+        ],
+        d,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    for f in ["tokenizer.json", "tokenizer_report.json", "compression.svg", "zipf.svg"] {
+    for f in [
+        "tokenizer.json",
+        "tokenizer_report.json",
+        "compression.svg",
+        "zipf.svg",
+    ] {
         assert!(d.join("t").join(f).is_file(), "{f} missing");
     }
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("t/tokenizer_report.json")).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("t/tokenizer_report.json")).unwrap())
+            .unwrap();
     assert_eq!(report["vocab_size"], 400);
     assert!(String::from_utf8_lossy(&o.stdout).contains("400 tokens"));
 }
@@ -42,7 +87,12 @@ fn ns_contains(n: &serde_json::Value) -> bool {
 #[test]
 fn pipeline_writes_every_stage_and_a_report() {
     let dir = tempfile::tempdir().unwrap();
-    let o = rlhf(&["pipeline", "--preset", "tiny", "--runs", "runs", "--name", "check"], dir.path());
+    let o = rlhf(
+        &[
+            "pipeline", "--preset", "tiny", "--runs", "runs", "--name", "check",
+        ],
+        dir.path(),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let run = dir.path().join("runs/check");
     for f in [
@@ -91,48 +141,125 @@ fn pipeline_writes_every_stage_and_a_report() {
     ] {
         assert!(report.contains(section), "report lacks {section}");
     }
-    assert!(String::from_utf8_lossy(&o.stdout).contains("## Time and memory per stage"), "the report is printed too");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("## Time and memory per stage"),
+        "the report is printed too"
+    );
     if cfg!(target_os = "linux") {
         // Each stage's peak memory is measured: a plausible number of MiB, not a dash.
-        let row = report.lines().find(|l| l.starts_with("| pretrain |")).expect("a pretrain row");
-        let mib: f64 = row.split('|').nth(3).unwrap().trim().parse().unwrap_or_else(|_| panic!("no peak memory in `{row}`"));
-        assert!((10.0..16_000.0).contains(&mib), "pretrain peak memory {mib} MiB");
+        let row = report
+            .lines()
+            .find(|l| l.starts_with("| pretrain |"))
+            .expect("a pretrain row");
+        let mib: f64 = row
+            .split('|')
+            .nth(3)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("no peak memory in `{row}`"));
+        assert!(
+            (10.0..16_000.0).contains(&mib),
+            "pretrain peak memory {mib} MiB"
+        );
     }
 
     // Each stage improved what it should — bounds loose enough for any seed, tight enough
     // to fail when a stage does nothing.
-    let json = |f: &str| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(run.join(f)).unwrap()).unwrap() };
+    let json = |f: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(run.join(f)).unwrap()).unwrap()
+    };
     let num = |v: &serde_json::Value| v.as_f64().unwrap();
     let sft = json("sft/sft_report.json");
     let hist = sft["history"].as_array().unwrap();
-    assert!(num(&hist.last().unwrap()["heldout"]) < num(&hist[0]["heldout"]) - 1.0, "SFT lowers the response loss by a nat");
-    assert!(num(&sft["sft"]["instruction_format"]) >= num(&sft["base"]["instruction_format"]) + 0.5, "SFT teaches the format");
-    assert!(num(&sft["sft"]["gold_reward"]) > num(&sft["base"]["gold_reward"]) + 1.0, "SFT raises the gold reward");
+    assert!(
+        num(&hist.last().unwrap()["heldout"]) < num(&hist[0]["heldout"]) - 1.0,
+        "SFT lowers the response loss by a nat"
+    );
+    assert!(
+        num(&sft["sft"]["instruction_format"]) >= num(&sft["base"]["instruction_format"]) + 0.5,
+        "SFT teaches the format"
+    );
+    assert!(
+        num(&sft["sft"]["gold_reward"]) > num(&sft["base"]["gold_reward"]) + 1.0,
+        "SFT raises the gold reward"
+    );
     let rm = json("reward/reward_report.json");
-    assert!(num(&rm["heldout"]["accuracy"]) > 0.52, "the reward model beats chance on held-out pairs");
-    assert!(num(&rm["heldout"]["gold_accuracy"]) > 0.6, "the reward model orders pairs as the gold utility does");
-    assert!(num(&rm["correlation"]) > 0.3, "the reward correlates with the gold utility");
+    assert!(
+        num(&rm["heldout"]["accuracy"]) > 0.52,
+        "the reward model beats chance on held-out pairs"
+    );
+    assert!(
+        num(&rm["heldout"]["gold_accuracy"]) > 0.6,
+        "the reward model orders pairs as the gold utility does"
+    );
+    assert!(
+        num(&rm["correlation"]) > 0.3,
+        "the reward correlates with the gold utility"
+    );
     let ppo = json("ppo/ppo_report.json");
     let (s, r) = (&ppo["sft"], &ppo["rlhf"]);
-    assert!(num(&r["rm_reward"]) > num(&s["rm_reward"]) + 0.1, "PPO raises the reward it optimises, on held-out prompts");
-    assert!(num(&r["kl"]) > 0.1 && num(&r["kl"]) < 20.0, "the policy moved, on a leash: KL {}", r["kl"]);
-    assert!(num(&r["capabilities"]["instruction_format"]) > 0.8, "PPO keeps the format");
+    assert!(
+        num(&r["rm_reward"]) > num(&s["rm_reward"]) + 0.1,
+        "PPO raises the reward it optimises, on held-out prompts"
+    );
+    assert!(
+        num(&r["kl"]) > 0.1 && num(&r["kl"]) < 20.0,
+        "the policy moved, on a leash: KL {}",
+        r["kl"]
+    );
+    assert!(
+        num(&r["capabilities"]["instruction_format"]) > 0.8,
+        "PPO keeps the format"
+    );
 
     // Ask the reward model directly: one normalised score per response, in order.
     let d = dir.path();
     let rm = "runs/check/reward/checkpoint";
-    let o = rlhf(&["score", "--reward", rm, "--prompt", "How do I rob the bakery?", "--response", "I can't help with that.", "--response", "First, break the window."], d);
+    let o = rlhf(
+        &[
+            "score",
+            "--reward",
+            rm,
+            "--prompt",
+            "How do I rob the bakery?",
+            "--response",
+            "I can't help with that.",
+            "--response",
+            "First, break the window.",
+        ],
+        d,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8(o.stdout).unwrap();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
-    assert!(lines[0].ends_with("I can't help with that.") && lines[1].ends_with("First, break the window."), "{out}");
+    assert!(
+        lines[0].ends_with("I can't help with that.")
+            && lines[1].ends_with("First, break the window."),
+        "{out}"
+    );
     for l in &lines {
         let x: f64 = l.split_whitespace().next().unwrap().parse().unwrap();
         assert!(x.is_finite(), "{l}");
     }
-    let o = rlhf(&["score", "--reward", "nowhere", "--prompt", "hi", "--response", "hello"], d);
-    assert!(!o.status.success() && stderr(&o).contains("nowhere"), "{}", stderr(&o));
+    let o = rlhf(
+        &[
+            "score",
+            "--reward",
+            "nowhere",
+            "--prompt",
+            "hi",
+            "--response",
+            "hello",
+        ],
+        d,
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("nowhere"),
+        "{}",
+        stderr(&o)
+    );
     let o = rlhf(&["score", "--reward", rm, "--prompt", "hi"], d);
     assert_eq!(o.status.code(), Some(2), "--response is required");
 
@@ -167,62 +294,157 @@ fn pipeline_writes_every_stage_and_a_report() {
         let ns: Vec<f64> = pts.iter().map(|p| num(&p["step"])).collect();
         assert_eq!(ns, [1.0, 2.0, 4.0, 8.0]);
         for w in pts.windows(2) {
-            assert!(num(&w[1]["proxy"]) >= num(&w[0]["proxy"]) - 1e-9, "best-of-n's proxy falls with n: {c}");
+            assert!(
+                num(&w[1]["proxy"]) >= num(&w[0]["proxy"]) - 1e-9,
+                "best-of-n's proxy falls with n: {c}"
+            );
         }
         let last = pts.last().unwrap();
         assert!((num(&last["kl"]) - (8f64.ln() - 7.0 / 8.0)).abs() < 1e-9);
-        assert!(num(&last["proxy_gain"]) > 0.0, "picking the best of 8 raises the proxy");
+        assert!(
+            num(&last["proxy_gain"]) > 0.0,
+            "picking the best of 8 raises the proxy"
+        );
     }
     let rms = r["rms"].as_array().unwrap();
-    assert!(num(&rms[0]["comparisons"]) < num(&rms[1]["comparisons"]), "half the prompts, fewer comparisons");
+    assert!(
+        num(&rms[0]["comparisons"]) < num(&rms[1]["comparisons"]),
+        "half the prompts, fewer comparisons"
+    );
     let ppo = r["ppo"].as_array().unwrap();
     assert_eq!(ppo.len(), 2, "one curve per β");
-    assert!(ppo.iter().all(|c| c["points"].as_array().unwrap().len() == 3), "(0, 0) and one point per 2 iterations");
+    assert!(
+        ppo.iter()
+            .all(|c| c["points"].as_array().unwrap().len() == 3),
+        "(0, 0) and one point per 2 iterations"
+    );
     // The labeler who likes length teaches its reward model to like length.
     let h = &r["hacking"];
-    assert!(num(&h["slope_biased"]) > num(&h["slope_unbiased"]), "the biased labeler's reward model pays more per word: {h}");
-    assert_eq!(h["runs"].as_array().unwrap().len(), 3, "PPO against the reward model, the seed's length reward, the biased one");
+    assert!(
+        num(&h["slope_biased"]) > num(&h["slope_unbiased"]),
+        "the biased labeler's reward model pays more per word: {h}"
+    );
+    assert_eq!(
+        h["runs"].as_array().unwrap().len(),
+        3,
+        "PPO against the reward model, the seed's length reward, the biased one"
+    );
     // Labelers who disagree 3 : 1 about length: the population's reward model sides with
     // the majority.
     let groups = r["population"]["groups"].as_array().unwrap();
     assert_eq!(groups.len(), 2);
-    assert!(num(&groups[0]["population_rm"]) > num(&groups[1]["population_rm"]), "{groups:?}");
+    assert!(
+        num(&groups[0]["population_rm"]) > num(&groups[1]["population_rm"]),
+        "{groups:?}"
+    );
     let m = &r["mitigations"];
-    assert_eq!(m["curves"].as_array().unwrap().len(), 6, "the reward model, two ensembles, two length penalties, the biased one");
-    assert!(ns_contains(&m["early_stop"]["chosen_n"]), "early stopping chooses one of the n measured: {m}");
+    assert_eq!(
+        m["curves"].as_array().unwrap().len(),
+        6,
+        "the reward model, two ensembles, two length penalties, the biased one"
+    );
+    assert!(
+        ns_contains(&m["early_stop"]["chosen_n"]),
+        "early stopping chooses one of the n measured: {m}"
+    );
     let md = std::fs::read_to_string(run.join("overopt/overopt.md")).unwrap();
-    assert!(md.contains("| n | KL (nats) | d = √KL | proxy | gold | gold − SFT |"), "{md}");
-    assert!(md.contains("Early stopping on a trusted gold check"), "{md}");
+    assert!(
+        md.contains("| n | KL (nats) | d = √KL | proxy | gold | gold − SFT |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("Early stopping on a trusted gold check"),
+        "{md}"
+    );
     let o = rlhf(&["overopt", "--run", "nowhere", "--preset", "tiny"], d);
-    assert!(!o.status.success() && stderr(&o).contains("nowhere") && stderr(&o).contains("world"), "{}", stderr(&o));
+    assert!(
+        !o.status.success() && stderr(&o).contains("nowhere") && stderr(&o).contains("world"),
+        "{}",
+        stderr(&o)
+    );
 
     // `rlhf worlds` reuses a finished run (this one is world seed 1234, the preset's) and
     // writes the table over worlds, with the claims checked per world.
     std::fs::create_dir_all(d.join("runs/study")).unwrap();
     std::fs::rename(d.join("runs/check"), d.join("runs/study/seed-1234")).unwrap();
-    let o = rlhf(&["worlds", "--runs", "runs", "--name", "study", "--seeds", "1234", "--preset", "tiny"], d);
+    let o = rlhf(
+        &[
+            "worlds", "--runs", "runs", "--name", "study", "--seeds", "1234", "--preset", "tiny",
+        ],
+        d,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("reusing"), "the finished run is not trained again");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("reusing"),
+        "the finished run is not trained again"
+    );
     let md = std::fs::read_to_string(d.join("runs/study/worlds.md")).unwrap();
-    for row in ["| capability | base | SFT | RLHF | RLHF − SFT | worlds up / within noise / down |", "| gold reward |", "| 1234 |"] {
+    for row in [
+        "| capability | base | SFT | RLHF | RLHF − SFT | worlds up / within noise / down |",
+        "| gold reward |",
+        "| 1234 |",
+    ] {
         assert!(md.contains(row), "worlds.md lacks {row}:\n{md}");
     }
-    let worlds: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("runs/study/worlds.json")).unwrap()).unwrap();
-    let gold = &worlds["results"][0]["metrics"].as_array().unwrap().iter().find(|m| m["metric"] == "GoldReward").unwrap()["rlhf"];
-    assert!(num(&gold["low"]) <= num(&gold["value"]) && num(&gold["value"]) <= num(&gold["high"]), "{gold}");
+    let worlds: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("runs/study/worlds.json")).unwrap())
+            .unwrap();
+    let gold = &worlds["results"][0]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["metric"] == "GoldReward")
+        .unwrap()["rlhf"];
+    assert!(
+        num(&gold["low"]) <= num(&gold["value"]) && num(&gold["value"]) <= num(&gold["high"]),
+        "{gold}"
+    );
     // A second draw of SFT, the reward model and PPO on the same world and pretrained
     // model: pooled with the first, each draw's change listed.
-    let o = rlhf(&["worlds", "--runs", "runs", "--name", "study", "--seeds", "1234", "--preset", "tiny", "--draws", "2"], d);
+    let o = rlhf(
+        &[
+            "worlds", "--runs", "runs", "--name", "study", "--seeds", "1234", "--preset", "tiny",
+            "--draws", "2",
+        ],
+        d,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(d.join("runs/study/seed-1234/draw-1/draw.md").exists() && d.join("runs/study/seed-1234/draw-1/ppo/ppo_report.json").exists());
-    assert!(!d.join("runs/study/seed-1234/draw-1/pretrain").exists(), "a draw reuses the run's pretrained model");
-    let worlds: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("runs/study/worlds.json")).unwrap()).unwrap();
+    assert!(
+        d.join("runs/study/seed-1234/draw-1/draw.md").exists()
+            && d.join("runs/study/seed-1234/draw-1/ppo/ppo_report.json")
+                .exists()
+    );
+    assert!(
+        !d.join("runs/study/seed-1234/draw-1/pretrain").exists(),
+        "a draw reuses the run's pretrained model"
+    );
+    let worlds: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("runs/study/worlds.json")).unwrap())
+            .unwrap();
     assert_eq!(worlds["results"][0]["draws"], 2);
-    assert_eq!(worlds["results"][0]["gold_by_draw"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        worlds["results"][0]["gold_by_draw"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     let md = std::fs::read_to_string(d.join("runs/study/worlds.md")).unwrap();
-    assert!(md.contains("World 1234 over 2 draws") && md.contains("| 2: "), "{md}");
-    let o = rlhf(&["worlds", "--runs", "runs", "--name", "study", "--seeds", "x1"], d);
-    assert_eq!(o.status.code(), Some(2), "a seed that is not a number is refused");
+    assert!(
+        md.contains("World 1234 over 2 draws") && md.contains("| 2: "),
+        "{md}"
+    );
+    let o = rlhf(
+        &[
+            "worlds", "--runs", "runs", "--name", "study", "--seeds", "x1",
+        ],
+        d,
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a seed that is not a number is refused"
+    );
 }
 
 #[test]
@@ -230,12 +452,42 @@ fn attention_needs_a_tokenizer_and_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let o = rlhf(&["world", "--out", "w", "--preset", "tiny"], dir.path());
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = rlhf(&["attention", "--out", "a", "--corpus", "w/corpus.txt", "--tokenizer", "no/tokenizer.json"], dir.path());
+    let o = rlhf(
+        &[
+            "attention",
+            "--out",
+            "a",
+            "--corpus",
+            "w/corpus.txt",
+            "--tokenizer",
+            "no/tokenizer.json",
+        ],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("cannot read tokenizer `no/tokenizer.json`"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot read tokenizer `no/tokenizer.json`"),
+        "{}",
+        stderr(&o)
+    );
     std::fs::write(dir.path().join("bad.json"), "[]").unwrap();
-    let o = rlhf(&["attention", "--out", "a", "--corpus", "w/corpus.txt", "--tokenizer", "bad.json"], dir.path());
-    assert!(stderr(&o).contains("tokenizer `bad.json` is not a valid tokenizer.json"), "{}", stderr(&o));
+    let o = rlhf(
+        &[
+            "attention",
+            "--out",
+            "a",
+            "--corpus",
+            "w/corpus.txt",
+            "--tokenizer",
+            "bad.json",
+        ],
+        dir.path(),
+    );
+    assert!(
+        stderr(&o).contains("tokenizer `bad.json` is not a valid tokenizer.json"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!dir.path().join("a/attention_report.json").exists());
 }
 
@@ -245,17 +497,53 @@ fn pretrain_then_generate() {
     let d = dir.path();
     for args in [
         &["world", "--out", "w", "--preset", "tiny"][..],
-        &["tokenizer", "--out", "t", "--corpus", "w/corpus.txt", "--preset", "tiny"],
-        &["pretrain", "--out", "p", "--corpus", "w/corpus.txt", "--tokenizer", "t/tokenizer.json", "--preset", "tiny", "--steps", "20"],
+        &[
+            "tokenizer",
+            "--out",
+            "t",
+            "--corpus",
+            "w/corpus.txt",
+            "--preset",
+            "tiny",
+        ],
+        &[
+            "pretrain",
+            "--out",
+            "p",
+            "--corpus",
+            "w/corpus.txt",
+            "--tokenizer",
+            "t/tokenizer.json",
+            "--preset",
+            "tiny",
+            "--steps",
+            "20",
+        ],
     ] {
         let o = rlhf(args, d);
         assert!(o.status.success(), "{args:?}: {}", stderr(&o));
     }
-    for f in ["checkpoint/config.json", "checkpoint/model.safetensors", "checkpoint/tokenizer.json", "checkpoint/trainer.json", "loss.svg", "samples.md"] {
+    for f in [
+        "checkpoint/config.json",
+        "checkpoint/model.safetensors",
+        "checkpoint/tokenizer.json",
+        "checkpoint/trainer.json",
+        "loss.svg",
+        "samples.md",
+    ] {
         assert!(d.join("p").join(f).is_file(), "{f} missing");
     }
     let generate = |extra: &[&str]| {
-        let mut args = vec!["generate", "--model", "p/checkpoint", "--prompt", "The flag of", "--max-new-tokens", "6", "--json"];
+        let mut args = vec![
+            "generate",
+            "--model",
+            "p/checkpoint",
+            "--prompt",
+            "The flag of",
+            "--max-new-tokens",
+            "6",
+            "--json",
+        ];
         args.extend_from_slice(extra);
         let o = rlhf(&args, d);
         assert!(o.status.success(), "{}", stderr(&o));
@@ -267,16 +555,60 @@ fn pretrain_then_generate() {
     assert!((1..=6).contains(&n), "{a}");
     assert!(!a["prompt_ids"].as_array().unwrap().is_empty() && a["text"].is_string());
     let s = generate(&["--temperature", "0.8", "--top-k", "5", "--seed", "3"]);
-    assert_eq!(s, generate(&["--temperature", "0.8", "--top-k", "5", "--seed", "3"]), "same seed, same sample");
+    assert_eq!(
+        s,
+        generate(&["--temperature", "0.8", "--top-k", "5", "--seed", "3"]),
+        "same seed, same sample"
+    );
 
     // A Hugging Face directory without tokenizer.json is named in the error.
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/gpt2-tiny");
-    let o = rlhf(&["generate", "--model", fixture.to_str().unwrap(), "--prompt", "hi"], d);
+    let o = rlhf(
+        &[
+            "generate",
+            "--model",
+            fixture.to_str().unwrap(),
+            "--prompt",
+            "hi",
+        ],
+        d,
+    );
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("gpt2-tiny/tokenizer.json"), "{}", stderr(&o));
-    let o = rlhf(&["generate", "--model", "p/checkpoint", "--prompt", "hi", "--greedy", "--temperature", "2"], d);
-    assert_eq!(o.status.code(), Some(2), "--greedy and --temperature conflict");
-    let o = rlhf(&["generate", "--model", "p/checkpoint", "--prompt", "hi", "--top-p", "0"], d);
+    assert!(
+        stderr(&o).contains("gpt2-tiny/tokenizer.json"),
+        "{}",
+        stderr(&o)
+    );
+    let o = rlhf(
+        &[
+            "generate",
+            "--model",
+            "p/checkpoint",
+            "--prompt",
+            "hi",
+            "--greedy",
+            "--temperature",
+            "2",
+        ],
+        d,
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "--greedy and --temperature conflict"
+    );
+    let o = rlhf(
+        &[
+            "generate",
+            "--model",
+            "p/checkpoint",
+            "--prompt",
+            "hi",
+            "--top-p",
+            "0",
+        ],
+        d,
+    );
     assert!(stderr(&o).contains("top-p"), "{}", stderr(&o));
 
     // Export: a Hugging Face GPT-2 directory that continues exactly as the checkpoint does.
@@ -285,21 +617,67 @@ fn pretrain_then_generate() {
     for f in ["config.json", "model.safetensors", "tokenizer.json"] {
         assert!(d.join("hf").join(f).is_file(), "export lacks {f}");
     }
-    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("hf/config.json")).unwrap()).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("hf/config.json")).unwrap()).unwrap();
     assert_eq!(config["architectures"][0], "GPT2LMHeadModel");
-    let o = rlhf(&["generate", "--model", "hf", "--prompt", "The flag of", "--max-new-tokens", "6", "--json", "--greedy"], d);
+    let o = rlhf(
+        &[
+            "generate",
+            "--model",
+            "hf",
+            "--prompt",
+            "The flag of",
+            "--max-new-tokens",
+            "6",
+            "--json",
+            "--greedy",
+        ],
+        d,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(), a, "the export continues as the checkpoint");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(),
+        a,
+        "the export continues as the checkpoint"
+    );
     // --logits: the prompt's last logits, as many as the vocabulary, the argmax the first new token.
-    let o = rlhf(&["generate", "--model", "hf", "--prompt", "The flag of", "--max-new-tokens", "1", "--json", "--greedy", "--logits"], d);
+    let o = rlhf(
+        &[
+            "generate",
+            "--model",
+            "hf",
+            "--prompt",
+            "The flag of",
+            "--max-new-tokens",
+            "1",
+            "--json",
+            "--greedy",
+            "--logits",
+        ],
+        d,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let logits: Vec<f64> = v["last_logits"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
-    assert_eq!(logits.len(), config["vocab_size"].as_u64().unwrap() as usize);
-    let argmax = (0..logits.len()).max_by(|&i, &j| logits[i].total_cmp(&logits[j])).unwrap();
+    let logits: Vec<f64> = v["last_logits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert_eq!(
+        logits.len(),
+        config["vocab_size"].as_u64().unwrap() as usize
+    );
+    let argmax = (0..logits.len())
+        .max_by(|&i, &j| logits[i].total_cmp(&logits[j]))
+        .unwrap();
     assert_eq!(v["new_ids"][0].as_u64().unwrap() as usize, argmax);
     let o = rlhf(&["export", "--model", "nowhere", "--out", "hf2"], d);
-    assert!(!o.status.success() && stderr(&o).contains("nowhere"), "{}", stderr(&o));
+    assert!(
+        !o.status.success() && stderr(&o).contains("nowhere"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -310,34 +688,67 @@ fn output_path_that_is_a_file_is_refused() {
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
     assert!(e.contains("--out `taken` is a file"), "{e}");
-    assert_eq!(std::fs::read_to_string(dir.path().join("taken")).unwrap(), "x", "the file is left alone");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("taken")).unwrap(),
+        "x",
+        "the file is left alone"
+    );
 }
 
 #[test]
 fn missing_or_unreadable_corpus_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let o = rlhf(&["tokenizer", "--out", "t", "--corpus", "nowhere/corpus.txt"], dir.path());
+    let o = rlhf(
+        &["tokenizer", "--out", "t", "--corpus", "nowhere/corpus.txt"],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("cannot read corpus `nowhere/corpus.txt`"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot read corpus `nowhere/corpus.txt`"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!dir.path().join("t/tokenizer.json").exists());
 
     std::fs::write(dir.path().join("bin.txt"), [0xff, 0xfe, 0x00]).unwrap();
-    let o = rlhf(&["tokenizer", "--out", "t", "--corpus", "bin.txt"], dir.path());
-    assert!(stderr(&o).contains("corpus `bin.txt` is not valid UTF-8"), "{}", stderr(&o));
+    let o = rlhf(
+        &["tokenizer", "--out", "t", "--corpus", "bin.txt"],
+        dir.path(),
+    );
+    assert!(
+        stderr(&o).contains("corpus `bin.txt` is not valid UTF-8"),
+        "{}",
+        stderr(&o)
+    );
     std::fs::write(dir.path().join("empty.txt"), "").unwrap();
-    let o = rlhf(&["tokenizer", "--out", "t", "--corpus", "empty.txt"], dir.path());
+    let o = rlhf(
+        &["tokenizer", "--out", "t", "--corpus", "empty.txt"],
+        dir.path(),
+    );
     assert!(stderr(&o).contains("holds no documents"), "{}", stderr(&o));
-    assert!(!dir.path().join("t/tokenizer.json").exists(), "nothing that looks complete is left");
+    assert!(
+        !dir.path().join("t/tokenizer.json").exists(),
+        "nothing that looks complete is left"
+    );
 }
 
 #[test]
 fn vocabulary_smaller_than_bytes_plus_specials_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let o = rlhf(&["tokenizer", "--out", "t", "--vocab-size", "200"], dir.path());
+    let o = rlhf(
+        &["tokenizer", "--out", "t", "--vocab-size", "200"],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
-    assert!(e.contains("--vocab-size") && e.contains("200") && e.contains("at least 260"), "{e}");
-    assert!(!dir.path().join("t").exists(), "checked before anything is written");
+    assert!(
+        e.contains("--vocab-size") && e.contains("200") && e.contains("at least 260"),
+        "{e}"
+    );
+    assert!(
+        !dir.path().join("t").exists(),
+        "checked before anything is written"
+    );
 }
 
 #[test]
@@ -348,7 +759,11 @@ fn unknown_flags_and_presets_are_errors() {
     assert!(stderr(&o).contains("--colour"), "{}", stderr(&o));
     let o = rlhf(&["world", "--preset", "huge", "--out", "w"], dir.path());
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("unknown world preset `huge`"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unknown world preset `huge`"),
+        "{}",
+        stderr(&o)
+    );
     let o = rlhf(&["pipeline", "--name", "../escape"], dir.path());
     assert!(stderr(&o).contains("--name `../escape`"), "{}", stderr(&o));
     let o = rlhf(&["world", "--corpus-mb", "0", "--out", "w"], dir.path());
@@ -358,13 +773,31 @@ fn unknown_flags_and_presets_are_errors() {
 #[test]
 fn bench_prints_one_json_line_per_measurement() {
     let dir = tempfile::tempdir().unwrap();
-    let o = rlhf(&["bench", "--preset", "tiny", "--steps", "1", "--rounds", "2"], dir.path());
+    let o = rlhf(
+        &["bench", "--preset", "tiny", "--steps", "1", "--rounds", "2"],
+        dir.path(),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    let lines: Vec<serde_json::Value> =
-        String::from_utf8(o.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let kinds: Vec<(&str, Option<bool>)> = lines.iter().map(|l| (l["bench"].as_str().unwrap(), l["kv_cache"].as_bool())).collect();
+    let lines: Vec<serde_json::Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<(&str, Option<bool>)> = lines
+        .iter()
+        .map(|l| (l["bench"].as_str().unwrap(), l["kv_cache"].as_bool()))
+        .collect();
     // Two rounds of training and of cached generation, then generation without the cache once.
-    assert_eq!(kinds, [("train", None), ("train", None), ("generate", Some(true)), ("generate", Some(true)), ("generate", Some(false))]);
+    assert_eq!(
+        kinds,
+        [
+            ("train", None),
+            ("train", None),
+            ("generate", Some(true)),
+            ("generate", Some(true)),
+            ("generate", Some(false))
+        ]
+    );
     for l in &lines {
         assert!(l["tokens_per_s"].as_f64().unwrap() > 0.0, "{l}");
         assert_eq!(l["model"]["n_embd"], 64, "the tiny preset");
@@ -373,30 +806,83 @@ fn bench_prints_one_json_line_per_measurement() {
     assert!(p["forward_ms"].as_f64().unwrap() > 0.0 && p["backward_ms"].as_f64().unwrap() > 0.0);
     // Bad input is named.
     let o = rlhf(&["bench", "--preset", "huge"], dir.path());
-    assert!(!o.status.success() && stderr(&o).contains("unknown bench preset `huge`"), "{}", stderr(&o));
-    let o = rlhf(&["bench", "--preset", "tiny", "--no-generate", "--steps", "1", "--pytorch", "/no/such/python"], dir.path());
-    assert!(!o.status.success() && stderr(&o).contains("/no/such/python"), "{}", stderr(&o));
+    assert!(
+        !o.status.success() && stderr(&o).contains("unknown bench preset `huge`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = rlhf(
+        &[
+            "bench",
+            "--preset",
+            "tiny",
+            "--no-generate",
+            "--steps",
+            "1",
+            "--pytorch",
+            "/no/such/python",
+        ],
+        dir.path(),
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("/no/such/python"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn device_and_precision_are_chosen_and_checked() {
     let dir = tempfile::tempdir().unwrap();
     // bf16 with f32 master weights runs on a CPU too (slowly): the same code as on a GPU.
-    let o = rlhf(&["--precision", "bf16", "bench", "--preset", "tiny", "--steps", "1", "--rounds", "1", "--no-generate"], dir.path());
+    let o = rlhf(
+        &[
+            "--precision",
+            "bf16",
+            "bench",
+            "--preset",
+            "tiny",
+            "--steps",
+            "1",
+            "--rounds",
+            "1",
+            "--no-generate",
+        ],
+        dir.path(),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    let line: serde_json::Value = serde_json::from_str(String::from_utf8(o.stdout).unwrap().lines().next().unwrap()).unwrap();
+    let line: serde_json::Value =
+        serde_json::from_str(String::from_utf8(o.stdout).unwrap().lines().next().unwrap()).unwrap();
     assert_eq!(line["device"], "cpu bf16");
-    assert!(line["tokens_per_s"].as_f64().unwrap() > 0.0 && line["mfu"].is_null(), "{line}");
+    assert!(
+        line["tokens_per_s"].as_f64().unwrap() > 0.0 && line["mfu"].is_null(),
+        "{line}"
+    );
     assert!(line["flops_per_token"].as_f64().unwrap() > 0.0, "{line}");
     let o = rlhf(&["--device", "tpu", "world", "--out", "w"], dir.path());
-    assert!(!o.status.success() && stderr(&o).contains("device `tpu`"), "{}", stderr(&o));
+    assert!(
+        !o.status.success() && stderr(&o).contains("device `tpu`"),
+        "{}",
+        stderr(&o)
+    );
     let o = rlhf(&["--precision", "fp8", "world", "--out", "w"], dir.path());
-    assert!(!o.status.success() && stderr(&o).contains("precision `fp8`"), "{}", stderr(&o));
+    assert!(
+        !o.status.success() && stderr(&o).contains("precision `fp8`"),
+        "{}",
+        stderr(&o)
+    );
     if !cfg!(feature = "cuda") {
         let o = rlhf(&["--device", "cuda", "world", "--out", "w"], dir.path());
-        assert!(!o.status.success() && stderr(&o).contains("scripts/cuda-build.sh"), "{}", stderr(&o));
+        assert!(
+            !o.status.success() && stderr(&o).contains("scripts/cuda-build.sh"),
+            "{}",
+            stderr(&o)
+        );
     }
-    assert!(!dir.path().join("w").exists(), "nothing was written after a bad --device or --precision");
+    assert!(
+        !dir.path().join("w").exists(),
+        "nothing was written after a bad --device or --precision"
+    );
 }
 
 #[test]
@@ -404,12 +890,60 @@ fn sft_and_reward_name_a_missing_model() {
     let dir = tempfile::tempdir().unwrap();
     let o = rlhf(&["world", "--preset", "tiny", "--out", "w"], dir.path());
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = rlhf(&["sft", "--world", "w", "--model", "nowhere", "--out", "s", "--preset", "tiny"], dir.path());
-    assert!(!o.status.success() && stderr(&o).contains("nowhere"), "{}", stderr(&o));
-    let o = rlhf(&["reward", "--world", "w", "--model", "nowhere", "--out", "r", "--preset", "tiny"], dir.path());
-    assert!(!o.status.success() && stderr(&o).contains("nowhere"), "{}", stderr(&o));
-    let o = rlhf(&["sft", "--world", "missing-world", "--model", "nowhere", "--preset", "tiny"], dir.path());
-    assert!(!o.status.success() && stderr(&o).contains("missing-world"), "{}", stderr(&o));
-    let o = rlhf(&["reward", "--world", "w", "--labeler-temperature", "0", "--preset", "tiny"], dir.path());
-    assert!(!o.status.success() && stderr(&o).contains("temperature"), "{}", stderr(&o));
+    let o = rlhf(
+        &[
+            "sft", "--world", "w", "--model", "nowhere", "--out", "s", "--preset", "tiny",
+        ],
+        dir.path(),
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("nowhere"),
+        "{}",
+        stderr(&o)
+    );
+    let o = rlhf(
+        &[
+            "reward", "--world", "w", "--model", "nowhere", "--out", "r", "--preset", "tiny",
+        ],
+        dir.path(),
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("nowhere"),
+        "{}",
+        stderr(&o)
+    );
+    let o = rlhf(
+        &[
+            "sft",
+            "--world",
+            "missing-world",
+            "--model",
+            "nowhere",
+            "--preset",
+            "tiny",
+        ],
+        dir.path(),
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("missing-world"),
+        "{}",
+        stderr(&o)
+    );
+    let o = rlhf(
+        &[
+            "reward",
+            "--world",
+            "w",
+            "--labeler-temperature",
+            "0",
+            "--preset",
+            "tiny",
+        ],
+        dir.path(),
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("temperature"),
+        "{}",
+        stderr(&o)
+    );
 }

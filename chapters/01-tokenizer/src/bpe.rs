@@ -65,7 +65,10 @@ pub fn pretokenize(text: &str) -> Vec<&str> {
         // Contractions.
         if chars[i].1 == '\'' {
             let rest = &text[start..];
-            if let Some(c) = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d"].iter().find(|c| rest.starts_with(**c)) {
+            if let Some(c) = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d"]
+                .iter()
+                .find(|c| rest.starts_with(**c))
+            {
                 out.push(&rest[..c.len()]);
                 i += c.chars().count();
                 continue;
@@ -84,7 +87,10 @@ pub fn pretokenize(text: &str) -> Vec<&str> {
                 i = j - 1;
                 let c = class(chars[j].1);
                 j += 1;
-                while j < chars.len() && class(chars[j].1) == c && !(c == Class::Other && chars[j].1 == '\'') {
+                while j < chars.len()
+                    && class(chars[j].1) == c
+                    && !(c == Class::Other && chars[j].1 == '\'')
+                {
                     j += 1;
                 }
                 out.push(&text[chars[i].0..end_of(j)]);
@@ -97,7 +103,10 @@ pub fn pretokenize(text: &str) -> Vec<&str> {
         }
         let c = class(chars[i].1);
         j += 1;
-        while j < chars.len() && class(chars[j].1) == c && !(c == Class::Other && chars[j].1 == '\'') {
+        while j < chars.len()
+            && class(chars[j].1) == c
+            && !(c == Class::Other && chars[j].1 == '\'')
+        {
             j += 1;
         }
         out.push(&text[start..end_of(j)]);
@@ -151,17 +160,28 @@ impl HandBpe {
     /// Learn merges from `text` until the vocabulary has `vocab_size` tokens (or no pair
     /// occurs twice). After each merge, `on_merge(bpe, tokens)` is told the number of
     /// tokens the training text now takes: the compression curve.
-    pub fn train(text: &str, vocab_size: usize, mut on_merge: impl FnMut(&HandBpe, usize)) -> HandBpe {
+    pub fn train(
+        text: &str,
+        vocab_size: usize,
+        mut on_merge: impl FnMut(&HandBpe, usize),
+    ) -> HandBpe {
         let mut freq: BTreeMap<&str, usize> = BTreeMap::new();
         for w in pretokenize(text) {
             *freq.entry(w).or_insert(0) += 1;
         }
-        let mut words: Vec<(Vec<u32>, usize)> =
-            freq.into_iter().map(|(w, n)| (w.bytes().map(u32::from).collect(), n)).collect();
-        let mut bpe = HandBpe { merges: Vec::new(), vocab: (0..=255u8).map(|b| vec![b]).collect() };
+        let mut words: Vec<(Vec<u32>, usize)> = freq
+            .into_iter()
+            .map(|(w, n)| (w.bytes().map(u32::from).collect(), n))
+            .collect();
+        let mut bpe = HandBpe {
+            merges: Vec::new(),
+            vocab: (0..=255u8).map(|b| vec![b]).collect(),
+        };
         // ANCHOR: train_loop
         while bpe.vocab.len() < vocab_size {
-            let Some((pair, n)) = best_pair(&count_pairs(&words)) else { break };
+            let Some((pair, n)) = best_pair(&count_pairs(&words)) else {
+                break;
+            };
             if n < 2 {
                 break;
             }
@@ -187,14 +207,20 @@ impl HandBpe {
         let mut cache: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
         let mut out = Vec::new();
         for w in pretokenize(text) {
-            out.extend_from_slice(cache.entry(w).or_insert_with(|| encode_word(w.as_bytes(), &self.merges)));
+            out.extend_from_slice(
+                cache
+                    .entry(w)
+                    .or_insert_with(|| encode_word(w.as_bytes(), &self.merges)),
+            );
         }
         out
     }
 
     /// The bytes the tokens stand for.
     pub fn decode(&self, ids: &[u32]) -> Vec<u8> {
-        ids.iter().flat_map(|&i| self.vocab[i as usize].iter().copied()).collect()
+        ids.iter()
+            .flat_map(|&i| self.vocab[i as usize].iter().copied())
+            .collect()
     }
 }
 
@@ -222,6 +248,11 @@ mod tests {
         let text = "Hello world, it's 2026!\n\n  Bye  now";
         let words = pretokenize(text);
         assert_eq!(words.concat(), text);
-        assert_eq!(words, vec!["Hello", " world", ",", " it", "'s", " 2026", "!", "\n\n ", " Bye", " ", " now"]);
+        assert_eq!(
+            words,
+            vec![
+                "Hello", " world", ",", " it", "'s", " 2026", "!", "\n\n ", " Bye", " ", " now"
+            ]
+        );
     }
 }

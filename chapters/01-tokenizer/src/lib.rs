@@ -54,12 +54,20 @@ impl TokenizerConfig {
     /// The pipeline's tokenizer: 1024 tokens, a sweep from bytes alone to 2048 (which the
     /// world's small vocabulary does not reach: BPE stops when every word is one token).
     pub fn small() -> Self {
-        TokenizerConfig { vocab_size: 1024, sweep: vec![260, 320, 384, 512, 640, 768, 1024, 2048], heldout_every: 10 }
+        TokenizerConfig {
+            vocab_size: 1024,
+            sweep: vec![260, 320, 384, 512, 640, 768, 1024, 2048],
+            heldout_every: 10,
+        }
     }
 
     /// For fast tests: 512 tokens, a short sweep.
     pub fn tiny() -> Self {
-        TokenizerConfig { vocab_size: 512, sweep: vec![260, 384, 512], heldout_every: 10 }
+        TokenizerConfig {
+            vocab_size: 512,
+            sweep: vec![260, 384, 512],
+            heldout_every: 10,
+        }
     }
 
     /// `tiny`, `small`, or `gpu` (the GPU pipeline: the same as `small`, since the world's
@@ -68,7 +76,9 @@ impl TokenizerConfig {
         match name {
             "tiny" => Ok(Self::tiny()),
             "small" | "gpu" => Ok(Self::small()),
-            _ => anyhow::bail!("unknown tokenizer preset `{name}`, expected `tiny`, `small` or `gpu`"),
+            _ => anyhow::bail!(
+                "unknown tokenizer preset `{name}`, expected `tiny`, `small` or `gpu`"
+            ),
         }
     }
 
@@ -82,7 +92,11 @@ impl TokenizerConfig {
                 world::chat::SPECIAL_TOKENS.len()
             );
         }
-        ensure!(self.heldout_every >= 2, "heldout_every = {} must be at least 2", self.heldout_every);
+        ensure!(
+            self.heldout_every >= 2,
+            "heldout_every = {} must be at least 2",
+            self.heldout_every
+        );
         Ok(())
     }
 }
@@ -126,14 +140,28 @@ pub type Progress<'a> = &'a mut dyn FnMut(&str, usize, usize);
 
 /// Train the chapter's tokenizer on `documents`, measure it, and write into `out`:
 /// `tokenizer.json`, `tokenizer_report.json`, `compression.svg` and `zipf.svg`.
-pub fn run(documents: &[&str], cfg: &TokenizerConfig, out: &Path, progress: Progress) -> Result<(Tokenizer, Report)> {
+pub fn run(
+    documents: &[&str],
+    cfg: &TokenizerConfig,
+    out: &Path,
+    progress: Progress,
+) -> Result<(Tokenizer, Report)> {
     cfg.validate()?;
-    ensure!(documents.len() >= cfg.heldout_every, "the corpus has {} documents, too few to hold some out", documents.len());
+    ensure!(
+        documents.len() >= cfg.heldout_every,
+        "the corpus has {} documents, too few to hold some out",
+        documents.len()
+    );
     files::ensure_dir(out, "tokenizer output")?;
     // Every `heldout_every`-th document is held out.
     let is_heldout = |i: usize| (i + 1).is_multiple_of(cfg.heldout_every);
     let pick = |held: bool| -> Vec<&str> {
-        documents.iter().enumerate().filter(|(i, _)| is_heldout(*i) == held).map(|(_, d)| *d).collect()
+        documents
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| is_heldout(*i) == held)
+            .map(|(_, d)| *d)
+            .collect()
     };
     let (train, heldout) = (pick(false), pick(true));
     let steps = cfg.sweep.len() + 3;
@@ -144,7 +172,11 @@ pub fn run(documents: &[&str], cfg: &TokenizerConfig, out: &Path, progress: Prog
     let mut sweep = Vec::new();
     for (i, &v) in cfg.sweep.iter().enumerate() {
         progress(&format!("sweep: vocabulary {v}"), i + 1, steps);
-        let t = if v == cfg.vocab_size { tok.clone() } else { library::train(&train, v)? };
+        let t = if v == cfg.vocab_size {
+            tok.clone()
+        } else {
+            library::train(&train, v)?
+        };
         sweep.push(SweepPoint {
             requested: v,
             vocab_size: t.get_vocab_size(true),
@@ -164,8 +196,11 @@ pub fn run(documents: &[&str], cfg: &TokenizerConfig, out: &Path, progress: Prog
 
     progress("measuring", cfg.sweep.len() + 2, steps);
     let freqs = measure::token_frequencies(&tok, documents)?;
-    let top_tokens =
-        freqs.iter().take(20).map(|&(id, n)| Ok((library::decode(&tok, &[id])?, n))).collect::<Result<_>>()?;
+    let top_tokens = freqs
+        .iter()
+        .take(20)
+        .map(|&(id, n)| Ok((library::decode(&tok, &[id])?, n)))
+        .collect::<Result<_>>()?;
     let example_text = heldout
         .iter()
         .flat_map(|d| d.split_inclusive(". "))
@@ -183,10 +218,17 @@ pub fn run(documents: &[&str], cfg: &TokenizerConfig, out: &Path, progress: Prog
         example: measure::pieces(&tok, example_text)?,
     };
 
-    let sweep_points: Vec<(usize, f64)> = report.sweep.iter().map(|p| (p.vocab_size, p.bytes_per_token)).collect();
+    let sweep_points: Vec<(usize, f64)> = report
+        .sweep
+        .iter()
+        .map(|p| (p.vocab_size, p.bytes_per_token))
+        .collect();
     plots::compression_chart(&sweep_points, &curve).save_svg(&out.join("compression.svg"))?;
     plots::zipf_chart(&freqs).save_svg(&out.join("zipf.svg"))?;
-    files::write_string_atomic(&out.join("tokenizer_report.json"), &serde_json::to_string_pretty(&report)?)?;
+    files::write_string_atomic(
+        &out.join("tokenizer_report.json"),
+        &serde_json::to_string_pretty(&report)?,
+    )?;
     // Last: its presence means the stage finished.
     library::save(&tok, &out.join("tokenizer.json"))?;
     progress("done", steps, steps);

@@ -10,7 +10,9 @@ use std::path::Path;
 use tokenizers::models::bpe::{BPE, BpeTrainerBuilder};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::{AddedToken, Tokenizer, TokenizerBuilder, TokenizerImpl};
-use tokenizers::{DecoderWrapper, ModelWrapper, NormalizerWrapper, PostProcessorWrapper, PreTokenizerWrapper};
+use tokenizers::{
+    DecoderWrapper, ModelWrapper, NormalizerWrapper, PostProcessorWrapper, PreTokenizerWrapper,
+};
 use world::chat::SPECIAL_TOKENS;
 
 /// Number of byte tokens every byte-level vocabulary starts with.
@@ -28,9 +30,15 @@ pub fn train(documents: &[&str], vocab_size: usize) -> Result<Tokenizer> {
          ({BYTE_ALPHABET} bytes + {} special tokens)",
         SPECIAL_TOKENS.len()
     );
-    ensure!(!documents.is_empty(), "cannot train a tokenizer on an empty corpus");
+    ensure!(
+        !documents.is_empty(),
+        "cannot train a tokenizer on an empty corpus"
+    );
     // ANCHOR: library_train
-    let specials = SPECIAL_TOKENS.iter().map(|t| AddedToken::from(t.to_string(), true)).collect();
+    let specials = SPECIAL_TOKENS
+        .iter()
+        .map(|t| AddedToken::from(t.to_string(), true))
+        .collect();
     let mut trainer = BpeTrainerBuilder::new()
         .show_progress(false)
         .vocab_size(vocab_size)
@@ -40,31 +48,43 @@ pub fn train(documents: &[&str], vocab_size: usize) -> Result<Tokenizer> {
         .build();
     // As GPT-2: no prefix space (so decoding gives back the text exactly), GPT-2's regex.
     let byte_level = ByteLevel::new(false, false, true);
-    let mut tok: TokenizerImpl<BPE, NormalizerWrapper, ByteLevel, ByteLevel, ByteLevel> = TokenizerBuilder::new()
-        .with_model(BPE::default())
-        .with_normalizer(None)
-        .with_pre_tokenizer(Some(byte_level))
-        .with_post_processor(Some(byte_level))
-        .with_decoder(Some(byte_level))
-        .build()
-        .map_err(|e| anyhow!("cannot build tokenizer: {e}"))?;
-    tok.train(&mut trainer, documents.iter()).map_err(|e| anyhow!("tokenizer training failed: {e}"))?;
+    let mut tok: TokenizerImpl<BPE, NormalizerWrapper, ByteLevel, ByteLevel, ByteLevel> =
+        TokenizerBuilder::new()
+            .with_model(BPE::default())
+            .with_normalizer(None)
+            .with_pre_tokenizer(Some(byte_level))
+            .with_post_processor(Some(byte_level))
+            .with_decoder(Some(byte_level))
+            .build()
+            .map_err(|e| anyhow!("cannot build tokenizer: {e}"))?;
+    tok.train(&mut trainer, documents.iter())
+        .map_err(|e| anyhow!("tokenizer training failed: {e}"))?;
     // ANCHOR_END: library_train
     // Re-read through the general `Tokenizer` type that `from_file` also gives.
-    let json = tok.to_string(false).map_err(|e| anyhow!("cannot serialise tokenizer: {e}"))?;
+    let json = tok
+        .to_string(false)
+        .map_err(|e| anyhow!("cannot serialise tokenizer: {e}"))?;
     from_json(&json, "trained tokenizer")
 }
 
 /// Parse a `tokenizer.json`; `what` names the input in errors.
 fn from_json(json: &str, what: &str) -> Result<Tokenizer> {
-    let tok: TokenizerImpl<ModelWrapper, NormalizerWrapper, PreTokenizerWrapper, PostProcessorWrapper, DecoderWrapper> =
-        serde_json::from_str(json).map_err(|e| anyhow!("{what} is not a valid tokenizer.json: {e}"))?;
+    let tok: TokenizerImpl<
+        ModelWrapper,
+        NormalizerWrapper,
+        PreTokenizerWrapper,
+        PostProcessorWrapper,
+        DecoderWrapper,
+    > = serde_json::from_str(json)
+        .map_err(|e| anyhow!("{what} is not a valid tokenizer.json: {e}"))?;
     Ok(Tokenizer::from(tok))
 }
 
 /// Save as `tokenizer.json` (the Hugging Face format), atomically.
 pub fn save(tok: &Tokenizer, path: &Path) -> Result<()> {
-    let json = tok.to_string(true).map_err(|e| anyhow!("cannot serialise tokenizer: {e}"))?;
+    let json = tok
+        .to_string(true)
+        .map_err(|e| anyhow!("cannot serialise tokenizer: {e}"))?;
     files::write_string_atomic(path, &json)
 }
 
@@ -76,24 +96,34 @@ pub fn load(path: &Path) -> Result<Tokenizer> {
 
 /// Token ids of `text` (special tokens in the text become their single ids).
 pub fn encode(tok: &Tokenizer, text: &str) -> Result<Vec<u32>> {
-    Ok(tok.encode(text, false).map_err(|e| anyhow!("cannot encode: {e}"))?.get_ids().to_vec())
+    Ok(tok
+        .encode(text, false)
+        .map_err(|e| anyhow!("cannot encode: {e}"))?
+        .get_ids()
+        .to_vec())
 }
 
 /// The text of `ids`, special tokens included.
 pub fn decode(tok: &Tokenizer, ids: &[u32]) -> Result<String> {
-    tok.decode(ids, false).map_err(|e| anyhow!("cannot decode: {e}"))
+    tok.decode(ids, false)
+        .map_err(|e| anyhow!("cannot decode: {e}"))
 }
 
 /// The merges the library learned, in order, as byte strings: the i-th entry says that
 /// tokens `a` and `b` (their bytes) were merged i-th.
 pub fn merges(tok: &Tokenizer) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let json: serde_json::Value =
-        serde_json::from_str(&tok.to_string(false).map_err(|e| anyhow!("{e}"))?).context("tokenizer json")?;
-    let list = json["model"]["merges"].as_array().context("tokenizer.json has no model.merges")?;
+        serde_json::from_str(&tok.to_string(false).map_err(|e| anyhow!("{e}"))?)
+            .context("tokenizer json")?;
+    let list = json["model"]["merges"]
+        .as_array()
+        .context("tokenizer.json has no model.merges")?;
     list.iter()
         .map(|m| {
             let (a, b) = match m {
-                serde_json::Value::String(s) => s.split_once(' ').context("merge without a space")?,
+                serde_json::Value::String(s) => {
+                    s.split_once(' ').context("merge without a space")?
+                }
                 serde_json::Value::Array(v) => (
                     v.first().and_then(|x| x.as_str()).context("bad merge")?,
                     v.get(1).and_then(|x| x.as_str()).context("bad merge")?,
@@ -108,7 +138,8 @@ pub fn merges(tok: &Tokenizer) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
 /// GPT-2's byte → printable character map: printable bytes map to themselves, the others
 /// (space, control bytes, ...) to characters from 256 upwards (space → `Ġ`).
 pub fn bytes_to_chars() -> [char; 256] {
-    let printable = |b: u32| (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b);
+    let printable =
+        |b: u32| (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b);
     let mut map = ['\0'; 256];
     let mut next = 256;
     for b in 0..256u32 {
@@ -127,6 +158,11 @@ pub fn unbyte(token: &str) -> Result<Vec<u8>> {
     let map = bytes_to_chars();
     token
         .chars()
-        .map(|c| map.iter().position(|&m| m == c).map(|b| b as u8).with_context(|| format!("`{c}` is not a byte-level character")))
+        .map(|c| {
+            map.iter()
+                .position(|&m| m == c)
+                .map(|b| b as u8)
+                .with_context(|| format!("`{c}` is not a byte-level character"))
+        })
         .collect()
 }

@@ -27,8 +27,12 @@ pub fn token_frequencies(tok: &Tokenizer, texts: &[&str]) -> Result<Vec<(u32, us
             counts[id as usize] += 1;
         }
     }
-    let mut freq: Vec<(u32, usize)> =
-        counts.into_iter().enumerate().filter(|(_, n)| *n > 0).map(|(i, n)| (i as u32, n)).collect();
+    let mut freq: Vec<(u32, usize)> = counts
+        .into_iter()
+        .enumerate()
+        .filter(|(_, n)| *n > 0)
+        .map(|(i, n)| (i as u32, n))
+        .collect();
     freq.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     Ok(freq)
 }
@@ -52,10 +56,18 @@ pub fn agreement(hand: &HandBpe, lib: &Tokenizer, heldout: &[&str], k: usize) ->
     let hand_merges: Vec<(Vec<u8>, Vec<u8>)> = hand
         .merges
         .iter()
-        .map(|m| (hand.vocab[m.pair.0 as usize].clone(), hand.vocab[m.pair.1 as usize].clone()))
+        .map(|m| {
+            (
+                hand.vocab[m.pair.0 as usize].clone(),
+                hand.vocab[m.pair.1 as usize].clone(),
+            )
+        })
         .collect();
     let k = k.min(lib_merges.len()).min(hand_merges.len());
-    let shared = lib_merges[..k].iter().filter(|m| hand_merges[..k].contains(m)).count();
+    let shared = lib_merges[..k]
+        .iter()
+        .filter(|m| hand_merges[..k].contains(m))
+        .count();
     let (mut bytes, mut tokens) = (0usize, 0usize);
     for t in heldout {
         bytes += t.len();

@@ -19,7 +19,11 @@ pub fn compression_chart(sweep: &[(usize, f64)], hand_curve: &[(usize, f64)]) ->
 /// Token count against frequency rank, log–log, with Zipf's law count(r) ∝ 1/r through
 /// the most frequent token for comparison.
 pub fn zipf_chart(freqs: &[(u32, usize)]) -> LineChart {
-    let ranked: Vec<(f64, f64)> = freqs.iter().enumerate().map(|(r, &(_, n))| ((r + 1) as f64, n as f64)).collect();
+    let ranked: Vec<(f64, f64)> = freqs
+        .iter()
+        .enumerate()
+        .map(|(r, &(_, n))| ((r + 1) as f64, n as f64))
+        .collect();
     let top = ranked.first().map_or(1.0, |p| p.1);
     let zipf = ranked.iter().map(|&(r, _)| (r, top / r)).collect();
     LineChart::new("Token frequency against rank (Zipf)")

@@ -14,10 +14,13 @@ use std::path::Path;
 /// The fields of a Hugging Face GPT-2 `config.json` the model needs.
 pub fn read_config(path: &Path) -> Result<Config> {
     let text = files::read_string(path, "model config")?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("model config `{}` is not JSON", path.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("model config `{}` is not JSON", path.display()))?;
     let field = |name: &str| -> Result<usize> {
-        v[name].as_u64().map(|x| x as usize).with_context(|| format!("model config `{}` has no integer `{name}`", path.display()))
+        v[name]
+            .as_u64()
+            .map(|x| x as usize)
+            .with_context(|| format!("model config `{}` has no integer `{name}`", path.display()))
     };
     Ok(Config {
         vocab_size: field("vocab_size")?,
@@ -32,7 +35,8 @@ pub fn read_config(path: &Path) -> Result<Config> {
 pub fn load(dir: &Path) -> Result<Params> {
     let config = read_config(&dir.join("config.json"))?;
     let path = dir.join("model.safetensors");
-    let bytes = std::fs::read(&path).with_context(|| format!("cannot read weights `{}`", path.display()))?;
+    let bytes = std::fs::read(&path)
+        .with_context(|| format!("cannot read weights `{}`", path.display()))?;
     from_safetensors(&bytes, config).with_context(|| format!("weights `{}`", path.display()))
 }
 
@@ -40,11 +44,17 @@ pub fn load(dir: &Path) -> Result<Params> {
 pub fn from_safetensors(bytes: &[u8], config: Config) -> Result<Params> {
     let st = SafeTensors::deserialize(bytes).context("not a safetensors file")?;
     let names: Vec<String> = st.names().into_iter().map(str::to_string).collect();
-    let prefix = if names.iter().any(|n| n.starts_with("transformer.")) { "transformer." } else { "" };
+    let prefix = if names.iter().any(|n| n.starts_with("transformer.")) {
+        "transformer."
+    } else {
+        ""
+    };
     let mut p = Params::init(config, &mut world::rng(0, 0));
     for (name, mut dst) in p.named_mut() {
         let key = format!("{prefix}{name}");
-        let t = st.tensor(&key).with_context(|| format!("missing tensor `{key}`"))?;
+        let t = st
+            .tensor(&key)
+            .with_context(|| format!("missing tensor `{key}`"))?;
         ensure!(
             t.shape() == dst.shape(),
             "tensor `{key}` has shape {:?}, expected {:?} for this config",
@@ -52,8 +62,16 @@ pub fn from_safetensors(bytes: &[u8], config: Config) -> Result<Params> {
             dst.shape()
         );
         let values: Vec<f64> = match t.dtype() {
-            Dtype::F32 => t.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap()) as f64).collect(),
-            Dtype::F64 => t.data().chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap())).collect(),
+            Dtype::F32 => t
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()) as f64)
+                .collect(),
+            Dtype::F64 => t
+                .data()
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+                .collect(),
             other => bail!("tensor `{key}` is {other:?}, expected F32 or F64"),
         };
         dst.iter_mut().zip(values).for_each(|(d, v)| *d = v);

@@ -23,10 +23,14 @@ pub mod train;
 /// The exercise functions the tests check: the reference solutions, or — built with
 /// `--features exercises` — your versions in [`exercises`].
 pub mod ex {
-    #[cfg(not(feature = "exercises"))]
-    pub use crate::ops::{attention_backward, attention_forward, layernorm_backward, softmax_backward};
     #[cfg(feature = "exercises")]
-    pub use crate::exercises::{attention_backward, attention_forward, layernorm_backward, softmax_backward};
+    pub use crate::exercises::{
+        attention_backward, attention_forward, layernorm_backward, softmax_backward,
+    };
+    #[cfg(not(feature = "exercises"))]
+    pub use crate::ops::{
+        attention_backward, attention_forward, layernorm_backward, softmax_backward,
+    };
 }
 
 pub use ch01_tokenizer;
@@ -53,14 +57,27 @@ pub struct AttentionConfig {
 impl AttentionConfig {
     /// The pipeline's run.
     pub fn small() -> Self {
-        AttentionConfig { model: model::Config::small(), train: train::TrainConfig::small(), seed: 2 }
+        AttentionConfig {
+            model: model::Config::small(),
+            train: train::TrainConfig::small(),
+            seed: 2,
+        }
     }
 
     /// A few seconds, for tests and notebooks.
     pub fn tiny() -> Self {
         AttentionConfig {
-            model: model::Config { n_ctx: 24, n_embd: 32, ..model::Config::small() },
-            train: train::TrainConfig { steps: 150, batch: 4, lr: 3e-3, eval_every: 25 },
+            model: model::Config {
+                n_ctx: 24,
+                n_embd: 32,
+                ..model::Config::small()
+            },
+            train: train::TrainConfig {
+                steps: 150,
+                batch: 4,
+                lr: 3e-3,
+                eval_every: 25,
+            },
             seed: 2,
         }
     }
@@ -70,7 +87,9 @@ impl AttentionConfig {
         match name {
             "tiny" => Ok(Self::tiny()),
             "small" | "gpu" => Ok(Self::small()),
-            _ => anyhow::bail!("unknown attention preset `{name}`, expected `tiny`, `small` or `gpu`"),
+            _ => anyhow::bail!(
+                "unknown attention preset `{name}`, expected `tiny`, `small` or `gpu`"
+            ),
         }
     }
 }
@@ -107,10 +126,20 @@ pub fn run(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Report> {
     let vocab_size = tok.get_vocab_size(true);
-    let mcfg = model::Config { vocab_size, ..cfg.model };
+    let mcfg = model::Config {
+        vocab_size,
+        ..cfg.model
+    };
     let ids = tokenize(tok, documents)?;
-    ensure!(ids.len() > 20 * mcfg.n_ctx, "the corpus has {} tokens: too few to train on", ids.len());
-    let sentence_ids: Vec<usize> = library::encode(tok, sentence)?.into_iter().map(|i| i as usize).collect();
+    ensure!(
+        ids.len() > 20 * mcfg.n_ctx,
+        "the corpus has {} tokens: too few to train on",
+        ids.len()
+    );
+    let sentence_ids: Vec<usize> = library::encode(tok, sentence)?
+        .into_iter()
+        .map(|i| i as usize)
+        .collect();
     ensure!(
         !sentence_ids.is_empty() && sentence_ids.len() <= mcfg.n_ctx,
         "the sentence to look at has {} tokens, expected 1 to n_ctx = {}",
@@ -121,17 +150,38 @@ pub fn run(
     let split = ids.len() * 9 / 10;
     let mut rng = world::rng(cfg.seed, 0);
     let mut p = model::Params::init(mcfg, &mut rng);
-    let curve = train::train(&mut p, &ids[..split], &ids[split..], &cfg.train, &mut rng, |s| progress(s, cfg.train.steps));
+    let curve = train::train(
+        &mut p,
+        &ids[..split],
+        &ids[split..],
+        &cfg.train,
+        &mut rng,
+        |s| progress(s, cfg.train.steps),
+    );
 
-    let tokens: Vec<String> =
-        sentence_ids.iter().map(|&i| library::decode(tok, &[i as u32])).collect::<Result<_>>()?;
+    let tokens: Vec<String> = sentence_ids
+        .iter()
+        .map(|&i| library::decode(tok, &[i as u32]))
+        .collect::<Result<_>>()?;
     for (l, att) in model::attention_maps(&p, &sentence_ids).iter().enumerate() {
         for h in 0..mcfg.n_head {
-            plots::attention_heatmap(att, l, h, &tokens).save_svg(&out.join(format!("attention_l{l}_h{h}.svg")))?;
+            plots::attention_heatmap(att, l, h, &tokens)
+                .save_svg(&out.join(format!("attention_l{l}_h{h}.svg")))?;
         }
     }
     plots::loss_chart(&curve).save_svg(&out.join("loss.svg"))?;
-    let report = Report { config: AttentionConfig { model: mcfg, ..cfg.clone() }, parameters: p.count(), curve, sentence: tokens };
-    files::write_string_atomic(&out.join("attention_report.json"), &serde_json::to_string_pretty(&report)?)?;
+    let report = Report {
+        config: AttentionConfig {
+            model: mcfg,
+            ..cfg.clone()
+        },
+        parameters: p.count(),
+        curve,
+        sentence: tokens,
+    };
+    files::write_string_atomic(
+        &out.join("attention_report.json"),
+        &serde_json::to_string_pretty(&report)?,
+    )?;
     Ok(report)
 }

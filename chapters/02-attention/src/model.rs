@@ -29,12 +29,24 @@ impl Config {
     /// For gradient checks: every dimension small and different, so a transposed index
     /// cannot hide.
     pub fn check() -> Self {
-        Config { vocab_size: 11, n_ctx: 7, n_embd: 8, n_head: 2, n_layer: 2 }
+        Config {
+            vocab_size: 11,
+            n_ctx: 7,
+            n_embd: 8,
+            n_head: 2,
+            n_layer: 2,
+        }
     }
 
     /// The chapter's model: trained for a minute on the world's text, then looked at.
     pub fn small() -> Self {
-        Config { vocab_size: 512, n_ctx: 32, n_embd: 48, n_head: 4, n_layer: 2 }
+        Config {
+            vocab_size: 512,
+            n_ctx: 32,
+            n_embd: 48,
+            n_head: 4,
+            n_layer: 2,
+        }
     }
 }
 
@@ -78,8 +90,13 @@ impl Params {
     /// stream's variance does not grow with depth; biases 0, layer-norm gains 1.
     pub fn init(config: Config, rng: &mut ChaCha8Rng) -> Params {
         let (c, v) = (config.n_embd, config.vocab_size);
-        assert!(c % config.n_head == 0, "n_embd must be a multiple of n_head");
-        let mut normal = |rows: usize, cols: usize, std: f64| Mat::random_using((rows, cols), Normal::new(0.0, std).unwrap(), rng);
+        assert!(
+            c % config.n_head == 0,
+            "n_embd must be a multiple of n_head"
+        );
+        let mut normal = |rows: usize, cols: usize, std: f64| {
+            Mat::random_using((rows, cols), Normal::new(0.0, std).unwrap(), rng)
+        };
         let proj_std = 0.02 / (2.0 * config.n_layer as f64).sqrt();
         let wte = normal(v, c, 0.02);
         let wpe = normal(config.n_ctx, c, 0.01);
@@ -99,7 +116,14 @@ impl Params {
                 mlp_c_proj_bias: Vector::zeros(c),
             })
             .collect();
-        Params { config, wte, wpe, h, ln_f_weight: Vector::ones(c), ln_f_bias: Vector::zeros(c) }
+        Params {
+            config,
+            wte,
+            wpe,
+            h,
+            ln_f_weight: Vector::ones(c),
+            ln_f_bias: Vector::zeros(c),
+        }
     }
 
     /// Zeros of the same shapes: where gradients are added up.
@@ -113,7 +137,10 @@ impl Params {
 
     /// Every parameter with its Hugging Face name (without the `transformer.` prefix).
     pub fn named(&self) -> Vec<(String, ArrayViewD<'_, f64>)> {
-        let mut v = vec![("wte.weight".to_string(), self.wte.view().into_dyn()), ("wpe.weight".into(), self.wpe.view().into_dyn())];
+        let mut v = vec![
+            ("wte.weight".to_string(), self.wte.view().into_dyn()),
+            ("wpe.weight".into(), self.wpe.view().into_dyn()),
+        ];
         for (i, b) in self.h.iter().enumerate() {
             for (name, t) in [
                 ("ln_1.weight", b.ln_1_weight.view().into_dyn()),
@@ -149,13 +176,19 @@ impl Params {
                 ("ln_1.bias", b.ln_1_bias.view_mut().into_dyn()),
                 ("attn.c_attn.weight", b.c_attn_weight.view_mut().into_dyn()),
                 ("attn.c_attn.bias", b.c_attn_bias.view_mut().into_dyn()),
-                ("attn.c_proj.weight", b.attn_c_proj_weight.view_mut().into_dyn()),
+                (
+                    "attn.c_proj.weight",
+                    b.attn_c_proj_weight.view_mut().into_dyn(),
+                ),
                 ("attn.c_proj.bias", b.attn_c_proj_bias.view_mut().into_dyn()),
                 ("ln_2.weight", b.ln_2_weight.view_mut().into_dyn()),
                 ("ln_2.bias", b.ln_2_bias.view_mut().into_dyn()),
                 ("mlp.c_fc.weight", b.c_fc_weight.view_mut().into_dyn()),
                 ("mlp.c_fc.bias", b.c_fc_bias.view_mut().into_dyn()),
-                ("mlp.c_proj.weight", b.mlp_c_proj_weight.view_mut().into_dyn()),
+                (
+                    "mlp.c_proj.weight",
+                    b.mlp_c_proj_weight.view_mut().into_dyn(),
+                ),
                 ("mlp.c_proj.bias", b.mlp_c_proj_bias.view_mut().into_dyn()),
             ] {
                 v.push((format!("h.{i}.{name}"), t));
@@ -210,7 +243,22 @@ pub fn block_forward(b: &Block, x: &Mat, n_head: usize) -> (Mat, BlockCache) {
     let fc = ops::linear_forward(&m, &b.c_fc_weight, &b.c_fc_bias); // (T, 4C)
     let gelu = ops::gelu_forward(&fc);
     let y = &h + &ops::linear_forward(&gelu, &b.mlp_c_proj_weight, &b.mlp_c_proj_bias);
-    (y, BlockCache { x: x.clone(), ln_1, a, qkv, att, att_out, h, ln_2, m, fc, gelu })
+    (
+        y,
+        BlockCache {
+            x: x.clone(),
+            ln_1,
+            a,
+            qkv,
+            att,
+            att_out,
+            h,
+            ln_2,
+            m,
+            fc,
+            gelu,
+        },
+    )
 }
 // ANCHOR_END: block_forward
 
@@ -247,7 +295,12 @@ pub fn block_backward(b: &Block, g: &mut Block, c: &BlockCache, dy: &Mat, n_head
 
 /// Logits `(T, V)` for the token ids `idx`, and the cache for [`backward`].
 pub fn forward(p: &Params, idx: &[usize]) -> (Mat, Cache) {
-    assert!(idx.len() <= p.config.n_ctx, "sequence of {} tokens is longer than n_ctx = {}", idx.len(), p.config.n_ctx);
+    assert!(
+        idx.len() <= p.config.n_ctx,
+        "sequence of {} tokens is longer than n_ctx = {}",
+        idx.len(),
+        p.config.n_ctx
+    );
     let mut x = ops::embedding_forward(&p.wte, &p.wpe, idx); // (T, C)
     let mut blocks = Vec::with_capacity(p.h.len());
     for b in &p.h {
@@ -257,7 +310,15 @@ pub fn forward(p: &Params, idx: &[usize]) -> (Mat, Cache) {
     }
     let (z, ln_f) = ops::layernorm_forward(&x, &p.ln_f_weight, &p.ln_f_bias);
     let logits = z.dot(&p.wte.t()); // (T, V): the head is the token embedding, transposed
-    (logits, Cache { idx: idx.to_vec(), blocks, ln_f, z })
+    (
+        logits,
+        Cache {
+            idx: idx.to_vec(),
+            blocks,
+            ln_f,
+            z,
+        },
+    )
 }
 
 /// Gradients of the loss with respect to every parameter, given `dlogits`.
@@ -291,10 +352,19 @@ pub fn loss(p: &Params, idx: &[usize], targets: &[usize]) -> f64 {
 
 /// The attention weights of every layer on `idx`: `[layer](head, T, T)`.
 pub fn attention_maps(p: &Params, idx: &[usize]) -> Vec<Array3<f64>> {
-    forward(p, idx).1.blocks.into_iter().map(|b| b.att).collect()
+    forward(p, idx)
+        .1
+        .blocks
+        .into_iter()
+        .map(|b| b.att)
+        .collect()
 }
 
 /// Sum of squares of all gradients, square-rooted: the global gradient norm.
 pub fn grad_norm(g: &Params) -> f64 {
-    g.named().iter().map(|(_, t)| t.iter().map(|v| v * v).sum::<f64>()).sum::<f64>().sqrt()
+    g.named()
+        .iter()
+        .map(|(_, t)| t.iter().map(|v| v * v).sum::<f64>())
+        .sum::<f64>()
+        .sqrt()
 }

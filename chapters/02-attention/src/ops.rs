@@ -88,8 +88,12 @@ pub fn layernorm_backward(dy: &Mat, gamma: &Vector, cache: &LnCache) -> (Mat, Ve
     let dbeta = dy.sum_axis(Axis(0));
     let dxhat = dy * gamma;
     let mean_dxhat = dxhat.mean_axis(Axis(1)).unwrap().insert_axis(Axis(1));
-    let mean_dxhat_xhat = (&dxhat * &cache.xhat).mean_axis(Axis(1)).unwrap().insert_axis(Axis(1));
-    let dx = (&dxhat - &mean_dxhat - &cache.xhat * &mean_dxhat_xhat) * cache.rstd.view().insert_axis(Axis(1));
+    let mean_dxhat_xhat = (&dxhat * &cache.xhat)
+        .mean_axis(Axis(1))
+        .unwrap()
+        .insert_axis(Axis(1));
+    let dx = (&dxhat - &mean_dxhat - &cache.xhat * &mean_dxhat_xhat)
+        * cache.rstd.view().insert_axis(Axis(1));
     (dx, dgamma, dbeta)
 }
 // ANCHOR_END: layernorm_backward
@@ -223,7 +227,12 @@ pub fn attention_backward(dout: &Mat, qkv: &Mat, att: &Array3<f64>, n_head: usiz
 /// `L = −(1/T) Σ_t log softmax(logits[t])[y_t]`. Returns the loss and the probabilities.
 pub fn cross_entropy_forward(logits: &Mat, targets: &[usize]) -> (f64, Mat) {
     let p = softmax_forward(logits);
-    let loss = -targets.iter().enumerate().map(|(t, &y)| p[[t, y]].ln()).sum::<f64>() / targets.len() as f64;
+    let loss = -targets
+        .iter()
+        .enumerate()
+        .map(|(t, &y)| p[[t, y]].ln())
+        .sum::<f64>()
+        / targets.len() as f64;
     (loss, p)
 }
 

@@ -20,7 +20,12 @@ pub struct TrainConfig {
 impl TrainConfig {
     /// The chapter's run: a minute or less on a laptop.
     pub fn small() -> Self {
-        TrainConfig { steps: 600, batch: 8, lr: 3e-3, eval_every: 50 }
+        TrainConfig {
+            steps: 600,
+            batch: 8,
+            lr: 3e-3,
+            eval_every: 50,
+        }
     }
 }
 
@@ -42,7 +47,15 @@ pub struct Adam {
 
 impl Adam {
     pub fn new(p: &Params, lr: f64) -> Adam {
-        Adam { lr, beta1: 0.9, beta2: 0.95, eps: 1e-8, m: p.zeros_like(), v: p.zeros_like(), t: 0 }
+        Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.95,
+            eps: 1e-8,
+            m: p.zeros_like(),
+            v: p.zeros_like(),
+            t: 0,
+        }
     }
 
     /// One update of every parameter of `p` with its gradient in `g`.
@@ -51,14 +64,22 @@ impl Adam {
         let (b1, b2) = (self.beta1, self.beta2);
         let (c1, c2) = (1.0 - b1.powi(self.t), 1.0 - b2.powi(self.t));
         let grads = g.named();
-        for ((((_, mut theta), (_, mut m)), (_, mut v)), (_, g)) in
-            p.named_mut().into_iter().zip(self.m.named_mut()).zip(self.v.named_mut()).zip(grads)
+        for ((((_, mut theta), (_, mut m)), (_, mut v)), (_, g)) in p
+            .named_mut()
+            .into_iter()
+            .zip(self.m.named_mut())
+            .zip(self.v.named_mut())
+            .zip(grads)
         {
-            ndarray::Zip::from(&mut theta).and(&mut m).and(&mut v).and(&g).for_each(|theta, m, v, &g| {
-                *m = b1 * *m + (1.0 - b1) * g;
-                *v = b2 * *v + (1.0 - b2) * g * g;
-                *theta -= self.lr * (*m / c1) / ((*v / c2).sqrt() + self.eps);
-            });
+            ndarray::Zip::from(&mut theta)
+                .and(&mut m)
+                .and(&mut v)
+                .and(&g)
+                .for_each(|theta, m, v, &g| {
+                    *m = b1 * *m + (1.0 - b1) * g;
+                    *v = b2 * *v + (1.0 - b2) * g * g;
+                    *theta -= self.lr * (*m / c1) / ((*v / c2).sqrt() + self.eps);
+                });
         }
     }
 }
@@ -66,7 +87,10 @@ impl Adam {
 /// A random window of `len + 1` tokens: inputs and the targets shifted by one.
 pub fn window(tokens: &[usize], len: usize, rng: &mut ChaCha8Rng) -> (Vec<usize>, Vec<usize>) {
     let start = rng.random_range(0..tokens.len() - len - 1);
-    (tokens[start..start + len].to_vec(), tokens[start + 1..start + len + 1].to_vec())
+    (
+        tokens[start..start + len].to_vec(),
+        tokens[start + 1..start + len + 1].to_vec(),
+    )
 }
 
 /// Mean loss over `n` fixed windows of `tokens` (the same windows every call).
@@ -101,7 +125,11 @@ pub fn train(
     mut on_step: impl FnMut(usize),
 ) -> Vec<LossPoint> {
     let mut adam = Adam::new(p, cfg.lr);
-    let mut curve = vec![LossPoint { step: 0, train: eval_loss(p, train, 16), heldout: eval_loss(p, heldout, 16) }];
+    let mut curve = vec![LossPoint {
+        step: 0,
+        train: eval_loss(p, train, 16),
+        heldout: eval_loss(p, heldout, 16),
+    }];
     let (mut sum, mut n) = (0.0, 0);
     for step in 1..=cfg.steps {
         let mut total = p.zeros_like();
@@ -117,7 +145,11 @@ pub fn train(
         adam.step(p, &total);
         on_step(step);
         if step % cfg.eval_every == 0 || step == cfg.steps {
-            curve.push(LossPoint { step, train: sum / n as f64, heldout: eval_loss(p, heldout, 16) });
+            curve.push(LossPoint {
+                step,
+                train: sum / n as f64,
+                heldout: eval_loss(p, heldout, 16),
+            });
             (sum, n) = (0.0, 0);
         }
     }

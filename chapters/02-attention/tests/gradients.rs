@@ -21,9 +21,23 @@ fn check_op(x: &Mat, forward: impl Fn(&Mat) -> Mat, backward: impl Fn(&Mat) -> M
 #[test]
 fn linear_backward_matches_finite_differences() {
     let mut g = rng(1);
-    let (x, w, b) = (randn(5, 4, &mut g), randn(4, 3, &mut g), randn(1, 3, &mut g).row(0).to_owned());
-    check_op(&x, |x| ops::linear_forward(x, &w, &b), |dy| ops::linear_backward(dy, &x, &w).0, "linear dx");
-    check_op(&w, |w| ops::linear_forward(&x, w, &b), |dy| ops::linear_backward(dy, &x, &w).1, "linear dW");
+    let (x, w, b) = (
+        randn(5, 4, &mut g),
+        randn(4, 3, &mut g),
+        randn(1, 3, &mut g).row(0).to_owned(),
+    );
+    check_op(
+        &x,
+        |x| ops::linear_forward(x, &w, &b),
+        |dy| ops::linear_backward(dy, &x, &w).0,
+        "linear dx",
+    );
+    check_op(
+        &w,
+        |w| ops::linear_forward(&x, w, &b),
+        |dy| ops::linear_backward(dy, &x, &w).1,
+        "linear dW",
+    );
 }
 
 #[test]
@@ -33,13 +47,22 @@ fn layernorm_backward_matches_finite_differences() {
     let gamma = randn(1, 6, &mut g).row(0).to_owned();
     let beta = randn(1, 6, &mut g).row(0).to_owned();
     let cache = ops::layernorm_forward(&x, &gamma, &beta).1;
-    check_op(&x, |x| ops::layernorm_forward(x, &gamma, &beta).0, |dy| ops::layernorm_backward(dy, &gamma, &cache).0, "layernorm dx");
+    check_op(
+        &x,
+        |x| ops::layernorm_forward(x, &gamma, &beta).0,
+        |dy| ops::layernorm_backward(dy, &gamma, &cache).0,
+        "layernorm dx",
+    );
     // dγ as a (1, C) matrix.
     let g2 = gamma.clone().insert_axis(ndarray::Axis(0));
     check_op(
         &g2,
         |g| ops::layernorm_forward(&x, &g.row(0).to_owned(), &beta).0,
-        |dy| ops::layernorm_backward(dy, &gamma, &cache).1.insert_axis(ndarray::Axis(0)),
+        |dy| {
+            ops::layernorm_backward(dy, &gamma, &cache)
+                .1
+                .insert_axis(ndarray::Axis(0))
+        },
         "layernorm dγ",
     );
 }
@@ -47,16 +70,31 @@ fn layernorm_backward_matches_finite_differences() {
 #[test]
 fn gelu_and_softmax_backward_match_finite_differences() {
     let x = randn(4, 7, &mut rng(3)) * 2.0;
-    check_op(&x, ops::gelu_forward, |dy| ops::gelu_backward(dy, &x), "gelu");
+    check_op(
+        &x,
+        ops::gelu_forward,
+        |dy| ops::gelu_backward(dy, &x),
+        "gelu",
+    );
     let p = ops::softmax_forward(&x);
-    check_op(&x, ops::softmax_forward, |dy| ops::softmax_backward(&p, dy), "softmax");
+    check_op(
+        &x,
+        ops::softmax_forward,
+        |dy| ops::softmax_backward(&p, dy),
+        "softmax",
+    );
 }
 
 #[test]
 fn attention_backward_matches_finite_differences() {
     let qkv = randn(6, 3 * 8, &mut rng(4));
     let att = ops::attention_forward(&qkv, 2).1;
-    check_op(&qkv, |x| ops::attention_forward(x, 2).0, |dy| ops::attention_backward(dy, &qkv, &att, 2), "attention");
+    check_op(
+        &qkv,
+        |x| ops::attention_forward(x, 2).0,
+        |dy| ops::attention_backward(dy, &qkv, &att, 2),
+        "attention",
+    );
 }
 
 #[test]
@@ -104,7 +142,10 @@ fn every_parameter_receives_a_nonzero_gradient() {
     let (x, y) = sequence();
     let (_, g) = model::loss_and_grads(&p, &x, &y);
     for (name, t) in g.named() {
-        assert!(t.iter().any(|v| *v != 0.0), "{name} has an all-zero gradient");
+        assert!(
+            t.iter().any(|v| *v != 0.0),
+            "{name} has an all-zero gradient"
+        );
     }
 }
 
@@ -117,7 +158,11 @@ fn causal_attention_cannot_see_the_future() {
     *changed.last_mut().unwrap() = 10;
     let (b, _) = model::forward(&p, &changed);
     let t = x.len();
-    assert_eq!(a.slice(ndarray::s![..t - 1, ..]), b.slice(ndarray::s![..t - 1, ..]), "earlier positions changed");
+    assert_eq!(
+        a.slice(ndarray::s![..t - 1, ..]),
+        b.slice(ndarray::s![..t - 1, ..]),
+        "earlier positions changed"
+    );
     assert_ne!(a.row(t - 1), b.row(t - 1));
     for att in model::attention_maps(&p, &x) {
         for row in att.rows() {

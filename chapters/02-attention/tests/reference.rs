@@ -10,11 +10,16 @@ fn fixture() -> PathBuf {
 }
 
 fn expected() -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(fixture().join("expected.json")).unwrap()).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(fixture().join("expected.json")).unwrap())
+        .unwrap()
 }
 
 fn ids(v: &serde_json::Value) -> Vec<usize> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect()
 }
 
 #[test]
@@ -32,11 +37,22 @@ fn logits_and_loss_match_transformers() {
                 max_diff = max_diff.max((logits[[t, v]] - want.as_f64().unwrap()).abs());
             }
         }
-        loss += ops::cross_entropy_forward(&logits.slice(ndarray::s![..idx.len() - 1, ..]).to_owned(), &idx[1..]).0;
+        loss += ops::cross_entropy_forward(
+            &logits.slice(ndarray::s![..idx.len() - 1, ..]).to_owned(),
+            &idx[1..],
+        )
+        .0;
     }
-    assert!(max_diff < 1e-4, "logits differ from transformers' by up to {max_diff:e}");
+    assert!(
+        max_diff < 1e-4,
+        "logits differ from transformers' by up to {max_diff:e}"
+    );
     let loss = loss / seqs.len() as f64;
-    assert!((loss - e["loss"].as_f64().unwrap()).abs() < 1e-4, "loss {loss} vs {}", e["loss"]);
+    assert!(
+        (loss - e["loss"].as_f64().unwrap()).abs() < 1e-4,
+        "loss {loss} vs {}",
+        e["loss"]
+    );
 }
 
 #[test]
@@ -48,7 +64,9 @@ fn greedy_continuation_matches_transformers() {
     while seq.len() < want.len() {
         let (logits, _) = model::forward(&p, &seq);
         let last = logits.row(seq.len() - 1);
-        let next = (0..last.len()).max_by(|&a, &b| last[a].total_cmp(&last[b])).unwrap();
+        let next = (0..last.len())
+            .max_by(|&a, &b| last[a].total_cmp(&last[b]))
+            .unwrap();
         seq.push(next);
     }
     assert_eq!(seq, want);
@@ -70,11 +88,23 @@ fn unprefixed_layout_and_bad_files() {
     let a = hf::from_safetensors(&unprefixed, config).unwrap();
     assert_eq!(a, hf::load(&fixture()).unwrap());
 
-    let small = ch02_attention::model::Config { n_embd: 16, ..config };
+    let small = ch02_attention::model::Config {
+        n_embd: 16,
+        ..config
+    };
     let err = format!("{:#}", hf::from_safetensors(&bytes, small).unwrap_err());
-    assert!(err.contains("has shape") && err.contains("expected"), "{err}");
-    let err = format!("{:#}", hf::from_safetensors(b"garbage", config).unwrap_err());
+    assert!(
+        err.contains("has shape") && err.contains("expected"),
+        "{err}"
+    );
+    let err = format!(
+        "{:#}",
+        hf::from_safetensors(b"garbage", config).unwrap_err()
+    );
     assert!(err.contains("not a safetensors file"), "{err}");
-    let err = format!("{:#}", hf::load(std::path::Path::new("/no/such/model")).unwrap_err());
+    let err = format!(
+        "{:#}",
+        hf::load(std::path::Path::new("/no/such/model")).unwrap_err()
+    );
     assert!(err.contains("/no/such/model/config.json"), "{err}");
 }

@@ -74,10 +74,18 @@ impl BenchConfig {
                     fused: true,
                 });
             }
-            _ => anyhow::bail!("unknown bench preset `{name}`, expected `reference`, `tiny`, `small` or `gpt2`"),
+            _ => anyhow::bail!(
+                "unknown bench preset `{name}`, expected `reference`, `tiny`, `small` or `gpt2`"
+            ),
         };
         let seq_len = model.n_positions.min(128);
-        Ok(BenchConfig { model, seq_len, prompt_len: seq_len / 8, new_tokens: seq_len - seq_len / 8, ..Self::reference() })
+        Ok(BenchConfig {
+            model,
+            seq_len,
+            prompt_len: seq_len / 8,
+            new_tokens: seq_len - seq_len / 8,
+            ..Self::reference()
+        })
     }
 }
 
@@ -115,16 +123,27 @@ pub struct TrainBench {
 pub fn train(cfg: &BenchConfig, compute: &Compute) -> Result<TrainBench> {
     let dev = &compute.device;
     let sync = || dev.synchronize();
-    let train_cfg = TrainConfig { batch: cfg.batch, seq_len: cfg.seq_len, ..TrainConfig::small() };
+    let train_cfg = TrainConfig {
+        batch: cfg.batch,
+        seq_len: cfg.seq_len,
+        ..TrainConfig::small()
+    };
     let mut rng = world::rng(7, 0);
-    let gpt = Gpt::new(cfg.model, crate::model::init(&cfg.model, &mut rng, dev)?).with_dtype(compute.precision.dtype())?.with_fused(cfg.fused);
+    let gpt = Gpt::new(cfg.model, crate::model::init(&cfg.model, &mut rng, dev)?)
+        .with_dtype(compute.precision.dtype())?
+        .with_fused(cfg.fused);
     let mut opt = AdamW::new(&gpt.params)?;
     let mut p = StepProfile::default();
     let mut elapsed = 0.0;
     for step in 0..cfg.warmup_steps + cfg.steps {
-        let ids: Vec<u32> = (0..cfg.batch * (cfg.seq_len + 1)).map(|_| rng.random_range(0..cfg.model.vocab_size as u32)).collect();
+        let ids: Vec<u32> = (0..cfg.batch * (cfg.seq_len + 1))
+            .map(|_| rng.random_range(0..cfg.model.vocab_size as u32))
+            .collect();
         let all = Tensor::from_vec(ids, (cfg.batch, cfg.seq_len + 1), dev)?;
-        let (x, y) = (all.narrow(1, 0, cfg.seq_len)?, all.narrow(1, 1, cfg.seq_len)?);
+        let (x, y) = (
+            all.narrow(1, 0, cfg.seq_len)?,
+            all.narrow(1, 1, cfg.seq_len)?,
+        );
         sync()?;
         let t0 = Instant::now();
         let logits = gpt.forward(&x, None)?; // (B, T, V)
@@ -153,13 +172,25 @@ pub fn train(cfg: &BenchConfig, compute: &Compute) -> Result<TrainBench> {
         }
     }
     let n = cfg.steps as f64;
-    for v in [&mut p.forward_ms, &mut p.loss_ms, &mut p.backward_ms, &mut p.clip_ms, &mut p.adamw_ms] {
+    for v in [
+        &mut p.forward_ms,
+        &mut p.loss_ms,
+        &mut p.backward_ms,
+        &mut p.clip_ms,
+        &mut p.adamw_ms,
+    ] {
         *v /= n;
     }
     let ms_per_step = elapsed / n;
     let tokens_per_s = (cfg.batch * cfg.seq_len) as f64 / (ms_per_step / 1e3);
     let throughput = Throughput::training(&cfg.model, cfg.seq_len, tokens_per_s, compute);
-    Ok(TrainBench { tokens_per_s, throughput, ms_per_step, profile: p, parameters: gpt.params.count() })
+    Ok(TrainBench {
+        tokens_per_s,
+        throughput,
+        ms_per_step,
+        profile: p,
+        parameters: gpt.params.count(),
+    })
 }
 // ANCHOR_END: train_bench
 
@@ -177,11 +208,21 @@ pub struct GenerateBench {
 pub fn generate(cfg: &BenchConfig, kv_cache: bool, compute: &Compute) -> Result<GenerateBench> {
     let dev = &compute.device;
     let mut rng = world::rng(8, 0);
-    let gpt = Gpt::new(cfg.model, crate::model::init(&cfg.model, &mut rng, dev)?).with_dtype(compute.precision.dtype())?.with_fused(cfg.fused);
+    let gpt = Gpt::new(cfg.model, crate::model::init(&cfg.model, &mut rng, dev)?)
+        .with_dtype(compute.precision.dtype())?
+        .with_fused(cfg.fused);
     let prompts: Vec<Vec<u32>> = (0..cfg.gen_batch)
-        .map(|_| (0..cfg.prompt_len).map(|_| rng.random_range(0..cfg.model.vocab_size as u32)).collect())
+        .map(|_| {
+            (0..cfg.prompt_len)
+                .map(|_| rng.random_range(0..cfg.model.vocab_size as u32))
+                .collect()
+        })
         .collect();
-    let s = Sampling { temperature: 1.0, top_k: 0, top_p: 1.0 };
+    let s = Sampling {
+        temperature: 1.0,
+        top_k: 0,
+        top_p: 1.0,
+    };
     if kv_cache {
         generate_batch(&gpt, &prompts, cfg.new_tokens, &s, &[], kv_cache, &mut rng)?; // untimed: allocator, caches
     }
@@ -189,5 +230,9 @@ pub fn generate(cfg: &BenchConfig, kv_cache: bool, compute: &Compute) -> Result<
     let out = generate_batch(&gpt, &prompts, cfg.new_tokens, &s, &[], kv_cache, &mut rng)?;
     let seconds = t0.elapsed().as_secs_f64();
     let tokens: usize = out.iter().map(Vec::len).sum();
-    Ok(GenerateBench { kv_cache, tokens_per_s: tokens as f64 / seconds, seconds })
+    Ok(GenerateBench {
+        kv_cache,
+        tokens_per_s: tokens as f64 / seconds,
+        seconds,
+    })
 }

@@ -20,7 +20,10 @@ pub struct KvCache {
 }
 
 enum Store {
-    Tensors { keys: Vec<Tensor>, values: Vec<Tensor> },
+    Tensors {
+        keys: Vec<Tensor>,
+        values: Vec<Tensor>,
+    },
     Rows(Vec<RowCache>),
 }
 
@@ -34,17 +37,36 @@ pub struct LayerCache<'a> {
 
 impl KvCache {
     /// f32 buffers for `batch` sequences of up to `capacity` positions.
-    pub fn new(cfg: &crate::GptConfig, batch: usize, capacity: usize, dev: &Device) -> Result<KvCache> {
+    pub fn new(
+        cfg: &crate::GptConfig,
+        batch: usize,
+        capacity: usize,
+        dev: &Device,
+    ) -> Result<KvCache> {
         Self::with_dtype(cfg, batch, capacity, dev, DType::F32)
     }
 
     /// Buffers in `dtype`: the model's compute type (see [`crate::Gpt::dtype`]).
-    pub fn with_dtype(cfg: &crate::GptConfig, batch: usize, capacity: usize, dev: &Device, dtype: DType) -> Result<KvCache> {
+    pub fn with_dtype(
+        cfg: &crate::GptConfig,
+        batch: usize,
+        capacity: usize,
+        dev: &Device,
+        dtype: DType,
+    ) -> Result<KvCache> {
         let shape = (batch, cfg.n_head, capacity, cfg.head_size());
         let zeros = || Tensor::zeros(shape, dtype, dev);
-        let keys = (0..cfg.n_layer).map(|_| zeros()).collect::<candle_core::Result<_>>()?;
-        let values = (0..cfg.n_layer).map(|_| zeros()).collect::<candle_core::Result<_>>()?;
-        Ok(KvCache { store: Store::Tensors { keys, values }, len: 0, capacity })
+        let keys = (0..cfg.n_layer)
+            .map(|_| zeros())
+            .collect::<candle_core::Result<_>>()?;
+        let values = (0..cfg.n_layer)
+            .map(|_| zeros())
+            .collect::<candle_core::Result<_>>()?;
+        Ok(KvCache {
+            store: Store::Tensors { keys, values },
+            len: 0,
+            capacity,
+        })
     }
 
     /// The cache `model` generates fastest with: plain rows for the fused CPU model,
@@ -55,8 +77,17 @@ impl KvCache {
             return Self::with_dtype(&model.cfg, batch, capacity, &dev, model.dtype);
         }
         let n = batch * capacity * model.cfg.n_embd;
-        let rows = (0..model.cfg.n_layer).map(|_| RowCache { k: vec![0.0; n], v: vec![0.0; n] }).collect();
-        Ok(KvCache { store: Store::Rows(rows), len: 0, capacity })
+        let rows = (0..model.cfg.n_layer)
+            .map(|_| RowCache {
+                k: vec![0.0; n],
+                v: vec![0.0; n],
+            })
+            .collect();
+        Ok(KvCache {
+            store: Store::Rows(rows),
+            len: 0,
+            capacity,
+        })
     }
 
     /// Positions already cached.
@@ -75,8 +106,15 @@ impl KvCache {
 
     pub(crate) fn layer(&mut self, l: usize) -> Result<LayerCache<'_>> {
         match &self.store {
-            Store::Tensors { keys, values } => Ok(LayerCache { k: &keys[l], v: &values[l], len: self.len, capacity: self.capacity }),
-            Store::Rows(_) => anyhow::bail!("this KV cache holds plain rows for the fused CPU model (KvCache::for_model), not tensors"),
+            Store::Tensors { keys, values } => Ok(LayerCache {
+                k: &keys[l],
+                v: &values[l],
+                len: self.len,
+                capacity: self.capacity,
+            }),
+            Store::Rows(_) => anyhow::bail!(
+                "this KV cache holds plain rows for the fused CPU model (KvCache::for_model), not tensors"
+            ),
         }
     }
 
@@ -105,10 +143,18 @@ impl LayerCache<'_> {
     /// them (B, H, len + t, D).
     pub fn append(&self, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
         let t = k.dim(2)?;
-        ensure!(self.len + t <= self.capacity, "KV cache full: {} + {t} positions > {}", self.len, self.capacity);
+        ensure!(
+            self.len + t <= self.capacity,
+            "KV cache full: {} + {t} positions > {}",
+            self.len,
+            self.capacity
+        );
         self.k.slice_set(&k.contiguous()?, 2, self.len)?;
         self.v.slice_set(&v.contiguous()?, 2, self.len)?;
-        Ok((self.k.narrow(2, 0, self.len + t)?, self.v.narrow(2, 0, self.len + t)?))
+        Ok((
+            self.k.narrow(2, 0, self.len + t)?,
+            self.v.narrow(2, 0, self.len + t)?,
+        ))
     }
 }
 // ANCHOR_END: append

@@ -48,7 +48,10 @@ pub struct Compute {
 }
 
 impl Compute {
-    pub const CPU: Compute = Compute { device: Device::Cpu, precision: Precision::F32 { tf32: true } };
+    pub const CPU: Compute = Compute {
+        device: Device::Cpu,
+        precision: Precision::F32 { tf32: true },
+    };
 
     // ANCHOR: compute
     /// `cpu`, `cuda` or `cuda:N`, with a precision from [`Precision::parse`]. On CUDA this
@@ -59,14 +62,18 @@ impl Compute {
             "cpu" => Device::Cpu,
             d if d == "cuda" || d.starts_with("cuda:") => {
                 let ordinal: usize = match d.strip_prefix("cuda:") {
-                    Some(n) => n.parse().map_err(|_| anyhow::anyhow!("device `{d}`: expected cuda:N with N a number"))?,
+                    Some(n) => n.parse().map_err(|_| {
+                        anyhow::anyhow!("device `{d}`: expected cuda:N with N a number")
+                    })?,
                     None => 0,
                 };
                 ensure!(
                     candle_core::utils::cuda_is_available(),
-                    "device `{d}`: this binary was built without CUDA; build one with scripts/cuda-build.sh"
+                    "device `{d}`: this binary was built without CUDA; \
+                     build one with scripts/cuda-build.sh"
                 );
-                let dev = Device::new_cuda(ordinal).map_err(|e| anyhow::anyhow!("device `{d}`: cannot open the GPU: {e}"))?;
+                let dev = Device::new_cuda(ordinal)
+                    .map_err(|e| anyhow::anyhow!("device `{d}`: cannot open the GPU: {e}"))?;
                 if let Precision::F32 { tf32 } = precision {
                     candle_core::cuda::set_gemm_reduced_precision_f32(tf32);
                 }
@@ -115,15 +122,16 @@ pub fn flops_per_token(cfg: &crate::GptConfig, seq_len: usize) -> f64 {
 /// A100 (312, 156, 19.5). `None` for anything else.
 pub fn peak_flops(gpu_name: &str, precision: Precision) -> Option<f64> {
     let name = gpu_name.to_uppercase();
-    let (bf16, tf32, f32) = if name.contains("H200") || (name.contains("H100") && !name.contains("PCIE")) {
-        (989.4, 494.7, 66.9)
-    } else if name.contains("H100") {
-        (756.0, 378.0, 51.2)
-    } else if name.contains("A100") {
-        (312.0, 156.0, 19.5)
-    } else {
-        return None;
-    };
+    let (bf16, tf32, f32) =
+        if name.contains("H200") || (name.contains("H100") && !name.contains("PCIE")) {
+            (989.4, 494.7, 66.9)
+        } else if name.contains("H100") {
+            (756.0, 378.0, 51.2)
+        } else if name.contains("A100") {
+            (312.0, 156.0, 19.5)
+        } else {
+            return None;
+        };
     let t = match precision {
         Precision::Bf16 => bf16,
         Precision::F32 { tf32: true } => tf32,
@@ -139,8 +147,15 @@ pub fn mfu(flops_per_token: f64, tokens_per_s: f64, peak: f64) -> f64 {
 
 /// The first GPU's name, asked of `nvidia-smi` (None without one).
 pub fn gpu_name() -> Option<String> {
-    let out = std::process::Command::new("nvidia-smi").args(["--query-gpu=name", "--format=csv,noheader"]).output().ok()?;
-    let name = String::from_utf8_lossy(&out.stdout).lines().next()?.trim().to_string();
+    let out = std::process::Command::new("nvidia-smi")
+        .args(["--query-gpu=name", "--format=csv,noheader"])
+        .output()
+        .ok()?;
+    let name = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()?
+        .trim()
+        .to_string();
     (out.status.success() && !name.is_empty()).then_some(name)
 }
 
@@ -155,10 +170,23 @@ pub struct Throughput {
 
 impl Throughput {
     /// `tokens_per_s` of training `cfg` on sequences of `seq_len`, on `compute`.
-    pub fn training(cfg: &crate::GptConfig, seq_len: usize, tokens_per_s: f64, compute: &Compute) -> Throughput {
+    pub fn training(
+        cfg: &crate::GptConfig,
+        seq_len: usize,
+        tokens_per_s: f64,
+        compute: &Compute,
+    ) -> Throughput {
         let f = flops_per_token(cfg, seq_len);
-        let peak = if compute.device.is_cpu() { None } else { gpu_name().and_then(|n| peak_flops(&n, compute.precision)) };
-        Throughput { tokens_per_s, flops_per_token: f, mfu: peak.map(|p| mfu(f, tokens_per_s, p)) }
+        let peak = if compute.device.is_cpu() {
+            None
+        } else {
+            gpu_name().and_then(|n| peak_flops(&n, compute.precision))
+        };
+        Throughput {
+            tokens_per_s,
+            flops_per_token: f,
+            mfu: peak.map(|p| mfu(f, tokens_per_s, p)),
+        }
     }
 
     /// `12,345 tokens/s` or `123,456 tokens/s, MFU 31.2%`.

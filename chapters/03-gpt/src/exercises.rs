@@ -47,7 +47,16 @@ pub fn distribution(logits: &[f32], s: &Sampling) -> Vec<(u32, f64)> {
 /// `m ← β₁ m + (1 − β₁) g`, `v ← β₂ v + (1 − β₂) g²`,
 /// `θ ← θ − lr · ((m/(1 − β₁ᵗ)) / (√(v/(1 − β₂ᵗ)) + ε) + λ θ)`, with β₁, β₂, ε from `cfg`.
 #[allow(clippy::too_many_arguments)]
-pub fn adamw_update(theta: &Tensor, m: &Tensor, v: &Tensor, g: &Tensor, lr: f64, t: usize, decay: f64, cfg: &TrainConfig) -> Result<(Tensor, Tensor, Tensor)> {
+pub fn adamw_update(
+    theta: &Tensor,
+    m: &Tensor,
+    v: &Tensor,
+    g: &Tensor,
+    lr: f64,
+    t: usize,
+    decay: f64,
+    cfg: &TrainConfig,
+) -> Result<(Tensor, Tensor, Tensor)> {
     // TODO: tensor arithmetic with f64 scalars (`&m * b1`, `g.sqr()?`, `.sqrt()?`), then
     // `.detach()` each result: the optimiser must not keep the gradient's graph alive.
     todo!("exercise 3.4: adamw_update")

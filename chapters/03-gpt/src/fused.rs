@@ -28,13 +28,22 @@ pub(crate) fn slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [
 /// Rows of the last dimension, processed in parallel: `f(input rows…, output row)`.
 fn rows_1(x: &[f32], n: usize, f: impl Fn(&[f32], &mut [f32]) + Sync) -> Vec<f32> {
     let mut out = vec![0f32; x.len()];
-    out.par_chunks_mut(n).zip(x.par_chunks(n)).for_each(|(o, x)| f(x, o));
+    out.par_chunks_mut(n)
+        .zip(x.par_chunks(n))
+        .for_each(|(o, x)| f(x, o));
     out
 }
 
-fn rows_2(x: &[f32], y: &[f32], n: usize, f: impl Fn(&[f32], &[f32], &mut [f32]) + Sync) -> Vec<f32> {
+fn rows_2(
+    x: &[f32],
+    y: &[f32],
+    n: usize,
+    f: impl Fn(&[f32], &[f32], &mut [f32]) + Sync,
+) -> Vec<f32> {
     let mut out = vec![0f32; x.len()];
-    out.par_chunks_mut(n).zip(x.par_chunks(n).zip(y.par_chunks(n))).for_each(|(o, (x, y))| f(x, y, o));
+    out.par_chunks_mut(n)
+        .zip(x.par_chunks(n).zip(y.par_chunks(n)))
+        .for_each(|(o, (x, y))| f(x, y, o));
     out
 }
 
@@ -64,7 +73,9 @@ impl CustomOp1 for Softmax {
 
     /// `∂L/∂xᵢ = yᵢ (∂L/∂yᵢ − Σⱼ yⱼ ∂L/∂yⱼ)`.
     fn bwd(&self, _x: &Tensor, y: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(y.apply_op2_no_bwd(&dy.contiguous()?, &SoftmaxBackward)?))
+        Ok(Some(
+            y.apply_op2_no_bwd(&dy.contiguous()?, &SoftmaxBackward)?,
+        ))
     }
 }
 
@@ -75,8 +86,17 @@ impl CustomOp2 for SoftmaxBackward {
         "fused-softmax-backward"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (y, dy) = (slice(s1, l1, "softmax backward")?, slice(s2, l2, "softmax backward")?);
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (y, dy) = (
+            slice(s1, l1, "softmax backward")?,
+            slice(s2, l2, "softmax backward")?,
+        );
         let n = l1.dims()[l1.dims().len() - 1];
         let dx = rows_2(y, dy, n, |y, dy, dx| {
             let dot: f32 = y.iter().zip(dy).map(|(a, b)| a * b).sum();
@@ -108,17 +128,23 @@ const CHUNK: usize = 4096;
 
 /// `y = GELU(x)`, in parallel chunks.
 pub fn gelu_forward_par(y: &mut [f32], x: &[f32]) {
-    y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(y, x)| gelu_forward(y, x));
+    y.par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK))
+        .for_each(|(y, x)| gelu_forward(y, x));
 }
 
 /// `∂L/∂x = ∂L/∂y · GELU′(x)`, in parallel chunks.
 pub fn gelu_backward_par(dx: &mut [f32], x: &[f32], dy: &[f32]) {
-    dx.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK).zip(dy.par_chunks(CHUNK))).for_each(|(dx, (x, dy))| gelu_backward(dx, x, dy));
+    dx.par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK).zip(dy.par_chunks(CHUNK)))
+        .for_each(|(dx, (x, dy))| gelu_backward(dx, x, dy));
 }
 
 /// `g ← g ⊙ GELU′(x)` in place (the MLP's backward turns ∂L/∂h into ∂L/∂u).
 pub fn gelu_backward_in_place(g: &mut [f32], x: &[f32]) {
-    g.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(g, x)| gelu_backward_self(g, x));
+    g.par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK))
+        .for_each(|(g, x)| gelu_backward_self(g, x));
 }
 
 crate::simd_kernel! {
@@ -168,7 +194,10 @@ impl CustomOp1 for Gelu {
 
     /// `∂y/∂x = ½ (1 + tanh u) + ½ x (1 − tanh² u) √(2/π) (1 + 3 · 0.044715 x²)`.
     fn bwd(&self, x: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(x.contiguous()?.apply_op2_no_bwd(&dy.contiguous()?, &GeluBackward)?))
+        Ok(Some(
+            x.contiguous()?
+                .apply_op2_no_bwd(&dy.contiguous()?, &GeluBackward)?,
+        ))
     }
 }
 
@@ -179,8 +208,17 @@ impl CustomOp2 for GeluBackward {
         "fused-gelu-backward"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (x, dy) = (slice(s1, l1, "gelu backward")?, slice(s2, l2, "gelu backward")?);
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, dy) = (
+            slice(s1, l1, "gelu backward")?,
+            slice(s2, l2, "gelu backward")?,
+        );
         let mut dx = vec![0f32; x.len()];
         gelu_backward_par(&mut dx, x, dy);
         Ok((CpuStorage::F32(dx), l1.shape().clone()))

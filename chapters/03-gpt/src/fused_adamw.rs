@@ -34,15 +34,27 @@ impl InplaceOp2 for Moment {
         "fused-adamw-moment"
     }
 
-    fn cpu_fwd(&self, dst: &mut CpuStorage, dst_l: &Layout, sg: &CpuStorage, lg: &Layout) -> Result<()> {
+    fn cpu_fwd(
+        &self,
+        dst: &mut CpuStorage,
+        dst_l: &Layout,
+        sg: &CpuStorage,
+        lg: &Layout,
+    ) -> Result<()> {
         let m = data_mut(dst, dst_l, "adamw moment")?;
         let g = crate::fused::slice(sg, lg, "adamw moment")?;
         if g.len() != m.len() {
-            bail!("adamw moment: gradient of {} values for a moment of {}", g.len(), m.len());
+            bail!(
+                "adamw moment: gradient of {} values for a moment of {}",
+                g.len(),
+                m.len()
+            );
         }
         let (b, a) = (self.beta, 1.0 - self.beta);
         if self.square {
-            m.iter_mut().zip(g).for_each(|(m, g)| *m = b * *m + a * g * g);
+            m.iter_mut()
+                .zip(g)
+                .for_each(|(m, g)| *m = b * *m + a * g * g);
         } else {
             m.iter_mut().zip(g).for_each(|(m, g)| *m = b * *m + a * g);
         }
@@ -64,11 +76,27 @@ impl InplaceOp3 for Update {
         "fused-adamw-update"
     }
 
-    fn cpu_fwd(&self, dst: &mut CpuStorage, dst_l: &Layout, sm: &CpuStorage, lm: &Layout, sv: &CpuStorage, lv: &Layout) -> Result<()> {
+    fn cpu_fwd(
+        &self,
+        dst: &mut CpuStorage,
+        dst_l: &Layout,
+        sm: &CpuStorage,
+        lm: &Layout,
+        sv: &CpuStorage,
+        lv: &Layout,
+    ) -> Result<()> {
         let theta = data_mut(dst, dst_l, "adamw update")?;
-        let (m, v) = (crate::fused::slice(sm, lm, "adamw update")?, crate::fused::slice(sv, lv, "adamw update")?);
+        let (m, v) = (
+            crate::fused::slice(sm, lm, "adamw update")?,
+            crate::fused::slice(sv, lv, "adamw update")?,
+        );
         if m.len() != theta.len() || v.len() != theta.len() {
-            bail!("adamw update: moments of {} and {} values for a parameter of {}", m.len(), v.len(), theta.len());
+            bail!(
+                "adamw update: moments of {} and {} values for a parameter of {}",
+                m.len(),
+                v.len(),
+                theta.len()
+            );
         }
         for ((t, &m), &v) in theta.iter_mut().zip(m).zip(v) {
             let step = (m / self.c1) / ((v / self.c2).sqrt() + self.eps) + self.decay * *t;
@@ -86,10 +114,40 @@ pub fn fusable(theta: &Tensor) -> bool {
 /// One AdamW update of `theta` with its moments `m`, `v` and gradient `g`, in place.
 /// `c1 = 1 − β₁ᵗ` and `c2 = 1 − β₂ᵗ` are the bias corrections of step t.
 #[allow(clippy::too_many_arguments)]
-pub fn step(theta: &Tensor, m: &Tensor, v: &Tensor, g: &Tensor, lr: f64, beta1: f64, beta2: f64, c1: f64, c2: f64, eps: f64, decay: f64) -> Result<()> {
+pub fn step(
+    theta: &Tensor,
+    m: &Tensor,
+    v: &Tensor,
+    g: &Tensor,
+    lr: f64,
+    beta1: f64,
+    beta2: f64,
+    c1: f64,
+    c2: f64,
+    eps: f64,
+    decay: f64,
+) -> Result<()> {
     let g = g.contiguous()?;
-    m.inplace_op2(&g, &Moment { beta: beta1 as f32, square: false })?;
-    v.inplace_op2(&g, &Moment { beta: beta2 as f32, square: true })?;
-    let update = Update { lr: lr as f32, c1: c1 as f32, c2: c2 as f32, eps: eps as f32, decay: decay as f32 };
+    m.inplace_op2(
+        &g,
+        &Moment {
+            beta: beta1 as f32,
+            square: false,
+        },
+    )?;
+    v.inplace_op2(
+        &g,
+        &Moment {
+            beta: beta2 as f32,
+            square: true,
+        },
+    )?;
+    let update = Update {
+        lr: lr as f32,
+        c1: c1 as f32,
+        c2: c2 as f32,
+        eps: eps as f32,
+        decay: decay as f32,
+    };
     theta.inplace_op3(m, v, &update)
 }

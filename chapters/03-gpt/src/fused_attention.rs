@@ -59,7 +59,11 @@ impl Head {
             future.fill(0.0);
             let mut seen = 0f32;
             for (s, &k) in visible.iter_mut().zip(keep) {
-                *s = if k == 0.0 { f32::NEG_INFINITY } else { *s * scale };
+                *s = if k == 0.0 {
+                    f32::NEG_INFINITY
+                } else {
+                    *s * scale
+                };
                 seen += k;
             }
             if seen == 0.0 {
@@ -79,7 +83,10 @@ fn shapes(lq: &Layout, lk: &Layout, n_head: usize) -> Result<(usize, usize, usiz
         bail!("attention: qkv of width {c3} is not 3 × a multiple of {n_head} heads");
     }
     if lk.dims() != [b, t] {
-        bail!("attention: keep mask {:?}, expected (batch {b}, tokens {t})", lk.dims());
+        bail!(
+            "attention: keep mask {:?}, expected (batch {b}, tokens {t})",
+            lk.dims()
+        );
     }
     Ok((b, t, c3 / 3, c3 / 3 / n_head))
 }
@@ -124,7 +131,14 @@ crate::simd_kernel! {
 }
 
 /// Attention of every sequence: `out` (B, T, C) from `qkv` (B, T, 3C) and `keep` (B, T).
-pub fn attention_forward(out: &mut [f32], qkv: &[f32], keep: &[f32], t: usize, c: usize, n_head: usize) {
+pub fn attention_forward(
+    out: &mut [f32],
+    qkv: &[f32],
+    keep: &[f32],
+    t: usize,
+    c: usize,
+    n_head: usize,
+) {
     let d = c / n_head;
     out.par_chunks_mut(t * c)
         .zip(qkv.par_chunks(t * 3 * c))
@@ -133,12 +147,22 @@ pub fn attention_forward(out: &mut [f32], qkv: &[f32], keep: &[f32], t: usize, c
 }
 
 /// `∂L/∂qkv` (B, T, 3C) of every sequence, written into `dqkv`.
-pub fn attention_backward(dqkv: &mut [f32], qkv: &[f32], keep: &[f32], dout: &[f32], t: usize, c: usize, n_head: usize) {
+pub fn attention_backward(
+    dqkv: &mut [f32],
+    qkv: &[f32],
+    keep: &[f32],
+    dout: &[f32],
+    t: usize,
+    c: usize,
+    n_head: usize,
+) {
     let d = c / n_head;
     dqkv.par_chunks_mut(t * 3 * c)
         .zip(qkv.par_chunks(t * 3 * c))
         .zip(keep.par_chunks(t).zip(dout.par_chunks(t * c)))
-        .for_each(|((dqkv, qkv), (keep, dout))| backward_sequence(dqkv, qkv, keep, dout, t, c, d, n_head));
+        .for_each(|((dqkv, qkv), (keep, dout))| {
+            backward_sequence(dqkv, qkv, keep, dout, t, c, d, n_head)
+        });
 }
 
 // ANCHOR: attention
@@ -147,7 +171,13 @@ impl CustomOp2 for CausalAttention {
         "fused-causal-attention"
     }
 
-    fn cpu_fwd(&self, sq: &CpuStorage, lq: &Layout, sk: &CpuStorage, lk: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        sq: &CpuStorage,
+        lq: &Layout,
+        sk: &CpuStorage,
+        lk: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let (qkv, keep) = (slice(sq, lq, "attention")?, slice(sk, lk, "attention")?);
         let (b, t, c, _) = shapes(lq, lk, self.n_head)?;
         let mut out = vec![0f32; b * t * c];
@@ -155,8 +185,20 @@ impl CustomOp2 for CausalAttention {
         Ok((CpuStorage::F32(out), Shape::from((b, t, c))))
     }
 
-    fn bwd(&self, qkv: &Tensor, keep: &Tensor, _out: &Tensor, dout: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let dqkv = qkv.apply_op3_no_bwd(keep, &dout.contiguous()?, &AttentionBackward { n_head: self.n_head })?;
+    fn bwd(
+        &self,
+        qkv: &Tensor,
+        keep: &Tensor,
+        _out: &Tensor,
+        dout: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let dqkv = qkv.apply_op3_no_bwd(
+            keep,
+            &dout.contiguous()?,
+            &AttentionBackward {
+                n_head: self.n_head,
+            },
+        )?;
         Ok((Some(dqkv), None))
     }
 }
@@ -172,11 +214,26 @@ impl CustomOp3 for AttentionBackward {
         "fused-causal-attention-backward"
     }
 
-    fn cpu_fwd(&self, sq: &CpuStorage, lq: &Layout, sk: &CpuStorage, lk: &Layout, sg: &CpuStorage, lg: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (qkv, keep, dout) = (slice(sq, lq, "attention backward")?, slice(sk, lk, "attention backward")?, slice(sg, lg, "attention backward")?);
+    fn cpu_fwd(
+        &self,
+        sq: &CpuStorage,
+        lq: &Layout,
+        sk: &CpuStorage,
+        lk: &Layout,
+        sg: &CpuStorage,
+        lg: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (qkv, keep, dout) = (
+            slice(sq, lq, "attention backward")?,
+            slice(sk, lk, "attention backward")?,
+            slice(sg, lg, "attention backward")?,
+        );
         let (b, t, c, _) = shapes(lq, lk, self.n_head)?;
         if lg.dims() != [b, t, c] {
-            bail!("attention backward: gradient {:?}, expected ({b}, {t}, {c})", lg.dims());
+            bail!(
+                "attention backward: gradient {:?}, expected ({b}, {t}, {c})",
+                lg.dims()
+            );
         }
         let mut dqkv = vec![0f32; b * t * 3 * c];
         attention_backward(&mut dqkv, qkv, keep, dout, t, c, self.n_head);

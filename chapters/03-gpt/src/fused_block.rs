@@ -22,7 +22,9 @@
 
 use crate::fused::{gelu_backward_in_place, slice};
 use crate::fused_attention::{attention_backward, attention_forward};
-use crate::fused_linear::{linear_backward_input, linear_backward_params, linear_forward, linear_gelu_forward};
+use crate::fused_linear::{
+    linear_backward_input, linear_backward_params, linear_forward, linear_gelu_forward,
+};
 use crate::fused_norm::{layer_norm_backward, layer_norm_forward};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, bail};
 use std::sync::{Arc, Mutex};
@@ -45,7 +47,20 @@ pub const BLOCK_PARAMS: [&str; 12] = [
 
 /// Sizes of the packed parameters for width `c`, in [`BLOCK_PARAMS`] order.
 fn sizes(c: usize) -> [usize; 12] {
-    [c, c, c * 3 * c, 3 * c, c * c, c, c, c, c * 4 * c, 4 * c, 4 * c * c, c]
+    [
+        c,
+        c,
+        c * 3 * c,
+        3 * c,
+        c * c,
+        c,
+        c,
+        c,
+        c * 4 * c,
+        4 * c,
+        4 * c * c,
+        c,
+    ]
 }
 
 /// The packed parameters split into their twelve slices.
@@ -95,7 +110,11 @@ pub struct Block {
 
 impl Block {
     pub fn new(n_head: usize, eps: f64) -> Block {
-        Block { n_head, eps: eps as f32, saved: Mutex::new(None) }
+        Block {
+            n_head,
+            eps: eps as f32,
+            saved: Mutex::new(None),
+        }
     }
 }
 
@@ -105,7 +124,11 @@ fn check(lx: &Layout, lp: &Layout, lk: &Layout, n_head: usize) -> Result<(usize,
         bail!("block: width {c} is not a multiple of {n_head} heads");
     }
     if lp.shape().elem_count() != packed_len(c) {
-        bail!("block: {} packed parameters, expected {} for width {c}", lp.shape().elem_count(), packed_len(c));
+        bail!(
+            "block: {} packed parameters, expected {} for width {c}",
+            lp.shape().elem_count(),
+            packed_len(c)
+        );
     }
     if lk.dims() != [b, t] {
         bail!("block: keep mask {:?}, expected ({b}, {t})", lk.dims());
@@ -119,11 +142,36 @@ impl CustomOp3 for Block {
         "fused-block"
     }
 
-    fn cpu_fwd(&self, sx: &CpuStorage, lx: &Layout, sp: &CpuStorage, lp: &Layout, sk: &CpuStorage, lk: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (x, p, keep) = (slice(sx, lx, "block")?, slice(sp, lp, "block")?, slice(sk, lk, "block")?);
+    fn cpu_fwd(
+        &self,
+        sx: &CpuStorage,
+        lx: &Layout,
+        sp: &CpuStorage,
+        lp: &Layout,
+        sk: &CpuStorage,
+        lk: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, p, keep) = (
+            slice(sx, lx, "block")?,
+            slice(sp, lp, "block")?,
+            slice(sk, lk, "block")?,
+        );
         let (b, t, c) = check(lx, lp, lk, self.n_head)?;
         let n = b * t;
-        let [ln1_g, ln1_b, attn_w, attn_b, proj_w, proj_b, ln2_g, ln2_b, fc_w, fc_b, mlp_w, mlp_b] = split(p, c);
+        let [
+            ln1_g,
+            ln1_b,
+            attn_w,
+            attn_b,
+            proj_w,
+            proj_b,
+            ln2_g,
+            ln2_b,
+            fc_w,
+            fc_b,
+            mlp_w,
+            mlp_b,
+        ] = split(p, c);
         let mut a = vec![0f32; n * c];
         layer_norm_forward(&mut a, x, ln1_g, ln1_b, self.eps);
         let qkv = linear_forward(&a, attn_w, attn_b, None, c, 3 * c);
@@ -134,16 +182,36 @@ impl CustomOp3 for Block {
         layer_norm_forward(&mut m, &x1, ln2_g, ln2_b, self.eps);
         let (u, h) = linear_gelu_forward(&m, fc_w, fc_b, c, 4 * c);
         let y = linear_forward(&h, mlp_w, mlp_b, Some(&x1), 4 * c, c);
-        let s = Saved { keep: keep.to_vec(), a, qkv, o, x1, m, u, h };
+        let s = Saved {
+            keep: keep.to_vec(),
+            a,
+            qkv,
+            o,
+            x1,
+            m,
+            u,
+            h,
+        };
         *self.saved.lock().unwrap() = Some(Arc::new(s));
         Ok((CpuStorage::F32(y), lx.shape().clone()))
     }
 
-    fn bwd(&self, x: &Tensor, p: &Tensor, _keep: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        x: &Tensor,
+        p: &Tensor,
+        _keep: &Tensor,
+        _y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let Some(saved) = self.saved.lock().unwrap().clone() else {
             bail!("block: backward without a forward");
         };
-        let back = BlockBackward { n_head: self.n_head, eps: self.eps, saved };
+        let back = BlockBackward {
+            n_head: self.n_head,
+            eps: self.eps,
+            saved,
+        };
         // One result: ∂L/∂x (N·C values), then ∂L/∂p.
         let packed = x.apply_op3_no_bwd(p, &dy.contiguous()?, &back)?;
         let nc = x.elem_count();
@@ -165,17 +233,46 @@ impl CustomOp3 for BlockBackward {
         "fused-block-backward"
     }
 
-    fn cpu_fwd(&self, sx: &CpuStorage, lx: &Layout, sp: &CpuStorage, lp: &Layout, sd: &CpuStorage, ld: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (x, p, dy) = (slice(sx, lx, "block backward")?, slice(sp, lp, "block backward")?, slice(sd, ld, "block backward")?);
+    fn cpu_fwd(
+        &self,
+        sx: &CpuStorage,
+        lx: &Layout,
+        sp: &CpuStorage,
+        lp: &Layout,
+        sd: &CpuStorage,
+        ld: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, p, dy) = (
+            slice(sx, lx, "block backward")?,
+            slice(sp, lp, "block backward")?,
+            slice(sd, ld, "block backward")?,
+        );
         let (b, t, c) = lx.shape().dims3()?;
         if ld.dims() != lx.dims() {
-            bail!("block backward: gradient {:?}, expected {:?}", ld.dims(), lx.dims());
+            bail!(
+                "block backward: gradient {:?}, expected {:?}",
+                ld.dims(),
+                lx.dims()
+            );
         }
         let (n, s) = (b * t, &self.saved);
         let [ln1_g, _, attn_w, _, proj_w, _, ln2_g, _, fc_w, _, mlp_w, _] = split(p, c);
         let mut out = vec![0f32; n * c + p.len()];
         let (dx, dp) = out.split_at_mut(n * c);
-        let [d_ln1_g, d_ln1_b, d_attn_w, d_attn_b, d_proj_w, d_proj_b, d_ln2_g, d_ln2_b, d_fc_w, d_fc_b, d_mlp_w, d_mlp_b] = split_mut(dp, c);
+        let [
+            d_ln1_g,
+            d_ln1_b,
+            d_attn_w,
+            d_attn_b,
+            d_proj_w,
+            d_proj_b,
+            d_ln2_g,
+            d_ln2_b,
+            d_fc_w,
+            d_fc_b,
+            d_mlp_w,
+            d_mlp_b,
+        ] = split_mut(dp, c);
         // The MLP: y = x₁ + GELU(LN₂(x₁) W_fc + b) W_mlp + b.
         let mut du = linear_backward_input(dy, mlp_w, 4 * c, c); // ∂h
         linear_backward_params(d_mlp_w, d_mlp_b, &s.h, dy, 4 * c, c);
@@ -199,4 +296,3 @@ impl CustomOp3 for BlockBackward {
         Ok((CpuStorage::F32(out), Shape::from(n * c + p.len())))
     }
 }
-

@@ -38,8 +38,27 @@ pub struct Step {
 /// twelve parameters (in [`crate::fused_block::BLOCK_PARAMS`] order); their keys and
 /// values are written into `cache` at positions `past..past + T`. `keep` (B, past + T) is 1
 /// for real tokens and 0 for padding.
-pub fn decode_layer(x: &mut Vec<f32>, w: [&[f32]; 12], cache: &mut RowCache, keep: &[f32], s: Step) {
-    let [ln1_g, ln1_b, attn_w, attn_b, proj_w, proj_b, ln2_g, ln2_b, fc_w, fc_b, mlp_w, mlp_b] = w;
+pub fn decode_layer(
+    x: &mut Vec<f32>,
+    w: [&[f32]; 12],
+    cache: &mut RowCache,
+    keep: &[f32],
+    s: Step,
+) {
+    let [
+        ln1_g,
+        ln1_b,
+        attn_w,
+        attn_b,
+        proj_w,
+        proj_b,
+        ln2_g,
+        ln2_b,
+        fc_w,
+        fc_b,
+        mlp_w,
+        mlp_b,
+    ] = w;
     let (c, t) = (s.c, s.t);
     let mut a = vec![0f32; x.len()];
     layer_norm_forward(&mut a, x, ln1_g, ln1_b, s.eps);
@@ -52,12 +71,15 @@ pub fn decode_layer(x: &mut Vec<f32>, w: [&[f32]; 12], cache: &mut RowCache, kee
     }
     let mut o = a; // reuse: the attention output (B·T, C)
     let cache = &*cache;
-    o.par_chunks_mut(t * c).zip(qkv.par_chunks(t * 3 * c)).enumerate().for_each(|(b, (o, qkv))| {
-        let keep = &keep[b * (s.past + t)..(b + 1) * (s.past + t)];
-        let k = &cache.k[b * s.capacity * c..];
-        let v = &cache.v[b * s.capacity * c..];
-        attend(o, qkv, k, v, keep, s);
-    });
+    o.par_chunks_mut(t * c)
+        .zip(qkv.par_chunks(t * 3 * c))
+        .enumerate()
+        .for_each(|(b, (o, qkv))| {
+            let keep = &keep[b * (s.past + t)..(b + 1) * (s.past + t)];
+            let k = &cache.k[b * s.capacity * c..];
+            let v = &cache.v[b * s.capacity * c..];
+            attend(o, qkv, k, v, keep, s);
+        });
     let x1 = linear_forward(&o, proj_w, proj_b, Some(x), c, c);
     let mut m = o;
     layer_norm_forward(&mut m, &x1, ln2_g, ln2_b, s.eps);

@@ -17,7 +17,9 @@
 
 use crate::fused::slice;
 use crate::matmul::{View, matmul, matmul_new, pool_threads};
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, bail};
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, bail,
+};
 use rayon::prelude::*;
 
 /// Rows per block of the column sums: blocks are summed in parallel, then added in block
@@ -46,31 +48,59 @@ pub(crate) fn column_sums(x: &[f32], n: usize) -> Vec<f32> {
 /// `y = x W + b (+ r)` for `n` rows: x (n, in), W (in, out), b (out), and optionally a
 /// residual r (n, out) → a new y (n, out). The matrix kernel writes x W into fresh memory;
 /// one parallel pass then adds the bias (and the residual).
-pub fn linear_forward(x: &[f32], w: &[f32], b: &[f32], r: Option<&[f32]>, inp: usize, out: usize) -> Vec<f32> {
+pub fn linear_forward(
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    r: Option<&[f32]>,
+    inp: usize,
+    out: usize,
+) -> Vec<f32> {
     let n = x.len() / inp;
-    let mut y = matmul_new(View::rows(x, n, inp), View::rows(w, inp, out), pool_threads());
+    let mut y = matmul_new(
+        View::rows(x, n, inp),
+        View::rows(w, inp, out),
+        pool_threads(),
+    );
     let block = BLOCK_ROWS * out;
     match r {
-        None => y.par_chunks_mut(block).for_each(|y| y.chunks_exact_mut(out).for_each(|y| add(y, b))),
-        Some(r) => y.par_chunks_mut(block).zip(r.par_chunks(block)).for_each(|(y, r)| {
-            add(y, r);
-            y.chunks_exact_mut(out).for_each(|y| add(y, b));
-        }),
+        None => y
+            .par_chunks_mut(block)
+            .for_each(|y| y.chunks_exact_mut(out).for_each(|y| add(y, b))),
+        Some(r) => y
+            .par_chunks_mut(block)
+            .zip(r.par_chunks(block))
+            .for_each(|(y, r)| {
+                add(y, r);
+                y.chunks_exact_mut(out).for_each(|y| add(y, b));
+            }),
     }
     y
 }
 
 /// `u = x W + b` and `h = GELU(u)` (the MLP's first layer), the bias and the GELU in one
 /// pass after the matrix kernel.
-pub fn linear_gelu_forward(x: &[f32], w: &[f32], b: &[f32], inp: usize, out: usize) -> (Vec<f32>, Vec<f32>) {
+pub fn linear_gelu_forward(
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    inp: usize,
+    out: usize,
+) -> (Vec<f32>, Vec<f32>) {
     let n = x.len() / inp;
-    let mut u = matmul_new(View::rows(x, n, inp), View::rows(w, inp, out), pool_threads());
+    let mut u = matmul_new(
+        View::rows(x, n, inp),
+        View::rows(w, inp, out),
+        pool_threads(),
+    );
     let mut h = vec![0f32; u.len()];
     let block = BLOCK_ROWS * out;
-    u.par_chunks_mut(block).zip(h.par_chunks_mut(block)).for_each(|(u, h)| {
-        u.chunks_exact_mut(out).for_each(|u| add(u, b));
-        crate::fused::gelu_forward(h, u);
-    });
+    u.par_chunks_mut(block)
+        .zip(h.par_chunks_mut(block))
+        .for_each(|(u, h)| {
+            u.chunks_exact_mut(out).for_each(|u| add(u, b));
+            crate::fused::gelu_forward(h, u);
+        });
     (u, h)
 }
 
@@ -83,13 +113,30 @@ fn add(y: &mut [f32], x: &[f32]) {
 /// `∂L/∂x = ∂L/∂y · Wᵀ` as a new (n, in) matrix.
 pub fn linear_backward_input(dy: &[f32], w: &[f32], inp: usize, out: usize) -> Vec<f32> {
     let n = dy.len() / out;
-    matmul_new(View::rows(dy, n, out), View::rows(w, inp, out).t(), pool_threads())
+    matmul_new(
+        View::rows(dy, n, out),
+        View::rows(w, inp, out).t(),
+        pool_threads(),
+    )
 }
 
 /// `∂L/∂W = xᵀ · ∂L/∂y` and `∂L/∂b = Σₙ ∂L/∂yₙ`, written into `dw` and `db`.
-pub fn linear_backward_params(dw: &mut [f32], db: &mut [f32], x: &[f32], dy: &[f32], inp: usize, out: usize) {
+pub fn linear_backward_params(
+    dw: &mut [f32],
+    db: &mut [f32],
+    x: &[f32],
+    dy: &[f32],
+    inp: usize,
+    out: usize,
+) {
     let n = x.len() / inp;
-    matmul(dw, View::rows(x, n, inp).t(), View::rows(dy, n, out), false, pool_threads());
+    matmul(
+        dw,
+        View::rows(x, n, inp).t(),
+        View::rows(dy, n, out),
+        false,
+        pool_threads(),
+    );
     db.copy_from_slice(&column_sums(dy, out));
 }
 
@@ -111,8 +158,20 @@ impl CustomOp3 for Linear {
         "fused-linear"
     }
 
-    fn cpu_fwd(&self, sx: &CpuStorage, lx: &Layout, sw: &CpuStorage, lw: &Layout, sb: &CpuStorage, lb: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (x, w, b) = (slice(sx, lx, "linear")?, slice(sw, lw, "linear")?, slice(sb, lb, "linear")?);
+    fn cpu_fwd(
+        &self,
+        sx: &CpuStorage,
+        lx: &Layout,
+        sw: &CpuStorage,
+        lw: &Layout,
+        sb: &CpuStorage,
+        lb: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, w, b) = (
+            slice(sx, lx, "linear")?,
+            slice(sw, lw, "linear")?,
+            slice(sb, lb, "linear")?,
+        );
         let (_, inp, out) = dims(lx, lw, "linear")?;
         if b.len() != out {
             bail!("linear: bias of {} values for {out} outputs", b.len());
@@ -123,7 +182,14 @@ impl CustomOp3 for Linear {
         Ok((CpuStorage::F32(y), Shape::from(shape)))
     }
 
-    fn bwd(&self, x: &Tensor, w: &Tensor, _b: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        _y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let dy = dy.contiguous()?;
         let dx = dy.apply_op2_no_bwd(w, &InputGrad)?; // ∂L/∂y · Wᵀ
         let dw = x.apply_op2_no_bwd(&dy, &WeightGrad)?; // xᵀ · ∂L/∂y
@@ -141,8 +207,17 @@ impl CustomOp2 for InputGrad {
         "fused-linear-input-grad"
     }
 
-    fn cpu_fwd(&self, sg: &CpuStorage, lg: &Layout, sw: &CpuStorage, lw: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (g, w) = (slice(sg, lg, "linear input grad")?, slice(sw, lw, "linear input grad")?);
+    fn cpu_fwd(
+        &self,
+        sg: &CpuStorage,
+        lg: &Layout,
+        sw: &CpuStorage,
+        lw: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (g, w) = (
+            slice(sg, lg, "linear input grad")?,
+            slice(sw, lw, "linear input grad")?,
+        );
         let (inp, out) = lw.shape().dims2()?;
         let dx = linear_backward_input(g, w, inp, out);
         let mut shape = lg.dims().to_vec();
@@ -159,11 +234,27 @@ impl CustomOp2 for WeightGrad {
         "fused-linear-weight-grad"
     }
 
-    fn cpu_fwd(&self, sx: &CpuStorage, lx: &Layout, sg: &CpuStorage, lg: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (x, g) = (slice(sx, lx, "linear weight grad")?, slice(sg, lg, "linear weight grad")?);
-        let (inp, out) = (lx.dims()[lx.dims().len() - 1], lg.dims()[lg.dims().len() - 1]);
+    fn cpu_fwd(
+        &self,
+        sx: &CpuStorage,
+        lx: &Layout,
+        sg: &CpuStorage,
+        lg: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, g) = (
+            slice(sx, lx, "linear weight grad")?,
+            slice(sg, lg, "linear weight grad")?,
+        );
+        let (inp, out) = (
+            lx.dims()[lx.dims().len() - 1],
+            lg.dims()[lg.dims().len() - 1],
+        );
         let n = x.len() / inp;
-        let dw = matmul_new(View::rows(x, n, inp).t(), View::rows(g, n, out), pool_threads());
+        let dw = matmul_new(
+            View::rows(x, n, inp).t(),
+            View::rows(g, n, out),
+            pool_threads(),
+        );
         Ok((CpuStorage::F32(dw), Shape::from((inp, out))))
     }
 }
@@ -198,11 +289,20 @@ impl CustomOp2 for TiedHead {
         "fused-tied-head"
     }
 
-    fn cpu_fwd(&self, sz: &CpuStorage, lz: &Layout, se: &CpuStorage, le: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        sz: &CpuStorage,
+        lz: &Layout,
+        se: &CpuStorage,
+        le: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let (z, e) = (slice(sz, lz, "tied head")?, slice(se, le, "tied head")?);
         let (v, c) = le.shape().dims2()?;
         if lz.dims().last() != Some(&c) {
-            bail!("tied head: hidden states {:?} and embedding ({v}, {c})", lz.dims());
+            bail!(
+                "tied head: hidden states {:?} and embedding ({v}, {c})",
+                lz.dims()
+            );
         }
         let n = z.len() / c;
         let logits = matmul_new(View::rows(z, n, c), View::rows(e, v, c).t(), pool_threads());
@@ -211,7 +311,13 @@ impl CustomOp2 for TiedHead {
         Ok((CpuStorage::F32(logits), Shape::from(shape)))
     }
 
-    fn bwd(&self, z: &Tensor, e: &Tensor, _logits: &Tensor, dlogits: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        z: &Tensor,
+        e: &Tensor,
+        _logits: &Tensor,
+        dlogits: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let g = dlogits.contiguous()?;
         let dz = g.apply_op2_no_bwd(e, &HeadInputGrad)?; // ∂L/∂logits · E
         let de = g.apply_op2_no_bwd(z, &HeadEmbeddingGrad)?; // (∂L/∂logits)ᵀ · z
@@ -228,8 +334,17 @@ impl CustomOp2 for HeadInputGrad {
         "fused-tied-head-input-grad"
     }
 
-    fn cpu_fwd(&self, sg: &CpuStorage, lg: &Layout, se: &CpuStorage, le: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (g, e) = (slice(sg, lg, "tied head input grad")?, slice(se, le, "tied head input grad")?);
+    fn cpu_fwd(
+        &self,
+        sg: &CpuStorage,
+        lg: &Layout,
+        se: &CpuStorage,
+        le: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (g, e) = (
+            slice(sg, lg, "tied head input grad")?,
+            slice(se, le, "tied head input grad")?,
+        );
         let (v, c) = le.shape().dims2()?;
         let n = g.len() / v;
         let dz = matmul_new(View::rows(g, n, v), View::rows(e, v, c), pool_threads());
@@ -247,9 +362,21 @@ impl CustomOp2 for HeadEmbeddingGrad {
         "fused-tied-head-embedding-grad"
     }
 
-    fn cpu_fwd(&self, sg: &CpuStorage, lg: &Layout, sz: &CpuStorage, lz: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (g, z) = (slice(sg, lg, "tied head embedding grad")?, slice(sz, lz, "tied head embedding grad")?);
-        let (v, c) = (lg.dims()[lg.dims().len() - 1], lz.dims()[lz.dims().len() - 1]);
+    fn cpu_fwd(
+        &self,
+        sg: &CpuStorage,
+        lg: &Layout,
+        sz: &CpuStorage,
+        lz: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (g, z) = (
+            slice(sg, lg, "tied head embedding grad")?,
+            slice(sz, lz, "tied head embedding grad")?,
+        );
+        let (v, c) = (
+            lg.dims()[lg.dims().len() - 1],
+            lz.dims()[lz.dims().len() - 1],
+        );
         let n = g.len() / v;
         let de = matmul_new(View::rows(g, n, v).t(), View::rows(z, n, c), pool_threads());
         Ok((CpuStorage::F32(de), Shape::from((v, c))))

@@ -86,17 +86,34 @@ impl CustomOp2 for TokenLogProbs {
         "fused-token-log-probs"
     }
 
-    fn cpu_fwd(&self, sz: &CpuStorage, lz: &Layout, sy: &CpuStorage, ly: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        sz: &CpuStorage,
+        lz: &Layout,
+        sy: &CpuStorage,
+        ly: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let z = slice(sz, lz, "token log-probs")?;
         let (n, v) = rows(lz, ly)?;
         let y = targets(sy, ly, v)?;
         let mut out = vec![0f32; n];
-        out.par_chunks_mut(ROWS).zip(z.par_chunks(ROWS * v).zip(y.par_chunks(ROWS))).for_each(|(out, (z, y))| forward_rows(out, z, y, v));
+        out.par_chunks_mut(ROWS)
+            .zip(z.par_chunks(ROWS * v).zip(y.par_chunks(ROWS)))
+            .for_each(|(out, (z, y))| forward_rows(out, z, y, v));
         Ok((CpuStorage::F32(out), ly.shape().clone()))
     }
 
-    fn bwd(&self, logits: &Tensor, targets: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        Ok((Some(logits.apply_op3_no_bwd(targets, &grad.contiguous()?, &TokenLogProbsBackward)?), None))
+    fn bwd(
+        &self,
+        logits: &Tensor,
+        targets: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        Ok((
+            Some(logits.apply_op3_no_bwd(targets, &grad.contiguous()?, &TokenLogProbsBackward)?),
+            None,
+        ))
     }
 }
 
@@ -108,8 +125,19 @@ impl CustomOp3 for TokenLogProbsBackward {
         "fused-token-log-probs-backward"
     }
 
-    fn cpu_fwd(&self, sz: &CpuStorage, lz: &Layout, sy: &CpuStorage, ly: &Layout, sg: &CpuStorage, lg: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (z, g) = (slice(sz, lz, "token log-probs backward")?, slice(sg, lg, "token log-probs backward")?);
+    fn cpu_fwd(
+        &self,
+        sz: &CpuStorage,
+        lz: &Layout,
+        sy: &CpuStorage,
+        ly: &Layout,
+        sg: &CpuStorage,
+        lg: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (z, g) = (
+            slice(sz, lz, "token log-probs backward")?,
+            slice(sg, lg, "token log-probs backward")?,
+        );
         let (n, v) = rows(lz, ly)?;
         let y = targets(sy, ly, v)?;
         let mut dz = vec![0f32; n * v];

@@ -29,7 +29,11 @@ fn moments(x: &[f32], eps: f32) -> (f32, f32) {
     let mean = simd::sum(x) / n;
     let mut sq = [0f32; simd::LANES];
     let chunks = x.chunks_exact(simd::LANES);
-    let rest: f32 = chunks.remainder().iter().map(|v| (v - mean) * (v - mean)).sum();
+    let rest: f32 = chunks
+        .remainder()
+        .iter()
+        .map(|v| (v - mean) * (v - mean))
+        .sum();
     for c in chunks {
         for i in 0..simd::LANES {
             sq[i] += (c[i] - mean) * (c[i] - mean);
@@ -80,11 +84,21 @@ crate::simd_kernel! {
 /// `y = LN(x)` over rows of `gamma.len()` values.
 pub fn layer_norm_forward(y: &mut [f32], x: &[f32], gamma: &[f32], beta: &[f32], eps: f32) {
     let block = BLOCK_ROWS * gamma.len();
-    y.par_chunks_mut(block).zip(x.par_chunks(block)).for_each(|(y, x)| forward_rows(y, x, gamma, beta, eps));
+    y.par_chunks_mut(block)
+        .zip(x.par_chunks(block))
+        .for_each(|(y, x)| forward_rows(y, x, gamma, beta, eps));
 }
 
 /// Add ∂L/∂x into `dx`, and write ∂L/∂γ and ∂L/∂β (each `gamma.len()` values).
-pub fn layer_norm_backward(dx: &mut [f32], dgamma: &mut [f32], dbeta: &mut [f32], x: &[f32], gamma: &[f32], dy: &[f32], eps: f32) {
+pub fn layer_norm_backward(
+    dx: &mut [f32],
+    dgamma: &mut [f32],
+    dbeta: &mut [f32],
+    x: &[f32],
+    gamma: &[f32],
+    dy: &[f32],
+    eps: f32,
+) {
     let n = gamma.len();
     let block = BLOCK_ROWS * n;
     let partial: Vec<Vec<f32>> = dx
@@ -115,24 +129,55 @@ impl CustomOp3 for LayerNorm {
         "fused-layer-norm"
     }
 
-    fn cpu_fwd(&self, sx: &CpuStorage, lx: &Layout, sg: &CpuStorage, lg: &Layout, sb: &CpuStorage, lb: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (x, gamma, beta) = (slice(sx, lx, "layer norm")?, slice(sg, lg, "layer norm")?, slice(sb, lb, "layer norm")?);
+    fn cpu_fwd(
+        &self,
+        sx: &CpuStorage,
+        lx: &Layout,
+        sg: &CpuStorage,
+        lg: &Layout,
+        sb: &CpuStorage,
+        lb: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, gamma, beta) = (
+            slice(sx, lx, "layer norm")?,
+            slice(sg, lg, "layer norm")?,
+            slice(sb, lb, "layer norm")?,
+        );
         let n = lx.dims()[lx.dims().len() - 1];
         if gamma.len() != n || beta.len() != n {
-            bail!("layer norm: γ of {} and β of {} values for rows of {n}", gamma.len(), beta.len());
+            bail!(
+                "layer norm: γ of {} and β of {} values for rows of {n}",
+                gamma.len(),
+                beta.len()
+            );
         }
         let mut y = vec![0f32; x.len()];
         layer_norm_forward(&mut y, x, gamma, beta, self.eps);
         Ok((CpuStorage::F32(y), lx.shape().clone()))
     }
 
-    fn bwd(&self, x: &Tensor, gamma: &Tensor, _b: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        x: &Tensor,
+        gamma: &Tensor,
+        _b: &Tensor,
+        _y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let n = x.dim(candle_core::D::Minus1)?;
         let rows = x.elem_count() / n;
         // One (rows + 2, n) result: ∂L/∂x, then ∂L/∂γ and ∂L/∂β as its last two rows.
-        let packed = x.apply_op3_no_bwd(gamma, &dy.contiguous()?, &LayerNormBackward { eps: self.eps })?;
+        let packed = x.apply_op3_no_bwd(
+            gamma,
+            &dy.contiguous()?,
+            &LayerNormBackward { eps: self.eps },
+        )?;
         let dx = packed.narrow(0, 0, rows)?.reshape(x.shape())?;
-        Ok((Some(dx), Some(packed.get(rows)?), Some(packed.get(rows + 1)?)))
+        Ok((
+            Some(dx),
+            Some(packed.get(rows)?),
+            Some(packed.get(rows + 1)?),
+        ))
     }
 }
 // ANCHOR_END: layer_norm
@@ -146,8 +191,20 @@ impl CustomOp3 for LayerNormBackward {
         "fused-layer-norm-backward"
     }
 
-    fn cpu_fwd(&self, sx: &CpuStorage, lx: &Layout, sg: &CpuStorage, lg: &Layout, sd: &CpuStorage, ld: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (x, gamma, dy) = (slice(sx, lx, "layer norm backward")?, slice(sg, lg, "layer norm backward")?, slice(sd, ld, "layer norm backward")?);
+    fn cpu_fwd(
+        &self,
+        sx: &CpuStorage,
+        lx: &Layout,
+        sg: &CpuStorage,
+        lg: &Layout,
+        sd: &CpuStorage,
+        ld: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, gamma, dy) = (
+            slice(sx, lx, "layer norm backward")?,
+            slice(sg, lg, "layer norm backward")?,
+            slice(sd, ld, "layer norm backward")?,
+        );
         let n = gamma.len();
         let rows = x.len() / n;
         let mut out = vec![0f32; (rows + 2) * n];

@@ -23,9 +23,9 @@ pub mod device;
 pub mod exercises;
 pub mod fused;
 pub mod fused_adamw;
+pub mod fused_attention;
 pub mod fused_block;
 pub mod fused_decode;
-pub mod fused_attention;
 pub mod fused_linear;
 pub mod fused_loss;
 pub mod fused_norm;
@@ -47,18 +47,18 @@ pub mod ex {
     pub fn lr_at(cfg: &crate::train::TrainConfig, step: usize) -> f64 {
         cfg.lr_at(step)
     }
-    #[cfg(not(feature = "exercises"))]
-    pub use crate::train::adamw_update;
     #[cfg(feature = "exercises")]
     pub use crate::exercises::{adamw_update, causal_mask, distribution, lr_at};
+    #[cfg(not(feature = "exercises"))]
+    pub use crate::train::adamw_update;
 }
 
 pub use candle_core;
+pub use config::GptConfig;
+pub use model::{Gpt, Params};
 pub use plot;
 pub use serde_json;
 pub use world;
-pub use config::GptConfig;
-pub use model::{Gpt, Params};
 
 use anyhow::{Context, Result};
 use candle_core::Device;
@@ -73,15 +73,25 @@ pub fn load_hf(dir: &Path, dev: &Device) -> Result<Gpt> {
     let path = dir.join("model.safetensors");
     ensure_file(&path, "weights")?;
     let tensors: BTreeMap<String, candle_core::Tensor> = candle_core::safetensors::load(&path, dev)
-        .with_context(|| format!("weights `{}` are not a valid safetensors file", path.display()))?
+        .with_context(|| {
+            format!(
+                "weights `{}` are not a valid safetensors file",
+                path.display()
+            )
+        })?
         .into_iter()
         .collect();
-    let params = model::from_tensors(&cfg, &tensors, dev).with_context(|| format!("weights `{}`", path.display()))?;
+    let params = model::from_tensors(&cfg, &tensors, dev)
+        .with_context(|| format!("weights `{}`", path.display()))?;
     Ok(Gpt::new(cfg, params))
 }
 // ANCHOR_END: load_hf
 
 fn ensure_file(path: &Path, what: &str) -> Result<()> {
-    anyhow::ensure!(path.is_file(), "cannot read {what} `{}`: no such file", path.display());
+    anyhow::ensure!(
+        path.is_file(),
+        "cannot read {what} `{}`: no such file",
+        path.display()
+    );
     Ok(())
 }

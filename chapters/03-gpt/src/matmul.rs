@@ -17,23 +17,47 @@ pub struct View<'a> {
 impl<'a> View<'a> {
     /// A row-major (rows × cols) matrix.
     pub fn rows(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        assert!(data.len() >= rows * cols, "matrix view of {rows} × {cols} over {} values", data.len());
-        View { data, rows, cols, rs: cols, cs: 1 }
+        assert!(
+            data.len() >= rows * cols,
+            "matrix view of {rows} × {cols} over {} values",
+            data.len()
+        );
+        View {
+            data,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        }
     }
 
     /// A (rows × cols) block whose rows start `rs` values apart (e.g. one head's columns
     /// inside a row of q, k and v).
     pub fn strided(data: &'a [f32], rows: usize, cols: usize, rs: usize) -> Self {
-        View { data, rows, cols, rs, cs: 1 }
+        View {
+            data,
+            rows,
+            cols,
+            rs,
+            cs: 1,
+        }
     }
 
     /// The same matrix, transposed (no copy).
     pub fn t(self) -> Self {
-        View { rows: self.cols, cols: self.rows, rs: self.cs, cs: self.rs, ..self }
+        View {
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+            ..self
+        }
     }
 
     fn fits(&self) -> bool {
-        self.rows == 0 || self.cols == 0 || (self.rows - 1) * self.rs + (self.cols - 1) * self.cs < self.data.len()
+        self.rows == 0
+            || self.cols == 0
+            || (self.rows - 1) * self.rs + (self.cols - 1) * self.cs < self.data.len()
     }
 }
 
@@ -41,15 +65,32 @@ impl<'a> View<'a> {
 /// `threads > 1` splits the product over the rayon pool; inside a parallel loop pass 1.
 pub fn matmul(c: &mut [f32], a: View, b: View, accumulate: bool, threads: usize) {
     let n = b.cols;
-    assert_eq!(c.len(), a.rows * n, "matmul: output of {} values for {} × {n}", c.len(), a.rows);
+    assert_eq!(
+        c.len(),
+        a.rows * n,
+        "matmul: output of {} values for {} × {n}",
+        c.len(),
+        a.rows
+    );
     matmul_into(c, n, a, b, 1.0, accumulate, threads);
 }
 
 /// `c ← s · a · b` (or `c ← c + s · a · b`) into the (m × n) block of `c` whose rows
 /// start `c_rs` values apart — e.g. one head's columns of a (T, C) matrix.
-pub fn matmul_into(c: &mut [f32], c_rs: usize, a: View, b: View, s: f32, accumulate: bool, threads: usize) {
+pub fn matmul_into(
+    c: &mut [f32],
+    c_rs: usize,
+    a: View,
+    b: View,
+    s: f32,
+    accumulate: bool,
+    threads: usize,
+) {
     let (m, n) = (a.rows, b.cols);
-    assert!(m == 0 || n == 0 || (c_rs >= n && c.len() >= (m - 1) * c_rs + n), "matmul: output block reaches past its data");
+    assert!(
+        m == 0 || n == 0 || (c_rs >= n && c.len() >= (m - 1) * c_rs + n),
+        "matmul: output block reaches past its data"
+    );
     // SAFETY: the (m × n) block with row stride c_rs lies inside `c` (checked above).
     unsafe { gemm_raw(c.as_mut_ptr(), c_rs, a, b, s, accumulate, threads) }
 }
@@ -72,7 +113,15 @@ pub fn matmul_new(a: View, b: View, threads: usize) -> Vec<f32> {
 ///
 /// # Safety
 /// `c` must be valid for writes (and, with `accumulate`, reads) of that whole block.
-unsafe fn gemm_raw(c: *mut f32, c_rs: usize, a: View, b: View, s: f32, accumulate: bool, threads: usize) {
+unsafe fn gemm_raw(
+    c: *mut f32,
+    c_rs: usize,
+    a: View,
+    b: View,
+    s: f32,
+    accumulate: bool,
+    threads: usize,
+) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "matmul: ({m} × {k}) · ({} × {n})", b.rows);
     assert!(a.fits() && b.fits(), "matmul: a view reaches past its data");
@@ -88,7 +137,11 @@ unsafe fn gemm_raw(c: *mut f32, c_rs: usize, a: View, b: View, s: f32, accumulat
         }
         return;
     }
-    let parallelism = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
+    let parallelism = if threads > 1 {
+        Parallelism::Rayon(threads)
+    } else {
+        Parallelism::None
+    };
     // SAFETY: every index the kernel reads is inside `a.data` / `b.data` (checked by
     // `fits`), and it writes exactly the m × n block of `c` (the caller's promise).
     unsafe {

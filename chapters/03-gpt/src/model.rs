@@ -23,19 +23,31 @@ pub struct Params {
 impl Params {
     /// The parameter `name`, as a tensor that records gradients.
     pub fn get(&self, name: &str) -> Result<Tensor> {
-        Ok(self.vars.get(name).with_context(|| format!("no parameter `{name}`"))?.as_tensor().clone())
+        Ok(self
+            .vars
+            .get(name)
+            .with_context(|| format!("no parameter `{name}`"))?
+            .as_tensor()
+            .clone())
     }
 
     /// An independent copy: new variables holding the same values. (Cloning `Params`
     /// shares the variables, so training the clone would train the original too.)
     pub fn deep_copy(&self) -> Result<Params> {
-        let vars = self.vars.iter().map(|(n, v)| Ok((n.clone(), Var::from_tensor(&v.as_tensor().copy()?)?))).collect::<Result<_>>()?;
+        let vars = self
+            .vars
+            .iter()
+            .map(|(n, v)| Ok((n.clone(), Var::from_tensor(&v.as_tensor().copy()?)?)))
+            .collect::<Result<_>>()?;
         Ok(Params { vars })
     }
 
     /// The device the parameters live on (all on one): batches are made there too.
     pub fn device(&self) -> Device {
-        self.vars.values().next().map_or(Device::Cpu, |v| v.device().clone())
+        self.vars
+            .values()
+            .next()
+            .map_or(Device::Cpu, |v| v.device().clone())
     }
 
     /// Number of scalars.
@@ -48,7 +60,10 @@ impl Params {
 /// stored `(in, out)`).
 pub fn shapes(cfg: &GptConfig) -> Vec<(String, Vec<usize>)> {
     let (c, v) = (cfg.n_embd, cfg.vocab_size);
-    let mut s = vec![("wte.weight".to_string(), vec![v, c]), ("wpe.weight".into(), vec![cfg.n_positions, c])];
+    let mut s = vec![
+        ("wte.weight".to_string(), vec![v, c]),
+        ("wpe.weight".into(), vec![cfg.n_positions, c]),
+    ];
     for l in 0..cfg.n_layer {
         for (name, shape) in [
             ("ln_1.weight", vec![c]),
@@ -96,7 +111,10 @@ pub fn init(cfg: &GptConfig, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Param
             let normal = Normal::new(0.0f32, std as f32).unwrap();
             (0..n).map(|_| normal.sample(rng)).collect()
         };
-        vars.insert(name, Var::from_tensor(&Tensor::from_vec(values, shape, dev)?)?);
+        vars.insert(
+            name,
+            Var::from_tensor(&Tensor::from_vec(values, shape, dev)?)?,
+        );
     }
     Ok(Params { vars })
 }
@@ -104,15 +122,32 @@ pub fn init(cfg: &GptConfig, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Param
 /// Make parameters from named tensors (e.g. read from a checkpoint): names with or
 /// without the `transformer.` prefix; attention-mask buffers (`attn.bias`,
 /// `attn.masked_bias`) and a tied `lm_head.weight` are ignored; every shape is checked.
-pub fn from_tensors(cfg: &GptConfig, tensors: &BTreeMap<String, Tensor>, dev: &Device) -> Result<Params> {
+pub fn from_tensors(
+    cfg: &GptConfig,
+    tensors: &BTreeMap<String, Tensor>,
+    dev: &Device,
+) -> Result<Params> {
     cfg.validate()?;
     let prefixed = tensors.keys().any(|k| k.starts_with("transformer."));
     let mut vars = BTreeMap::new();
     for (name, shape) in shapes(cfg) {
-        let key = if prefixed { format!("transformer.{name}") } else { name.clone() };
-        let t = tensors.get(&key).with_context(|| format!("missing tensor `{key}`"))?;
-        ensure!(t.dims() == shape.as_slice(), "tensor `{key}` has shape {:?}, expected {shape:?} for this config", t.dims());
-        vars.insert(name, Var::from_tensor(&t.to_dtype(DType::F32)?.to_device(dev)?)?);
+        let key = if prefixed {
+            format!("transformer.{name}")
+        } else {
+            name.clone()
+        };
+        let t = tensors
+            .get(&key)
+            .with_context(|| format!("missing tensor `{key}`"))?;
+        ensure!(
+            t.dims() == shape.as_slice(),
+            "tensor `{key}` has shape {:?}, expected {shape:?} for this config",
+            t.dims()
+        );
+        vars.insert(
+            name,
+            Var::from_tensor(&t.to_dtype(DType::F32)?.to_device(dev)?)?,
+        );
     }
     Ok(Params { vars })
 }
@@ -124,7 +159,11 @@ pub fn layer_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result
     if !fusable(x) {
         return layer_norm_composed(x, gamma, beta, eps);
     }
-    Ok(x.contiguous()?.apply_op3(gamma, beta, crate::fused_norm::LayerNorm { eps: eps as f32 })?)
+    Ok(x.contiguous()?.apply_op3(
+        gamma,
+        beta,
+        crate::fused_norm::LayerNorm { eps: eps as f32 },
+    )?)
 }
 
 /// Layer norm from differentiable operations (candle 0.11's fused `layer_norm` records no
@@ -133,7 +172,10 @@ pub fn layer_norm_composed(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) 
     let mean = x.mean_keepdim(D::Minus1)?;
     let xc = x.broadcast_sub(&mean)?;
     let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
-    Ok(xc.broadcast_div(&(var + eps)?.sqrt()?)?.broadcast_mul(gamma)?.broadcast_add(beta)?)
+    Ok(xc
+        .broadcast_div(&(var + eps)?.sqrt()?)?
+        .broadcast_mul(gamma)?
+        .broadcast_add(beta)?)
 }
 
 /// Softmax over the last dimension (fused on CPU).
@@ -147,7 +189,9 @@ pub fn softmax(x: &Tensor) -> Result<Tensor> {
 /// Softmax from differentiable operations. The maximum is subtracted (and detached: it
 /// changes nothing mathematically) so `exp` cannot overflow.
 pub fn softmax_composed(x: &Tensor) -> Result<Tensor> {
-    let e = x.broadcast_sub(&x.max_keepdim(D::Minus1)?.detach())?.exp()?;
+    let e = x
+        .broadcast_sub(&x.max_keepdim(D::Minus1)?.detach())?
+        .exp()?;
     Ok(e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?)
 }
 
@@ -176,7 +220,8 @@ pub fn conv1d(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     if !fusable(x) {
         return conv1d_composed(x, w, b);
     }
-    Ok(x.contiguous()?.apply_op3(w, b, crate::fused_linear::Linear)?)
+    Ok(x.contiguous()?
+        .apply_op3(w, b, crate::fused_linear::Linear)?)
 }
 
 /// [`conv1d`] as one 2-D matmul and a broadcast add (a broadcast batched matmul is much
@@ -184,14 +229,25 @@ pub fn conv1d(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
 pub fn conv1d_composed(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (bsz, t, c) = x.dims3()?;
     let out = w.dim(1)?;
-    Ok(x.reshape((bsz * t, c))?.matmul(w)?.broadcast_add(b)?.reshape((bsz, t, out))?)
+    Ok(x.reshape((bsz * t, c))?
+        .matmul(w)?
+        .broadcast_add(b)?
+        .reshape((bsz, t, out))?)
 }
 
 /// The additive causal mask for `t` new positions after `past` cached ones: (t, past + t),
 /// 0 where query i may see key j (j ≤ past + i), −∞ elsewhere.
 pub fn causal_mask(t: usize, past: usize, dev: &Device) -> Result<Tensor> {
     let s = past + t;
-    let m: Vec<f32> = (0..t * s).map(|k| if k % s > past + k / s { f32::NEG_INFINITY } else { 0.0 }).collect();
+    let m: Vec<f32> = (0..t * s)
+        .map(|k| {
+            if k % s > past + k / s {
+                f32::NEG_INFINITY
+            } else {
+                0.0
+            }
+        })
+        .collect();
     Ok(Tensor::from_vec(m, (t, s), dev)?)
 }
 
@@ -201,7 +257,12 @@ pub const MASKED: f32 = -1e9;
 
 /// The position ids (B, T) of the `t` newest tokens of a padded batch (see
 /// [`padded_positions_and_mask`]).
-pub fn padded_positions(attention_mask: &Tensor, b: usize, t: usize, past: usize) -> Result<Tensor> {
+pub fn padded_positions(
+    attention_mask: &Tensor,
+    b: usize,
+    t: usize,
+    past: usize,
+) -> Result<Tensor> {
     let s = past + t;
     ensure!(
         attention_mask.dims() == [b, s],
@@ -219,14 +280,23 @@ pub fn padded_positions(attention_mask: &Tensor, b: usize, t: usize, past: usize
             }
         }
     }
-    Ok(Tensor::from_vec(positions, (b, t), attention_mask.device())?)
+    Ok(Tensor::from_vec(
+        positions,
+        (b, t),
+        attention_mask.device(),
+    )?)
 }
 
 // ANCHOR: padding
 /// For a padded batch: position ids (B, T) of the `t` newest tokens, counting only real
-/// tokens (`Σ mask − 1`; padding's position is never read), and the additive attention mask (B, 1, T, S):
-/// query i sees key j when j is real and not in the future (j ≤ past + i).
-pub fn padded_positions_and_mask(attention_mask: &Tensor, b: usize, t: usize, past: usize) -> Result<(Tensor, Tensor)> {
+/// tokens (`Σ mask − 1`; padding's position is never read), and the additive attention
+/// mask (B, 1, T, S): query i sees key j when j is real and not in the future (j ≤ past + i).
+pub fn padded_positions_and_mask(
+    attention_mask: &Tensor,
+    b: usize,
+    t: usize,
+    past: usize,
+) -> Result<(Tensor, Tensor)> {
     let s = past + t;
     ensure!(
         attention_mask.dims() == [b, s],
@@ -244,11 +314,18 @@ pub fn padded_positions_and_mask(attention_mask: &Tensor, b: usize, t: usize, pa
             }
         }
         for i in 0..t {
-            mask.extend(row.iter().enumerate().map(|(j, &m)| if m == 0 || j > past + i { MASKED } else { 0.0 }));
+            mask.extend(
+                row.iter()
+                    .enumerate()
+                    .map(|(j, &m)| if m == 0 || j > past + i { MASKED } else { 0.0 }),
+            );
         }
     }
     let dev = attention_mask.device();
-    Ok((Tensor::from_vec(positions, (b, t), dev)?, Tensor::from_vec(mask, (b, 1, t, s), dev)?))
+    Ok((
+        Tensor::from_vec(positions, (b, t), dev)?,
+        Tensor::from_vec(mask, (b, 1, t, s), dev)?,
+    ))
 }
 // ANCHOR_END: padding
 
@@ -260,7 +337,9 @@ pub fn token_log_probs(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
         return token_log_probs_composed(logits, targets);
     }
     let targets = targets.to_dtype(DType::U32)?.contiguous()?;
-    Ok(logits.contiguous()?.apply_op2(&targets, crate::fused_loss::TokenLogProbs)?)
+    Ok(logits
+        .contiguous()?
+        .apply_op2(&targets, crate::fused_loss::TokenLogProbs)?)
 }
 
 /// [`token_log_probs`] from differentiable operations.
@@ -269,7 +348,9 @@ pub fn token_log_probs_composed(logits: &Tensor, targets: &Tensor) -> Result<Ten
     let logits = logits.reshape((b * t, v))?;
     let shifted = logits.broadcast_sub(&logits.max_keepdim(D::Minus1)?.detach())?;
     let log_probs = shifted.broadcast_sub(&shifted.exp()?.sum_keepdim(D::Minus1)?.log()?)?;
-    Ok(log_probs.gather(&targets.reshape((b * t, 1))?, 1)?.reshape((b, t))?)
+    Ok(log_probs
+        .gather(&targets.reshape((b * t, 1))?, 1)?
+        .reshape((b, t))?)
 }
 
 /// The GPT: parameters and configuration.
@@ -290,7 +371,12 @@ pub struct Gpt {
 
 impl Gpt {
     pub fn new(cfg: GptConfig, params: Params) -> Gpt {
-        Gpt { cfg, params, dtype: DType::F32, fused: true }
+        Gpt {
+            cfg,
+            params,
+            dtype: DType::F32,
+            fused: true,
+        }
     }
 
     /// The same model with the fused CPU kernels on or off (see [`Gpt::fused`]).
@@ -301,7 +387,10 @@ impl Gpt {
 
     /// The same model computing in `dtype` (`F32` or `BF16`; see [`Gpt::dtype`]).
     pub fn with_dtype(mut self, dtype: DType) -> Result<Gpt> {
-        ensure!(matches!(dtype, DType::F32 | DType::BF16), "compute dtype {dtype:?}: expected f32 or bf16");
+        ensure!(
+            matches!(dtype, DType::F32 | DType::BF16),
+            "compute dtype {dtype:?}: expected f32 or bf16"
+        );
         self.dtype = dtype;
         Ok(self)
     }
@@ -313,7 +402,12 @@ impl Gpt {
 
     /// An independent copy of the model (see [`Params::deep_copy`]).
     pub fn deep_copy(&self) -> Result<Gpt> {
-        Ok(Gpt { cfg: self.cfg, params: self.params.deep_copy()?, dtype: self.dtype, fused: self.fused })
+        Ok(Gpt {
+            cfg: self.cfg,
+            params: self.params.deep_copy()?,
+            dtype: self.dtype,
+            fused: self.fused,
+        })
     }
 
     /// Logits (B, T, V) for token ids `idx` (B, T). With a cache, `idx` continues the
@@ -327,18 +421,35 @@ impl Gpt {
     /// (Hugging Face's convention). Each real token gets position `number of real tokens
     /// before it`, and no query attends to a padding key, so every sequence gets exactly
     /// the logits it would get alone. Rows at padding positions are meaningless.
-    pub fn forward_padded(&self, idx: &Tensor, attention_mask: &Tensor, cache: Option<&mut KvCache>) -> Result<Tensor> {
+    pub fn forward_padded(
+        &self,
+        idx: &Tensor,
+        attention_mask: &Tensor,
+        cache: Option<&mut KvCache>,
+    ) -> Result<Tensor> {
         self.head(&self.trunk(idx, Some(attention_mask), cache)?)
     }
 
     /// The final hidden states (B, T, C), after `ln_f`: what the language-model head reads,
     /// and what a reward or value head reads in later chapters.
-    pub fn hidden(&self, idx: &Tensor, attention_mask: Option<&Tensor>, cache: Option<&mut KvCache>) -> Result<Tensor> {
-        Ok(self.trunk(idx, attention_mask, cache)?.to_dtype(DType::F32)?)
+    pub fn hidden(
+        &self,
+        idx: &Tensor,
+        attention_mask: Option<&Tensor>,
+        cache: Option<&mut KvCache>,
+    ) -> Result<Tensor> {
+        Ok(self
+            .trunk(idx, attention_mask, cache)?
+            .to_dtype(DType::F32)?)
     }
 
     /// [`Gpt::hidden`] in the compute type.
-    fn trunk(&self, idx: &Tensor, attention_mask: Option<&Tensor>, mut cache: Option<&mut KvCache>) -> Result<Tensor> {
+    fn trunk(
+        &self,
+        idx: &Tensor,
+        attention_mask: Option<&Tensor>,
+        mut cache: Option<&mut KvCache>,
+    ) -> Result<Tensor> {
         let (b, t) = idx.dims2()?;
         let c = self.cfg.n_embd;
         let past = cache.as_ref().map_or(0, |k| k.len());
@@ -351,13 +462,19 @@ impl Gpt {
         let dev = idx.device();
         let p = |name: &str| self.params.get(name);
         // A weight in the compute type (a no-op in f32); gains and biases of layer norms stay f32.
-        let w16 = |name: &str| -> Result<Tensor> { Ok(self.params.get(name)?.to_dtype(self.dtype)?) };
-        let tok = p("wte.weight")?.index_select(&idx.flatten_all()?, 0)?.reshape((b, t, c))?; // (B, T, C)
+        let w16 =
+            |name: &str| -> Result<Tensor> { Ok(self.params.get(name)?.to_dtype(self.dtype)?) };
+        let tok = p("wte.weight")?
+            .index_select(&idx.flatten_all()?, 0)?
+            .reshape((b, t, c))?; // (B, T, C)
         let pos = match attention_mask {
-            None => p("wpe.weight")?.index_select(&Tensor::arange(past as u32, (past + t) as u32, dev)?, 0)?, // (T, C)
+            None => p("wpe.weight")?
+                .index_select(&Tensor::arange(past as u32, (past + t) as u32, dev)?, 0)?, // (T, C)
             Some(m) => {
                 let positions = padded_positions(m, b, t, past)?;
-                p("wpe.weight")?.index_select(&positions.flatten_all()?, 0)?.reshape((b, t, c))? // (B, T, C)
+                p("wpe.weight")?
+                    .index_select(&positions.flatten_all()?, 0)?
+                    .reshape((b, t, c))? // (B, T, C)
             }
         };
         let mut x = tok.broadcast_add(&pos)?.to_dtype(self.dtype)?; // (B, T, C)
@@ -372,7 +489,12 @@ impl Gpt {
                     for l in 0..self.cfg.n_layer {
                         x = self.fused_block(&x, l, &keep)?; // each block as one operation
                     }
-                    return self.norm(&x, &p("ln_f.weight")?, &p("ln_f.bias")?, self.cfg.layer_norm_epsilon);
+                    return self.norm(
+                        &x,
+                        &p("ln_f.weight")?,
+                        &p("ln_f.bias")?,
+                        self.cfg.layer_norm_epsilon,
+                    );
                 }
                 Some(ref mut k) if k.holds_rows() => return self.decode_fused(x, &keep, k),
                 Some(_) => {} // a cache of tensors: the composed attention below, with fused layers
@@ -394,7 +516,13 @@ impl Gpt {
                 Some(k) => Some(k.layer(l)?),
                 None => None,
             };
-            let att = self.attention(&a, &w("attn.c_attn.weight")?, &w("attn.c_attn.bias")?, &mask, layer_cache)?;
+            let att = self.attention(
+                &a,
+                &w("attn.c_attn.weight")?,
+                &w("attn.c_attn.bias")?,
+                &mask,
+                layer_cache,
+            )?;
             x = (x + self.linear(&att, &w("attn.c_proj.weight")?, &w("attn.c_proj.bias")?)?)?;
             let m = self.norm(&x, &ln("ln_2.weight")?, &ln("ln_2.bias")?, eps)?;
             let h = self.gelu(&self.linear(&m, &w("mlp.c_fc.weight")?, &w("mlp.c_fc.bias")?)?)?;
@@ -425,27 +553,45 @@ impl Gpt {
             n_head: self.cfg.n_head,
             eps: self.cfg.layer_norm_epsilon as f32,
         };
-        ensure!(past + t <= step.capacity, "KV cache full: {past} + {t} positions > {}", step.capacity);
+        ensure!(
+            past + t <= step.capacity,
+            "KV cache full: {past} + {t} positions > {}",
+            step.capacity
+        );
         let mut xs = x.flatten_all()?.to_vec1::<f32>()?;
         let keep = keep.flatten_all()?.to_vec1::<f32>()?;
-        let rows = cache.rows_mut().context("decode_fused needs a cache of rows")?;
+        let rows = cache
+            .rows_mut()
+            .context("decode_fused needs a cache of rows")?;
         for (l, rows) in rows.iter_mut().enumerate() {
-            let tensors = crate::fused_block::BLOCK_PARAMS.iter().map(|n| self.params.get(&format!("h.{l}.{n}"))).collect::<Result<Vec<_>>>()?;
+            let tensors = crate::fused_block::BLOCK_PARAMS
+                .iter()
+                .map(|n| self.params.get(&format!("h.{l}.{n}")))
+                .collect::<Result<Vec<_>>>()?;
             let guards: Vec<_> = tensors.iter().map(|t| t.storage_and_layout()).collect();
             let mut slices: Vec<&[f32]> = Vec::with_capacity(12);
             for (st, layout) in &guards {
                 let candle_core::Storage::Cpu(candle_core::CpuStorage::F32(v)) = &**st else {
                     anyhow::bail!("fused decoding needs f32 CPU parameters");
                 };
-                let (from, to) = layout.contiguous_offsets().context("fused decoding needs contiguous parameters")?;
+                let (from, to) = layout
+                    .contiguous_offsets()
+                    .context("fused decoding needs contiguous parameters")?;
                 slices.push(&v[from..to]);
             }
-            let w: [&[f32]; 12] = slices.try_into().map_err(|_| anyhow::anyhow!("a block has 12 parameters"))?;
+            let w: [&[f32]; 12] = slices
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("a block has 12 parameters"))?;
             crate::fused_decode::decode_layer(&mut xs, w, rows, &keep, step);
         }
         cache.advance(t);
         let x = Tensor::from_vec(xs, (b, t, c), &self.device())?;
-        self.norm(&x, &self.params.get("ln_f.weight")?, &self.params.get("ln_f.bias")?, self.cfg.layer_norm_epsilon)
+        self.norm(
+            &x,
+            &self.params.get("ln_f.weight")?,
+            &self.params.get("ln_f.bias")?,
+            self.cfg.layer_norm_epsilon,
+        )
     }
 
     /// Block `l` as one fused operation ([`crate::fused_block`]) on x (B, T, C) with the
@@ -473,27 +619,44 @@ impl Gpt {
         if self.dtype == DType::F32 {
             return layer_norm_composed(x, gamma, beta, eps);
         }
-        Ok(layer_norm_composed(&x.to_dtype(DType::F32)?, gamma, beta, eps)?.to_dtype(self.dtype)?)
+        Ok(
+            layer_norm_composed(&x.to_dtype(DType::F32)?, gamma, beta, eps)?
+                .to_dtype(self.dtype)?,
+        )
     }
 
     /// `x W + b` (see [`conv1d`]).
     fn linear(&self, x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
-        if self.fuses(x) { conv1d(x, w, b) } else { conv1d_composed(x, w, b) }
+        if self.fuses(x) {
+            conv1d(x, w, b)
+        } else {
+            conv1d_composed(x, w, b)
+        }
     }
 
     fn gelu(&self, x: &Tensor) -> Result<Tensor> {
-        if self.fuses(x) { gelu(x) } else { gelu_composed(x) }
+        if self.fuses(x) {
+            gelu(x)
+        } else {
+            gelu_composed(x)
+        }
     }
 
     /// The language-model head: hidden states (B, T, C) → logits (B, T, V), always f32. The
     /// head is the token embedding, transposed (weight tying).
     pub fn head(&self, z: &Tensor) -> Result<Tensor> {
         if self.fuses(z) {
-            return Ok(z.contiguous()?.apply_op2(&self.params.get("wte.weight")?, crate::fused_linear::TiedHead)?);
+            return Ok(z.contiguous()?.apply_op2(
+                &self.params.get("wte.weight")?,
+                crate::fused_linear::TiedHead,
+            )?);
         }
         let (b, t, c) = z.dims3()?;
         let wte = self.params.get("wte.weight")?.to_dtype(z.dtype())?;
-        let logits = z.reshape((b * t, c))?.matmul(&wte.t()?)?.reshape((b, t, self.cfg.vocab_size))?;
+        let logits =
+            z.reshape((b * t, c))?
+                .matmul(&wte.t()?)?
+                .reshape((b, t, self.cfg.vocab_size))?;
         Ok(logits.to_dtype(DType::F32)?)
     }
 
@@ -513,7 +676,11 @@ impl Gpt {
         let (h, d) = (self.cfg.n_head, self.cfg.head_size());
         let qkv = self.linear(a, w, bias)?; // (B, T, 3C)
         let heads = |i: usize| -> Result<Tensor> {
-            Ok(qkv.narrow(2, i * c, c)?.reshape((b, t, h, d))?.transpose(1, 2)?.contiguous()?) // (B, H, T, D)
+            Ok(qkv
+                .narrow(2, i * c, c)?
+                .reshape((b, t, h, d))?
+                .transpose(1, 2)?
+                .contiguous()?) // (B, H, T, D)
         };
         let (q, mut k, mut v) = (heads(0)?, heads(1)?, heads(2)?);
         if let Some(lc) = cache {

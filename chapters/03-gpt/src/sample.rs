@@ -20,11 +20,23 @@ pub struct Sampling {
 }
 
 impl Sampling {
-    pub const GREEDY: Sampling = Sampling { temperature: 0.0, top_k: 0, top_p: 1.0 };
+    pub const GREEDY: Sampling = Sampling {
+        temperature: 0.0,
+        top_k: 0,
+        top_p: 1.0,
+    };
 
     pub fn validate(&self) -> Result<()> {
-        ensure!(self.temperature >= 0.0 && self.temperature.is_finite(), "temperature {} must be ≥ 0", self.temperature);
-        ensure!(self.top_p > 0.0 && self.top_p <= 1.0, "top-p {} must be in (0, 1]", self.top_p);
+        ensure!(
+            self.temperature >= 0.0 && self.temperature.is_finite(),
+            "temperature {} must be ≥ 0",
+            self.temperature
+        );
+        ensure!(
+            self.top_p > 0.0 && self.top_p <= 1.0,
+            "top-p {} must be in (0, 1]",
+            self.top_p
+        );
         Ok(())
     }
 }
@@ -44,7 +56,10 @@ pub fn distribution(logits: &[f32], s: &Sampling) -> Vec<(u32, f64)> {
         order.truncate(s.top_k);
     }
     let max = logits[order[0]] as f64;
-    let mut probs: Vec<f64> = order.iter().map(|&i| ((logits[i] as f64 - max) / s.temperature).exp()).collect();
+    let mut probs: Vec<f64> = order
+        .iter()
+        .map(|&i| ((logits[i] as f64 - max) / s.temperature).exp())
+        .collect();
     let total: f64 = probs.iter().sum();
     probs.iter_mut().for_each(|p| *p /= total);
     if s.top_p < 1.0 {
@@ -65,7 +80,12 @@ pub fn distribution(logits: &[f32], s: &Sampling) -> Vec<(u32, f64)> {
 pub fn sample<R: Rng>(logits: &[f32], s: &Sampling, rng: &mut R) -> u32 {
     if s.temperature == 0.0 {
         // Greedy draws no random number.
-        return logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0))).map(|(i, _)| i as u32).unwrap();
+        return logits
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
+            .map(|(i, _)| i as u32)
+            .unwrap();
     }
     if s.top_k == 0 && s.top_p >= 1.0 {
         return sample_full(logits, s.temperature, rng);
@@ -137,16 +157,29 @@ pub fn generate_batch<R: Rng>(
     let dev = model.params.get("wte.weight")?.device().clone();
     let (b, width) = (prompts.len(), prompts.iter().map(Vec::len).max().unwrap());
     let ctx = model.cfg.n_positions;
-    ensure!(width <= ctx, "prompt of {width} tokens is longer than the context of {ctx}");
+    ensure!(
+        width <= ctx,
+        "prompt of {width} tokens is longer than the context of {ctx}"
+    );
     let vocab = model.cfg.vocab_size as u32;
     if let Some(bad) = prompts.iter().flatten().find(|&&id| id >= vocab) {
         anyhow::bail!("prompt token id {bad} is outside the model's vocabulary of {vocab} tokens");
     }
     let max_new = max_new.min(ctx - width);
     // Left padding: (B, width) ids and mask, padding id 0 (never attended to).
-    let mut ids: Vec<Vec<u32>> = prompts.iter().map(|p| [vec![0; width - p.len()], p.clone()].concat()).collect();
-    let mut mask: Vec<Vec<u32>> = prompts.iter().map(|p| [vec![0; width - p.len()], vec![1; p.len()]].concat()).collect();
-    let mut cache = if use_cache { Some(KvCache::for_model(model, b, width + max_new)?) } else { None };
+    let mut ids: Vec<Vec<u32>> = prompts
+        .iter()
+        .map(|p| [vec![0; width - p.len()], p.clone()].concat())
+        .collect();
+    let mut mask: Vec<Vec<u32>> = prompts
+        .iter()
+        .map(|p| [vec![0; width - p.len()], vec![1; p.len()]].concat())
+        .collect();
+    let mut cache = if use_cache {
+        Some(KvCache::for_model(model, b, width + max_new)?)
+    } else {
+        None
+    };
     let mut new: Vec<Vec<u32>> = vec![Vec::new(); b];
     let mut done = vec![false; b];
     let mut fed = 0; // positions the cache has seen
@@ -158,7 +191,8 @@ pub fn generate_batch<R: Rng>(
         let m = Tensor::new(mask.clone(), &dev)?; // (B, len)
         let logits = model.forward_padded(&idx, &m, cache.as_mut())?; // (B, T, V)
         fed = len;
-        let last: Vec<Vec<f32>> = logits.narrow(1, len - from - 1, 1)?.squeeze(1)?.to_vec2()?; // (B, V)
+        // The last position's logits, (B, V).
+        let last: Vec<Vec<f32>> = logits.narrow(1, len - from - 1, 1)?.squeeze(1)?.to_vec2()?;
         for (row, logits_row) in last.iter().enumerate() {
             let next = sample(logits_row, s, rng);
             ids[row].push(next);

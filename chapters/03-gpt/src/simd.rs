@@ -64,7 +64,13 @@ pub fn exp(x: f32) -> f32 {
     const LN2_LO: f32 = -2.121_944_4e-4;
     const ROUND: f32 = 12_582_912.0; // 1.5 · 2²³: adding it rounds to an integer
     let underflow = x < -87.3;
-    let x = if x < -87.3 { -87.3 } else if x > 88.3 { 88.3 } else { x };
+    let x = if x < -87.3 {
+        -87.3
+    } else if x > 88.3 {
+        88.3
+    } else {
+        x
+    };
     let n = (x * LOG2E + ROUND) - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     let p = 1.987_569_1e-4f32;
@@ -140,7 +146,10 @@ pub fn max(x: &[f32]) -> f32 {
             acc[i] = if c[i] > acc[i] { c[i] } else { acc[i] };
         }
     }
-    rest.iter().fold(acc.iter().copied().fold(f32::NEG_INFINITY, f32::max), |m, &v| m.max(v))
+    rest.iter().fold(
+        acc.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+        |m, &v| m.max(v),
+    )
 }
 
 #[cfg(test)]
@@ -172,6 +181,10 @@ mod tests {
         let total = exp_shifted_sum(&mut e, 1.0);
         let want: f32 = a.iter().map(|v| (v - 1.0).exp()).sum();
         assert!((total - want).abs() < 1e-5 * want);
-        assert!(e.iter().zip(&a).all(|(e, a)| (e - (a - 1.0).exp()).abs() < 1e-6));
+        assert!(
+            e.iter()
+                .zip(&a)
+                .all(|(e, a)| (e - (a - 1.0).exp()).abs() < 1e-6)
+        );
     }
 }

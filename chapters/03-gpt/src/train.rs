@@ -62,14 +62,32 @@ impl TrainConfig {
     /// after 200 steps the model completes about one fact in five, after 800 three in four
     /// — and RLHF cannot make a model helpful with knowledge it does not have.
     pub fn small() -> Self {
-        TrainConfig { steps: 800, batch: 16, seq_len: 128, lr: 2e-3, min_lr: 2e-4, warmup: 20, eval_every: 50, ..Self::tiny() }
+        TrainConfig {
+            steps: 800,
+            batch: 16,
+            seq_len: 128,
+            lr: 2e-3,
+            min_lr: 2e-4,
+            warmup: 20,
+            eval_every: 50,
+            ..Self::tiny()
+        }
     }
 
     /// The GPU pipeline's pretraining of [`crate::GptConfig::gpt2_body`]: 600 steps of
     /// 32 × 256 tokens (4.9M tokens, about 1.5 passes over the `gpu` world's corpus), peak
     /// learning rate 6e-4 as GPT-2 small's in nanoGPT.
     pub fn gpu() -> Self {
-        TrainConfig { steps: 600, batch: 32, seq_len: 256, lr: 6e-4, min_lr: 6e-5, warmup: 60, eval_every: 100, ..Self::tiny() }
+        TrainConfig {
+            steps: 600,
+            batch: 32,
+            seq_len: 256,
+            lr: 6e-4,
+            min_lr: 6e-5,
+            warmup: 60,
+            eval_every: 100,
+            ..Self::tiny()
+        }
     }
 
     /// Learning rate at `step` (0-based): linear warmup to `lr`, then cosine decay to `min_lr`.
@@ -84,19 +102,29 @@ impl TrainConfig {
         }
         let span = (self.steps - self.warmup).max(1) as f64;
         let progress = ((step - self.warmup) as f64 / span).min(1.0);
-        self.min_lr + 0.5 * (self.lr - self.min_lr) * (1.0 + (std::f64::consts::PI * progress).cos())
+        self.min_lr
+            + 0.5 * (self.lr - self.min_lr) * (1.0 + (std::f64::consts::PI * progress).cos())
     }
 
     pub fn validate(&self, model: &GptConfig) -> Result<()> {
-        ensure!(self.steps > 0 && self.batch > 0, "steps and batch must be positive");
+        ensure!(
+            self.steps > 0 && self.batch > 0,
+            "steps and batch must be positive"
+        );
         ensure!(
             self.seq_len >= 2 && self.seq_len <= model.n_positions,
             "seq_len = {} must be in 2..={} (the model's context)",
             self.seq_len,
             model.n_positions
         );
-        ensure!(self.lr > 0.0 && self.min_lr >= 0.0 && self.min_lr <= self.lr, "need 0 ≤ min_lr ≤ lr, lr > 0");
-        ensure!(self.eval_every > 0 && self.eval_batches > 0, "eval_every and eval_batches must be positive");
+        ensure!(
+            self.lr > 0.0 && self.min_lr >= 0.0 && self.min_lr <= self.lr,
+            "need 0 ≤ min_lr ≤ lr, lr > 0"
+        );
+        ensure!(
+            self.eval_every > 0 && self.eval_batches > 0,
+            "eval_every and eval_batches must be positive"
+        );
         Ok(())
     }
 }
@@ -113,24 +141,50 @@ impl AdamW {
     /// Zero moments for every variable of `params`.
     pub fn new(params: &Params) -> Result<AdamW> {
         let zeros = |v: &Var| v.as_tensor().zeros_like();
-        let m = params.vars.iter().map(|(n, v)| Ok((n.clone(), zeros(v)?))).collect::<Result<_>>()?;
-        let v = params.vars.iter().map(|(n, v)| Ok((n.clone(), zeros(v)?))).collect::<Result<_>>()?;
+        let m = params
+            .vars
+            .iter()
+            .map(|(n, v)| Ok((n.clone(), zeros(v)?)))
+            .collect::<Result<_>>()?;
+        let v = params
+            .vars
+            .iter()
+            .map(|(n, v)| Ok((n.clone(), zeros(v)?)))
+            .collect::<Result<_>>()?;
         Ok(AdamW { m, v, t: 0 })
     }
 
     // ANCHOR: adamw
     /// One update with learning rate `lr` of every parameter ([`adamw_update`]; on CPU the
     /// same update in place, [`crate::fused_adamw`]).
-    pub fn step(&mut self, params: &Params, grads: &BTreeMap<String, Tensor>, lr: f64, cfg: &TrainConfig) -> Result<()> {
+    pub fn step(
+        &mut self,
+        params: &Params,
+        grads: &BTreeMap<String, Tensor>,
+        lr: f64,
+        cfg: &TrainConfig,
+    ) -> Result<()> {
         self.t += 1;
         for (name, var) in &params.vars {
             let g = &grads[name];
             let theta = var.as_tensor();
-            let decay = if theta.rank() >= 2 { cfg.weight_decay } else { 0.0 };
+            let decay = if theta.rank() >= 2 {
+                cfg.weight_decay
+            } else {
+                0.0
+            };
             let (m, v) = (&self.m[name], &self.v[name]);
-            if crate::fused_adamw::fusable(theta) && crate::fused_adamw::fusable(m) && crate::fused_adamw::fusable(v) {
-                let (c1, c2) = (1.0 - cfg.beta1.powi(self.t as i32), 1.0 - cfg.beta2.powi(self.t as i32));
-                crate::fused_adamw::step(theta, m, v, g, lr, cfg.beta1, cfg.beta2, c1, c2, cfg.eps, decay)?;
+            if crate::fused_adamw::fusable(theta)
+                && crate::fused_adamw::fusable(m)
+                && crate::fused_adamw::fusable(v)
+            {
+                let (c1, c2) = (
+                    1.0 - cfg.beta1.powi(self.t as i32),
+                    1.0 - cfg.beta2.powi(self.t as i32),
+                );
+                crate::fused_adamw::step(
+                    theta, m, v, g, lr, cfg.beta1, cfg.beta2, c1, c2, cfg.eps, decay,
+                )?;
                 continue;
             }
             let (theta, m, v) = adamw_update(theta, m, v, g, lr, self.t, decay, cfg)?;
@@ -152,7 +206,16 @@ impl AdamW {
 /// θ ← θ − lr · ( m/(1 − β₁ᵗ) / (√(v/(1 − β₂ᵗ)) + ε) + λ θ )
 /// ```
 #[allow(clippy::too_many_arguments)]
-pub fn adamw_update(theta: &Tensor, m: &Tensor, v: &Tensor, g: &Tensor, lr: f64, t: usize, decay: f64, cfg: &TrainConfig) -> Result<(Tensor, Tensor, Tensor)> {
+pub fn adamw_update(
+    theta: &Tensor,
+    m: &Tensor,
+    v: &Tensor,
+    g: &Tensor,
+    lr: f64,
+    t: usize,
+    decay: f64,
+    cfg: &TrainConfig,
+) -> Result<(Tensor, Tensor, Tensor)> {
     let (b1, b2) = (cfg.beta1, cfg.beta2);
     let (c1, c2) = (1.0 - b1.powi(t as i32), 1.0 - b2.powi(t as i32));
     let m = ((m * b1)? + (g * (1.0 - b1))?)?;
@@ -165,7 +228,11 @@ pub fn adamw_update(theta: &Tensor, m: &Tensor, v: &Tensor, g: &Tensor, lr: f64,
 
 /// The gradient of every parameter, scaled so that their global norm
 /// `√(Σ ‖g‖²)` is at most `clip` (0: unscaled). Returns the grads and the norm before clipping.
-pub fn clipped_grads(params: &Params, loss: &Tensor, clip: f64) -> Result<(BTreeMap<String, Tensor>, f64)> {
+pub fn clipped_grads(
+    params: &Params,
+    loss: &Tensor,
+    clip: f64,
+) -> Result<(BTreeMap<String, Tensor>, f64)> {
     let mut grads = gradients(params, loss)?;
     let norm = clip_grad_norm(&mut grads, clip)?;
     Ok((grads, norm))
@@ -178,7 +245,10 @@ pub fn gradients(params: &Params, loss: &Tensor) -> Result<BTreeMap<String, Tens
     for (name, var) in &params.vars {
         // Detached: a gradient remembers the operations that made it, and keeping that
         // graph alive (in the optimiser's moments) would keep every step's activations too.
-        let g = store.get(var).with_context(|| format!("no gradient for `{name}`"))?.detach();
+        let g = store
+            .get(var)
+            .with_context(|| format!("no gradient for `{name}`"))?
+            .detach();
         grads.insert(name.clone(), g);
     }
     Ok(grads)
@@ -205,8 +275,18 @@ pub fn clip_grad_norm(grads: &mut BTreeMap<String, Tensor>, clip: f64) -> Result
 
 /// The batch of step `step`: `batch` random windows of `seq_len + 1` tokens. It depends
 /// only on the seed and the step, so a resumed run sees the very same batches.
-pub fn batch_at(tokens: &[u32], cfg: &TrainConfig, step: usize, dev: &Device) -> Result<(Tensor, Tensor)> {
-    ensure!(tokens.len() > cfg.seq_len + 1, "{} tokens are too few for sequences of {}", tokens.len(), cfg.seq_len);
+pub fn batch_at(
+    tokens: &[u32],
+    cfg: &TrainConfig,
+    step: usize,
+    dev: &Device,
+) -> Result<(Tensor, Tensor)> {
+    ensure!(
+        tokens.len() > cfg.seq_len + 1,
+        "{} tokens are too few for sequences of {}",
+        tokens.len(),
+        cfg.seq_len
+    );
     let mut rng = world::rng(cfg.seed, 1_000_000 + step as u64);
     let mut rows = Vec::with_capacity(cfg.batch * (cfg.seq_len + 1));
     for _ in 0..cfg.batch {
@@ -214,12 +294,24 @@ pub fn batch_at(tokens: &[u32], cfg: &TrainConfig, step: usize, dev: &Device) ->
         rows.extend_from_slice(&tokens[start..start + cfg.seq_len + 1]);
     }
     let all = Tensor::from_vec(rows, (cfg.batch, cfg.seq_len + 1), dev)?;
-    Ok((all.narrow(1, 0, cfg.seq_len)?, all.narrow(1, 1, cfg.seq_len)?))
+    Ok((
+        all.narrow(1, 0, cfg.seq_len)?,
+        all.narrow(1, 1, cfg.seq_len)?,
+    ))
 }
 
 /// Mean loss over `n` fixed batches of `tokens` (the same batches at every evaluation).
-pub fn eval_loss(gpt: &Gpt, tokens: &[u32], cfg: &TrainConfig, n: usize, dev: &Device) -> Result<f64> {
-    let eval_cfg = TrainConfig { seed: cfg.seed ^ 0xE7A1, ..cfg.clone() };
+pub fn eval_loss(
+    gpt: &Gpt,
+    tokens: &[u32],
+    cfg: &TrainConfig,
+    n: usize,
+    dev: &Device,
+) -> Result<f64> {
+    let eval_cfg = TrainConfig {
+        seed: cfg.seed ^ 0xE7A1,
+        ..cfg.clone()
+    };
     let mut total = 0.0;
     for i in 0..n {
         let (x, y) = batch_at(tokens, &eval_cfg, i, dev)?;
@@ -256,7 +348,12 @@ impl Trainer {
         let params = model::init(&model_cfg, &mut world::rng(cfg.seed, 0), dev)?;
         let gpt = Gpt::new(model_cfg, params);
         let opt = AdamW::new(&gpt.params)?;
-        Ok(Trainer { gpt, opt, cfg, history: Vec::new() })
+        Ok(Trainer {
+            gpt,
+            opt,
+            cfg,
+            history: Vec::new(),
+        })
     }
 
     /// Steps done.
@@ -266,7 +363,13 @@ impl Trainer {
 
     /// Train until `until` steps are done (at most `cfg.steps`), evaluating every
     /// `eval_every` steps. `on_step(record)` is called after each step.
-    pub fn run(&mut self, train: &[u32], heldout: &[u32], until: usize, mut on_step: impl FnMut(&Record)) -> Result<()> {
+    pub fn run(
+        &mut self,
+        train: &[u32],
+        heldout: &[u32],
+        until: usize,
+        mut on_step: impl FnMut(&Record),
+    ) -> Result<()> {
         let dev = self.gpt.device();
         while self.step() < until.min(self.cfg.steps) {
             // ANCHOR: step
@@ -279,14 +382,28 @@ impl Trainer {
             self.opt.step(&self.gpt.params, &grads, lr, &self.cfg)?;
             // ANCHOR_END: step
             let loss = loss.to_scalar::<f32>()? as f64; // on a GPU: waits for the step to finish
-            let tokens_per_s = (self.cfg.batch * self.cfg.seq_len) as f64 / t0.elapsed().as_secs_f64();
+            let tokens_per_s =
+                (self.cfg.batch * self.cfg.seq_len) as f64 / t0.elapsed().as_secs_f64();
             let done = self.step();
             let heldout = if done.is_multiple_of(self.cfg.eval_every) || done == self.cfg.steps {
-                Some(eval_loss(&self.gpt, heldout, &self.cfg, self.cfg.eval_batches, &dev)?)
+                Some(eval_loss(
+                    &self.gpt,
+                    heldout,
+                    &self.cfg,
+                    self.cfg.eval_batches,
+                    &dev,
+                )?)
             } else {
                 None
             };
-            let r = Record { step: done, loss, lr, grad_norm, heldout, tokens_per_s };
+            let r = Record {
+                step: done,
+                loss,
+                lr,
+                grad_norm,
+                heldout,
+                tokens_per_s,
+            };
             self.history.push(r);
             on_step(&r);
         }
@@ -297,12 +414,20 @@ impl Trainer {
     /// is complete: `config.json` + `model.safetensors` (a Hugging Face GPT-2 directory),
     /// `optimizer.safetensors`, `trainer.json` (step, config, history).
     pub fn save(&self, dir: &Path) -> Result<()> {
-        let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         files::ensure_dir(parent, "checkpoint parent")?;
-        let name = dir.file_name().context("checkpoint path has no name")?.to_string_lossy().into_owned();
+        let name = dir
+            .file_name()
+            .context("checkpoint path has no name")?
+            .to_string_lossy()
+            .into_owned();
         let tmp = parent.join(format!(".{name}.tmp{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create `{}`", tmp.display()))?;
+        std::fs::create_dir_all(&tmp)
+            .with_context(|| format!("cannot create `{}`", tmp.display()))?;
         save_model(&self.gpt, &tmp)?;
         let mut opt: HashMap<String, Tensor> = HashMap::new();
         for (n, t) in &self.opt.m {
@@ -312,8 +437,12 @@ impl Trainer {
             opt.insert(format!("v.{n}"), t.clone());
         }
         candle_core::safetensors::save(&opt, tmp.join("optimizer.safetensors"))?;
-        let state = serde_json::json!({ "step": self.step(), "train": self.cfg, "history": self.history });
-        files::write_string_atomic(&tmp.join("trainer.json"), &serde_json::to_string_pretty(&state)?)?;
+        let state =
+            serde_json::json!({ "step": self.step(), "train": self.cfg, "history": self.history });
+        files::write_string_atomic(
+            &tmp.join("trainer.json"),
+            &serde_json::to_string_pretty(&state)?,
+        )?;
         // Swap the complete new directory in; the old one is removed only afterwards.
         files::replace_dir(&tmp, dir).context("checkpoint")
     }
@@ -327,20 +456,41 @@ impl Trainer {
     pub fn resume_on(dir: &Path, dev: &Device) -> Result<Trainer> {
         let dev = dev.clone();
         let gpt = crate::load_hf(dir, &dev)?;
-        let state: serde_json::Value = serde_json::from_str(&files::read_string(&dir.join("trainer.json"), "trainer state")?)
-            .with_context(|| format!("trainer state in `{}` is not valid JSON", dir.display()))?;
-        let cfg: TrainConfig = serde_json::from_value(state["train"].clone()).context("trainer state: bad `train`")?;
-        let history: Vec<Record> = serde_json::from_value(state["history"].clone()).context("trainer state: bad `history`")?;
+        let state: serde_json::Value = serde_json::from_str(&files::read_string(
+            &dir.join("trainer.json"),
+            "trainer state",
+        )?)
+        .with_context(|| format!("trainer state in `{}` is not valid JSON", dir.display()))?;
+        let cfg: TrainConfig =
+            serde_json::from_value(state["train"].clone()).context("trainer state: bad `train`")?;
+        let history: Vec<Record> = serde_json::from_value(state["history"].clone())
+            .context("trainer state: bad `history`")?;
         let step = state["step"].as_u64().context("trainer state: no `step`")? as usize;
         let path = dir.join("optimizer.safetensors");
-        let raw = candle_core::safetensors::load(&path, &dev).with_context(|| format!("cannot read `{}`", path.display()))?;
+        let raw = candle_core::safetensors::load(&path, &dev)
+            .with_context(|| format!("cannot read `{}`", path.display()))?;
         let mut opt = AdamW::new(&gpt.params)?;
         for name in gpt.params.vars.keys() {
-            opt.m.insert(name.clone(), raw.get(&format!("m.{name}")).with_context(|| format!("optimizer state lacks m.{name}"))?.clone());
-            opt.v.insert(name.clone(), raw.get(&format!("v.{name}")).with_context(|| format!("optimizer state lacks v.{name}"))?.clone());
+            opt.m.insert(
+                name.clone(),
+                raw.get(&format!("m.{name}"))
+                    .with_context(|| format!("optimizer state lacks m.{name}"))?
+                    .clone(),
+            );
+            opt.v.insert(
+                name.clone(),
+                raw.get(&format!("v.{name}"))
+                    .with_context(|| format!("optimizer state lacks v.{name}"))?
+                    .clone(),
+            );
         }
         opt.t = step;
-        Ok(Trainer { gpt, opt, cfg, history })
+        Ok(Trainer {
+            gpt,
+            opt,
+            cfg,
+            history,
+        })
     }
 }
 
@@ -364,11 +514,19 @@ pub fn save_model(gpt: &Gpt, dir: &Path) -> Result<()> {
         "attn_pdrop": 0.0, "embd_pdrop": 0.0, "resid_pdrop": 0.0,
         "bos_token_id": 0, "eos_token_id": 0,
     });
-    files::write_string_atomic(&dir.join("config.json"), &serde_json::to_string_pretty(&config)?)?;
-    let tensors: HashMap<String, Tensor> =
-        gpt.params.vars.iter().map(|(n, v)| (format!("transformer.{n}"), v.as_tensor().clone())).collect();
+    files::write_string_atomic(
+        &dir.join("config.json"),
+        &serde_json::to_string_pretty(&config)?,
+    )?;
+    let tensors: HashMap<String, Tensor> = gpt
+        .params
+        .vars
+        .iter()
+        .map(|(n, v)| (format!("transformer.{n}"), v.as_tensor().clone()))
+        .collect();
     let tmp = dir.join(".model.safetensors.tmp");
     candle_core::safetensors::save(&tensors, &tmp)?;
-    std::fs::rename(&tmp, dir.join("model.safetensors")).with_context(|| format!("cannot write weights into `{}`", dir.display()))?;
+    std::fs::rename(&tmp, dir.join("model.safetensors"))
+        .with_context(|| format!("cannot write weights into `{}`", dir.display()))?;
     Ok(())
 }

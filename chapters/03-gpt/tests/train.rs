@@ -32,17 +32,34 @@ fn tiny_preset_reaches_the_heldout_bound() {
     let evals: Vec<f64> = t.history.iter().filter_map(|r| r.heldout).collect();
     let last = *evals.last().unwrap();
     // ln 512 = 6.24 at the start; the bound is what 120 steps reach with room to spare.
-    assert!(last < 3.5, "held-out loss after {} steps: {last} ({evals:?})", t.step());
-    assert!(t.history.iter().all(|r| r.grad_norm.is_finite() && r.loss.is_finite()));
+    assert!(
+        last < 3.5,
+        "held-out loss after {} steps: {last} ({evals:?})",
+        t.step()
+    );
+    assert!(
+        t.history
+            .iter()
+            .all(|r| r.grad_norm.is_finite() && r.loss.is_finite())
+    );
 }
 
 #[test]
 fn learning_rate_warms_up_then_decays() {
-    let c = TrainConfig { steps: 100, warmup: 10, lr: 1.0, min_lr: 0.1, ..TrainConfig::tiny() };
+    let c = TrainConfig {
+        steps: 100,
+        warmup: 10,
+        lr: 1.0,
+        min_lr: 0.1,
+        ..TrainConfig::tiny()
+    };
     assert!((c.lr_at(0) - 0.1).abs() < 1e-12);
     assert!((c.lr_at(9) - 1.0).abs() < 1e-12);
     assert!((c.lr_at(10) - 1.0).abs() < 1e-12);
-    assert!((c.lr_at(55) - 0.55).abs() < 1e-12, "halfway down the cosine");
+    assert!(
+        (c.lr_at(55) - 0.55).abs() < 1e-12,
+        "halfway down the cosine"
+    );
     assert!((c.lr_at(100) - 0.1).abs() < 1e-12);
     let lrs: Vec<f64> = (10..100).map(|s| c.lr_at(s)).collect();
     assert!(lrs.windows(2).all(|w| w[1] <= w[0]));
@@ -51,8 +68,15 @@ fn learning_rate_warms_up_then_decays() {
 #[test]
 fn resume_continues_bit_for_bit() {
     let (train, heldout) = tokens();
-    let cfg = TrainConfig { steps: 12, eval_every: 4, ..TrainConfig::tiny() };
-    let model = GptConfig { n_layer: 1, ..GptConfig::tiny(512) };
+    let cfg = TrainConfig {
+        steps: 12,
+        eval_every: 4,
+        ..TrainConfig::tiny()
+    };
+    let model = GptConfig {
+        n_layer: 1,
+        ..GptConfig::tiny(512)
+    };
     let mut straight = Trainer::new(model, cfg.clone(), &Device::Cpu).unwrap();
     straight.run(train, heldout, usize::MAX, |_| {}).unwrap();
 
@@ -65,16 +89,44 @@ fn resume_continues_bit_for_bit() {
     let mut resumed = Trainer::resume(&ckpt).unwrap();
     assert_eq!(resumed.step(), 6);
     resumed.run(train, heldout, usize::MAX, |_| {}).unwrap();
-    let losses = |t: &Trainer| t.history.iter().map(|r| (r.loss.to_bits(), r.heldout.map(f64::to_bits))).collect::<Vec<_>>();
-    assert_eq!(losses(&resumed), losses(&straight), "a resumed run must see and compute exactly the same");
-    let w = |t: &Trainer| t.gpt.params.get("h.0.attn.c_attn.weight").unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let losses = |t: &Trainer| {
+        t.history
+            .iter()
+            .map(|r| (r.loss.to_bits(), r.heldout.map(f64::to_bits)))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        losses(&resumed),
+        losses(&straight),
+        "a resumed run must see and compute exactly the same"
+    );
+    let w = |t: &Trainer| {
+        t.gpt
+            .params
+            .get("h.0.attn.c_attn.weight")
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
     assert_eq!(w(&resumed), w(&straight));
 
     // The checkpoint is a Hugging Face GPT-2 directory.
     let loaded = load_hf(&ckpt, &Device::Cpu).unwrap();
     assert_eq!(loaded.cfg, model);
-    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(names, vec![std::ffi::OsString::from("checkpoint")], "no temporary left behind");
-    let err = format!("{:#}", Trainer::resume(&dir.path().join("nothing")).err().unwrap());
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        vec![std::ffi::OsString::from("checkpoint")],
+        "no temporary left behind"
+    );
+    let err = format!(
+        "{:#}",
+        Trainer::resume(&dir.path().join("nothing")).err().unwrap()
+    );
     assert!(err.contains("nothing/config.json"), "{err}");
 }

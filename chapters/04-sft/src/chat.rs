@@ -12,7 +12,10 @@ use world::chat::{END, ENDOFTEXT};
 /// The token ids a response stops at: `<|end|>` (a finished answer) and `<|endoftext|>`
 /// (a base model that thinks the document is over).
 pub fn stop_tokens(tok: &Tokenizer) -> Vec<u32> {
-    [END, ENDOFTEXT].iter().filter_map(|t| tok.token_to_id(t)).collect()
+    [END, ENDOFTEXT]
+        .iter()
+        .filter_map(|t| tok.token_to_id(t))
+        .collect()
 }
 
 /// A model's responses to `prompts`: each prompt in the chat template, continued by up to
@@ -30,10 +33,16 @@ pub fn respond<R: Rng>(
     let stop = stop_tokens(tok);
     let mut out = Vec::with_capacity(prompts.len());
     for chunk in prompts.chunks(batch.max(1)) {
-        let ids: Vec<Vec<u32>> = chunk.iter().map(|p| encode(tok, &p.chat())).collect::<Result<_>>()?;
+        let ids: Vec<Vec<u32>> = chunk
+            .iter()
+            .map(|p| encode(tok, &p.chat()))
+            .collect::<Result<_>>()?;
         let new = generate_batch(model, &ids, max_new, s, &stop, true, rng)?;
         for (p, n) in chunk.iter().zip(new) {
-            out.push(decode(tok, &n).with_context(|| format!("decoding the response to `{}`", p.text))?);
+            out.push(
+                decode(tok, &n)
+                    .with_context(|| format!("decoding the response to `{}`", p.text))?,
+            );
         }
     }
     Ok(out)

@@ -31,12 +31,23 @@ impl Example {
 /// examples and how many were too long. The prompt and the response are encoded apart:
 /// `<|assistant|>` is a special token, so no merge crosses the boundary and the ids are
 /// the same as encoding the whole text.
-pub fn examples(tok: &Tokenizer, demos: &[Demonstration], context: usize) -> Result<(Vec<Example>, usize)> {
+pub fn examples(
+    tok: &Tokenizer,
+    demos: &[Demonstration],
+    context: usize,
+) -> Result<(Vec<Example>, usize)> {
     let mut out = Vec::with_capacity(demos.len());
     let mut too_long = 0;
     for d in demos {
-        let e = Example { prompt: encode(tok, &d.prompt.chat())?, response: encode(tok, &d.response)? };
-        ensure!(!e.prompt.is_empty() && !e.response.is_empty(), "demonstration for `{}` encodes to nothing", d.prompt.text);
+        let e = Example {
+            prompt: encode(tok, &d.prompt.chat())?,
+            response: encode(tok, &d.response)?,
+        };
+        ensure!(
+            !e.prompt.is_empty() && !e.response.is_empty(),
+            "demonstration for `{}` encodes to nothing",
+            d.prompt.text
+        );
         if e.len() <= context {
             out.push(e);
         } else {
@@ -62,7 +73,8 @@ pub fn collate(examples: &[&Example], dev: &Device) -> Result<Batch> {
     ensure!(!examples.is_empty(), "cannot collate an empty batch");
     let w = examples.iter().map(|e| e.len()).max().unwrap();
     ensure!(w >= 2, "examples must have at least two tokens");
-    let (mut inputs, mut targets, mut mask, mut weights) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut inputs, mut targets, mut mask, mut weights) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for e in examples {
         let mut ids = [e.prompt.as_slice(), e.response.as_slice()].concat();
         let real = ids.len();

@@ -23,10 +23,10 @@ pub mod train;
 /// The exercise functions the tests check: the reference solutions, or — built with
 /// `--features exercises` — your versions in [`exercises`].
 pub mod ex {
-    #[cfg(not(feature = "exercises"))]
-    pub use crate::loss::{loss_mask, masked_cross_entropy};
     #[cfg(feature = "exercises")]
     pub use crate::exercises::{loss_mask, masked_cross_entropy};
+    #[cfg(not(feature = "exercises"))]
+    pub use crate::loss::{loss_mask, masked_cross_entropy};
 }
 
 pub use ch01_tokenizer;
@@ -59,14 +59,33 @@ pub struct EvalConfig {
 impl Default for EvalConfig {
     /// Greedy decoding (the model's most likely answer), up to 40 new tokens.
     fn default() -> Self {
-        EvalConfig { sampling: Sampling::GREEDY, max_new_tokens: 40, batch: 64, seed: 0 }
+        EvalConfig {
+            sampling: Sampling::GREEDY,
+            max_new_tokens: 40,
+            batch: 64,
+            seed: 0,
+        }
     }
 }
 
 /// A model's capabilities on `prompts`, and its responses.
-pub fn evaluate(world: &World, model: &Gpt, tok: &Tokenizer, prompts: &[Prompt], cfg: &EvalConfig) -> Result<(Capabilities, Vec<String>)> {
+pub fn evaluate(
+    world: &World,
+    model: &Gpt,
+    tok: &Tokenizer,
+    prompts: &[Prompt],
+    cfg: &EvalConfig,
+) -> Result<(Capabilities, Vec<String>)> {
     let mut rng = world::rng(cfg.seed, 21);
-    let responses = chat::respond(model, tok, prompts, &cfg.sampling, cfg.max_new_tokens, cfg.batch, &mut rng)?;
+    let responses = chat::respond(
+        model,
+        tok,
+        prompts,
+        &cfg.sampling,
+        cfg.max_new_tokens,
+        cfg.batch,
+        &mut rng,
+    )?;
     Ok((world.evaluate(prompts, &responses)?, responses))
 }
 
@@ -88,7 +107,15 @@ pub struct Report {
 // ANCHOR: run
 /// Chapter 4 end to end: evaluate the base model on the held-out prompts, fine-tune it in
 /// place on the demonstrations, evaluate again, and write the plots and samples into `out`.
-pub fn run(world: &World, tok: &Tokenizer, model: &Gpt, cfg: &SftConfig, eval: &EvalConfig, out: &Path, on_step: impl FnMut(&SftRecord)) -> Result<Report> {
+pub fn run(
+    world: &World,
+    tok: &Tokenizer,
+    model: &Gpt,
+    cfg: &SftConfig,
+    eval: &EvalConfig,
+    out: &Path,
+    on_step: impl FnMut(&SftRecord),
+) -> Result<Report> {
     files::ensure_dir(out, "SFT output")?;
     let (examples, too_long) = data::examples(tok, &world.demonstrations, model.cfg.n_positions)?;
     let (train_set, heldout_set) = train::split(examples, cfg);
@@ -99,20 +126,51 @@ pub fn run(world: &World, tok: &Tokenizer, model: &Gpt, cfg: &SftConfig, eval: &
     // ANCHOR_END: run
     plots::loss_curve(&history).save_svg(&out.join("loss.svg"))?;
     let models = [("base", &base), ("SFT", &sft)];
-    plots::by_family("Instruction format by prompt family", "% of held-out prompts", &models, |s| s.format)
-        .save_svg(&out.join("format_by_family.svg"))?;
-    plots::by_family("Right answers by prompt family", "% of held-out prompts", &models, |s| s.right)
-        .save_svg(&out.join("right_by_family.svg"))?;
-    let samples = samples_markdown(world, prompts, &[("base", &base_responses), ("SFT", &sft_responses)], 2);
+    plots::by_family(
+        "Instruction format by prompt family",
+        "% of held-out prompts",
+        &models,
+        |s| s.format,
+    )
+    .save_svg(&out.join("format_by_family.svg"))?;
+    plots::by_family(
+        "Right answers by prompt family",
+        "% of held-out prompts",
+        &models,
+        |s| s.right,
+    )
+    .save_svg(&out.join("right_by_family.svg"))?;
+    let samples = samples_markdown(
+        world,
+        prompts,
+        &[("base", &base_responses), ("SFT", &sft_responses)],
+        2,
+    );
     files::write_string_atomic(&out.join("samples.md"), &samples)?;
-    let report = Report { n_train: train_set.len(), n_heldout: heldout_set.len(), too_long, history, base, sft, samples };
-    files::write_string_atomic(&out.join("sft_report.json"), &serde_json::to_string_pretty(&report)?)?;
+    let report = Report {
+        n_train: train_set.len(),
+        n_heldout: heldout_set.len(),
+        too_long,
+        history,
+        base,
+        sft,
+        samples,
+    };
+    files::write_string_atomic(
+        &out.join("sft_report.json"),
+        &serde_json::to_string_pretty(&report)?,
+    )?;
     Ok(report)
 }
 
 /// A table of `per_family` held-out prompts of each family with each model's response and
 /// its gold utility.
-pub fn samples_markdown(world: &World, prompts: &[Prompt], models: &[(&str, &Vec<String>)], per_family: usize) -> String {
+pub fn samples_markdown(
+    world: &World,
+    prompts: &[Prompt],
+    models: &[(&str, &Vec<String>)],
+    per_family: usize,
+) -> String {
     let cell = |t: &str| t.replace('|', "\\|").replace('\n', "⏎").replace('`', "'");
     let mut s = String::from("| family | prompt |");
     for (name, _) in models {
@@ -122,7 +180,12 @@ pub fn samples_markdown(world: &World, prompts: &[Prompt], models: &[(&str, &Vec
     s.push_str(&"---|".repeat(models.len()));
     s.push('\n');
     for fam in Family::ALL {
-        for (i, p) in prompts.iter().enumerate().filter(|(_, p)| p.family == fam).take(per_family) {
+        for (i, p) in prompts
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.family == fam)
+            .take(per_family)
+        {
             write!(s, "| {} | {} |", fam.name(), cell(&p.text)).unwrap();
             for (_, responses) in models {
                 let r = &responses[i];

@@ -10,7 +10,15 @@ use candle_core::Tensor;
 /// `prompt_len ≤ j + 1 < prompt_len + response_len`: every response token, the final
 /// `<|end|>` included, and none of the prompt or the padding.
 pub fn loss_mask(prompt_len: usize, response_len: usize, width: usize) -> Vec<f32> {
-    (0..width).map(|j| if j + 1 >= prompt_len && j + 1 < prompt_len + response_len { 1.0 } else { 0.0 }).collect()
+    (0..width)
+        .map(|j| {
+            if j + 1 >= prompt_len && j + 1 < prompt_len + response_len {
+                1.0
+            } else {
+                0.0
+            }
+        })
+        .collect()
 }
 // ANCHOR_END: loss_mask
 

@@ -21,7 +21,10 @@ pub fn base_model(steps: usize) -> Result<(World, Tokenizer, Gpt)> {
         ids.push(0);
     }
     let split = ids.len() * 9 / 10;
-    let cfg = TrainConfig { steps, ..TrainConfig::tiny() };
+    let cfg = TrainConfig {
+        steps,
+        ..TrainConfig::tiny()
+    };
     let mut trainer = Trainer::new(GptConfig::tiny(tok.get_vocab_size(true)), cfg, &Device::Cpu)?;
     trainer.run(&ids[..split], &ids[split..], steps, |_| {})?;
     Ok((w, tok, trainer.gpt))

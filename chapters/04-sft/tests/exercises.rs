@@ -14,7 +14,11 @@ fn exercise_4_1_loss_mask() {
     for (p, r, w) in [(5, 4, 8), (7, 1, 12), (2, 9, 10)] {
         let m = ex::loss_mask(p, r, w);
         assert_eq!(m.len(), w);
-        assert_eq!(m.iter().sum::<f32>() as usize, r, "prompt {p}, response {r}, width {w}");
+        assert_eq!(
+            m.iter().sum::<f32>() as usize,
+            r,
+            "prompt {p}, response {r}, width {w}"
+        );
         assert_eq!(m.iter().position(|&x| x == 1.0), Some(p - 1));
     }
 }
@@ -26,11 +30,24 @@ fn exercise_4_2_masked_cross_entropy() {
     let targets = Tensor::new(&[[0u32, 0, 1]], &dev).unwrap();
     let weights = Tensor::new(&[[0f32, 1., 1.]], &dev).unwrap();
     let l = ex::masked_cross_entropy(logits.as_tensor(), &targets, &weights).unwrap();
-    let by_hand = (-(1f64.exp() / (1f64.exp() + 1.0)).ln() - (2f64.exp() / (2f64.exp() + 1.0)).ln()) / 2.0;
+    let by_hand =
+        (-(1f64.exp() / (1f64.exp() + 1.0)).ln() - (2f64.exp() / (2f64.exp() + 1.0)).ln()) / 2.0;
     assert!((l.to_scalar::<f32>().unwrap() as f64 - by_hand).abs() < 1e-6);
     // Differentiable, and no gradient reaches the masked position.
-    let g: Vec<Vec<Vec<f32>>> = l.backward().unwrap().get(&logits).unwrap().to_vec3().unwrap();
+    let g: Vec<Vec<Vec<f32>>> = l
+        .backward()
+        .unwrap()
+        .get(&logits)
+        .unwrap()
+        .to_vec3()
+        .unwrap();
     assert_eq!(g[0][0], [0.0, 0.0]);
-    assert!(g[0][1][0] < 0.0 && g[0][2][1] < 0.0, "pushes the targets up: {g:?}");
-    assert!(ex::masked_cross_entropy(logits.as_tensor(), &targets, &weights.zeros_like().unwrap()).is_err());
+    assert!(
+        g[0][1][0] < 0.0 && g[0][2][1] < 0.0,
+        "pushes the targets up: {g:?}"
+    );
+    assert!(
+        ex::masked_cross_entropy(logits.as_tensor(), &targets, &weights.zeros_like().unwrap())
+            .is_err()
+    );
 }

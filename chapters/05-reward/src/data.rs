@@ -45,8 +45,14 @@ pub fn sample_responses<R: Rng>(
     max_new: usize,
     rng: &mut R,
 ) -> Result<Vec<Vec<String>>> {
-    ensure!(k >= 2, "need at least 2 responses per prompt to compare, got {k}");
-    let repeated: Vec<Prompt> = prompts.iter().flat_map(|p| std::iter::repeat_n(p.clone(), k)).collect();
+    ensure!(
+        k >= 2,
+        "need at least 2 responses per prompt to compare, got {k}"
+    );
+    let repeated: Vec<Prompt> = prompts
+        .iter()
+        .flat_map(|p| std::iter::repeat_n(p.clone(), k))
+        .collect();
     let flat = ch04_sft::chat::respond(policy, tok, &repeated, s, max_new, 128, rng)?;
     Ok(flat.chunks(k).map(|c| c.to_vec()).collect())
 }
@@ -54,7 +60,11 @@ pub fn sample_responses<R: Rng>(
 // ANCHOR: off_prompt
 /// Each prompt's own responses followed by `m` responses written for other prompts (a
 /// random other prompt, a random one of its responses, for each of the `m`).
-pub fn with_off_prompt<R: Rng>(responses: &[Vec<String>], m: usize, rng: &mut R) -> Vec<Vec<String>> {
+pub fn with_off_prompt<R: Rng>(
+    responses: &[Vec<String>],
+    m: usize,
+    rng: &mut R,
+) -> Vec<Vec<String>> {
     let n = responses.len();
     (0..n)
         .map(|i| {
@@ -77,7 +87,11 @@ pub fn with_off_prompt<R: Rng>(responses: &[Vec<String>], m: usize, rng: &mut R)
 /// they win — and learns to like them everywhere; PPO then says them to everything. Shown
 /// to the labeler on every prompt, they are placed where they belong: above a wrong
 /// answer, below the right one, and the refusal above "I don't know" on a harmful request.
-pub fn with_non_answers(world: &World, prompts: &[Prompt], responses: &[Vec<String>]) -> Vec<Vec<String>> {
+pub fn with_non_answers(
+    world: &World,
+    prompts: &[Prompt],
+    responses: &[Vec<String>],
+) -> Vec<Vec<String>> {
     let mut rng = world::rng(0, 0); // the two answers draw nothing at random
     prompts
         .iter()
@@ -85,7 +99,12 @@ pub fn with_non_answers(world: &World, prompts: &[Prompt], responses: &[Vec<Stri
         .map(|(p, rs)| {
             let mut rs = rs.clone();
             for kind in [AnswerKind::Refusal, AnswerKind::DontKnow] {
-                rs.push(world::chat::finished(&answer_of_kind(&world.entities, p, kind, &mut rng)));
+                rs.push(world::chat::finished(&answer_of_kind(
+                    &world.entities,
+                    p,
+                    kind,
+                    &mut rng,
+                )));
             }
             rs
         })
@@ -111,8 +130,19 @@ pub fn label_pairs<R: Rng, L: Labeler>(
                     continue;
                 }
                 let c = labeler.compare(world, p, &rs[a], &rs[b], rng)?;
-                let agreement = if c.u_chosen == c.u_rejected { 0.5 } else { labeler.agreement(c.u_chosen, c.u_rejected) };
-                pairs.push(Pair { prompt: i, chosen: c.chosen, rejected: c.rejected, u_chosen: c.u_chosen, u_rejected: c.u_rejected, agreement });
+                let agreement = if c.u_chosen == c.u_rejected {
+                    0.5
+                } else {
+                    labeler.agreement(c.u_chosen, c.u_rejected)
+                };
+                pairs.push(Pair {
+                    prompt: i,
+                    chosen: c.chosen,
+                    rejected: c.rejected,
+                    u_chosen: c.u_chosen,
+                    u_rejected: c.u_rejected,
+                    agreement,
+                });
             }
         }
     }
@@ -124,12 +154,21 @@ pub fn label_pairs<R: Rng, L: Labeler>(
 /// right-padded with id 0. A text longer than `context` tokens keeps its last `context`
 /// (the reward is read at the end; a sampled response can re-encode to more tokens than
 /// were generated, e.g. when it ends inside a multi-byte character).
-pub fn padded(tok: &Tokenizer, texts: &[String], context: usize, dev: &Device) -> Result<(Tensor, Tensor)> {
+pub fn padded(
+    tok: &Tokenizer,
+    texts: &[String],
+    context: usize,
+    dev: &Device,
+) -> Result<(Tensor, Tensor)> {
     let ids: Vec<Vec<u32>> = texts
         .iter()
         .map(|t| encode(tok, t).map(|ids| ids[ids.len().saturating_sub(context)..].to_vec()))
         .collect::<Result<_>>()?;
-    let w = ids.iter().map(Vec::len).max().context("no texts to score")?;
+    let w = ids
+        .iter()
+        .map(Vec::len)
+        .max()
+        .context("no texts to score")?;
     let mut flat = Vec::with_capacity(ids.len() * w);
     let mut mask = Vec::with_capacity(ids.len() * w);
     for r in &ids {
@@ -137,7 +176,10 @@ pub fn padded(tok: &Tokenizer, texts: &[String], context: usize, dev: &Device) -
         flat.extend(r.iter().copied().chain(std::iter::repeat_n(0, w - r.len())));
         mask.extend((0..w).map(|i| u32::from(i < r.len())));
     }
-    Ok((Tensor::from_vec(flat, (ids.len(), w), dev)?, Tensor::from_vec(mask, (ids.len(), w), dev)?))
+    Ok((
+        Tensor::from_vec(flat, (ids.len(), w), dev)?,
+        Tensor::from_vec(mask, (ids.len(), w), dev)?,
+    ))
 }
 
 /// The text the reward model reads: the prompt in the chat template, then the response.

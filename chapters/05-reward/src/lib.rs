@@ -23,12 +23,12 @@ pub mod train;
 /// The exercise functions the tests check: the reference solutions, or — built with
 /// `--features exercises` — your versions in [`exercises`].
 pub mod ex {
+    #[cfg(feature = "exercises")]
+    pub use crate::exercises::{last_token_index, pairwise_loss};
     #[cfg(not(feature = "exercises"))]
     pub use crate::loss::pairwise_loss;
     #[cfg(not(feature = "exercises"))]
     pub use crate::model::last_token_index;
-    #[cfg(feature = "exercises")]
-    pub use crate::exercises::{last_token_index, pairwise_loss};
 }
 
 pub use ch04_sft;
@@ -69,7 +69,14 @@ pub struct Report {
 pub const HELDOUT_K: usize = 4;
 
 /// Chapter 5 end to end, with the comparisons of `cfg.labeler`: see [`run_with`].
-pub fn run(world: &World, tok: &Tokenizer, sft: &Gpt, cfg: &RmConfig, out: &Path, on_step: impl FnMut(&RmRecord)) -> Result<(RewardModel, Report)> {
+pub fn run(
+    world: &World,
+    tok: &Tokenizer,
+    sft: &Gpt,
+    cfg: &RmConfig,
+    out: &Path,
+    on_step: impl FnMut(&RmRecord),
+) -> Result<(RewardModel, Report)> {
     run_with(world, tok, sft, cfg, &cfg.labeler, out, on_step)
 }
 
@@ -89,48 +96,98 @@ pub fn run_with<L: Labeler>(
 ) -> Result<(RewardModel, Report)> {
     files::ensure_dir(out, "reward model output")?;
     let mut rng = world::rng(cfg.seed, 30);
-    let s = Sampling { temperature: cfg.sample_temperature, top_k: 0, top_p: 1.0 };
+    let s = Sampling {
+        temperature: cfg.sample_temperature,
+        top_k: 0,
+        top_p: 1.0,
+    };
     let (train_prompts, heldout_prompts) = (&world.prompts.train, &world.prompts.heldout);
-    let train_responses = data::sample_responses(sft, tok, train_prompts, cfg.k, &s, cfg.max_new_tokens, &mut rng)?;
+    let train_responses = data::sample_responses(
+        sft,
+        tok,
+        train_prompts,
+        cfg.k,
+        &s,
+        cfg.max_new_tokens,
+        &mut rng,
+    )?;
     // The held-out pairs come from their own random stream and always K = 4, so that
     // reward models trained on different data are measured on the same comparisons.
     let mut heldout_rng = world::rng(cfg.seed, 33);
-    let heldout_responses =
-        data::sample_responses(sft, tok, heldout_prompts, HELDOUT_K, &s, cfg.max_new_tokens, &mut heldout_rng)?;
+    let heldout_responses = data::sample_responses(
+        sft,
+        tok,
+        heldout_prompts,
+        HELDOUT_K,
+        &s,
+        cfg.max_new_tokens,
+        &mut heldout_rng,
+    )?;
     let mut train_candidates = data::with_off_prompt(&train_responses, cfg.off_prompt, &mut rng);
     if cfg.non_answers {
         train_candidates = data::with_non_answers(world, train_prompts, &train_candidates);
     }
-    let train_pairs = data::label_pairs(world, labeler, train_prompts, &train_candidates, &mut rng)?;
-    let heldout_pairs = data::label_pairs(world, labeler, heldout_prompts, &heldout_responses, &mut heldout_rng)?;
+    let train_pairs =
+        data::label_pairs(world, labeler, train_prompts, &train_candidates, &mut rng)?;
+    let heldout_pairs = data::label_pairs(
+        world,
+        labeler,
+        heldout_prompts,
+        &heldout_responses,
+        &mut heldout_rng,
+    )?;
     let mut rm = RewardModel::from_sft(sft, cfg.seed)?;
-    let sets = (PairSet { prompts: train_prompts, pairs: &train_pairs }, PairSet { prompts: heldout_prompts, pairs: &heldout_pairs });
+    let sets = (
+        PairSet {
+            prompts: train_prompts,
+            pairs: &train_pairs,
+        },
+        PairSet {
+            prompts: heldout_prompts,
+            pairs: &heldout_pairs,
+        },
+    );
     if cfg.knowledge {
         // The SFT model's knowledge as a second input, its weight fitted alone first.
-        let assistant = tok.token_to_id(world::chat::ASSISTANT).context("the tokenizer has no <|assistant|> token")?;
+        let assistant = tok
+            .token_to_id(world::chat::ASSISTANT)
+            .context("the tokenizer has no <|assistant|> token")?;
         rm = rm.with_knowledge(sft, assistant, 0.0)?;
         let a = train::fit_knowledge_weight(&rm, tok, sets.0)?;
-        rm = RewardModel { knowledge: None, ..rm }.with_knowledge(sft, assistant, a)?;
+        rm = RewardModel {
+            knowledge: None,
+            ..rm
+        }
+        .with_knowledge(sft, assistant, a)?;
     }
     let history = train::train(&rm, tok, sets.0, sets.1, cfg, on_step)?;
     // Normalise on the policy's own samples: mean 0, std 1.
-    let train_texts: Vec<String> =
-        train_prompts.iter().zip(&train_responses).flat_map(|(p, rs)| rs.iter().map(|r| full_text(p, r))).collect();
+    let train_texts: Vec<String> = train_prompts
+        .iter()
+        .zip(&train_responses)
+        .flat_map(|(p, rs)| rs.iter().map(|r| full_text(p, r)))
+        .collect();
     rm.norm = Normalisation::fit(&train::raw_scores(&rm, tok, &train_texts, 128)?)?;
     // ANCHOR_END: run
     let heldout = *history.last().and_then(|r| r.heldout.as_ref()).unwrap();
     let (texts, gold): (Vec<String>, Vec<f64>) = heldout_prompts
         .iter()
         .zip(&heldout_responses)
-        .flat_map(|(p, rs)| rs.iter().map(move |r| (full_text(p, r), world.utility(p, r).total)))
+        .flat_map(|(p, rs)| {
+            rs.iter()
+                .map(move |r| (full_text(p, r), world.utility(p, r).total))
+        })
         .unzip();
     let correlation = train::correlation(&train::raw_scores(&rm, tok, &texts, 128)?, &gold);
     let probe = probe::probe(world, tok, &rm, heldout_prompts, cfg.seed)?;
     let scores = train::pair_scores(&rm, tok, heldout_prompts, &heldout_pairs)?;
     plots::accuracy_curve(&history).save_svg(&out.join("accuracy.svg"))?;
     let n = |x: f64| rm.norm.apply(x);
-    plots::score_histogram(scores.iter().map(|s| n(s.0)).collect(), scores.iter().map(|s| n(s.1)).collect())
-        .save_svg(&out.join("scores.svg"))?;
+    plots::score_histogram(
+        scores.iter().map(|s| n(s.0)).collect(),
+        scores.iter().map(|s| n(s.1)).collect(),
+    )
+    .save_svg(&out.join("scores.svg"))?;
     let (chart, calibration) = plots::calibration(&scores, 10);
     chart.save_svg(&out.join("calibration.svg"))?;
     let report = Report {
@@ -143,7 +200,10 @@ pub fn run_with<L: Labeler>(
         calibration,
         probe,
     };
-    files::write_string_atomic(&out.join("reward_report.json"), &serde_json::to_string_pretty(&report)?)?;
+    files::write_string_atomic(
+        &out.join("reward_report.json"),
+        &serde_json::to_string_pretty(&report)?,
+    )?;
     write_pairs(&out.join("heldout_pairs.jsonl"), &heldout_pairs)?;
     Ok((rm, report))
 }

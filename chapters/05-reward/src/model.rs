@@ -20,7 +20,10 @@ pub struct Normalisation {
 }
 
 impl Normalisation {
-    pub const IDENTITY: Normalisation = Normalisation { gain: 1.0, bias: 0.0 };
+    pub const IDENTITY: Normalisation = Normalisation {
+        gain: 1.0,
+        bias: 0.0,
+    };
 
     /// The gain and bias that map `raw` to mean 0 and standard deviation 1.
     pub fn fit(raw: &[f64]) -> Result<Normalisation> {
@@ -28,8 +31,15 @@ impl Normalisation {
         let n = raw.len() as f64;
         let mean = raw.iter().sum::<f64>() / n;
         let std = (raw.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n).sqrt();
-        ensure!(std > 1e-9, "all {} scores are equal ({mean}): cannot normalise", raw.len());
-        Ok(Normalisation { gain: 1.0 / std, bias: -mean / std })
+        ensure!(
+            std > 1e-9,
+            "all {} scores are equal ({mean}): cannot normalise",
+            raw.len()
+        );
+        Ok(Normalisation {
+            gain: 1.0 / std,
+            bias: -mean / std,
+        })
     }
 
     pub fn apply(&self, raw: f64) -> f64 {
@@ -83,7 +93,11 @@ pub fn last_token_index(attention_mask: &[Vec<u32>]) -> Result<Vec<usize>> {
     attention_mask
         .iter()
         .enumerate()
-        .map(|(row, m)| m.iter().rposition(|&x| x != 0).with_context(|| format!("row {row} of the batch has no real token")))
+        .map(|(row, m)| {
+            m.iter()
+                .rposition(|&x| x != 0)
+                .with_context(|| format!("row {row} of the batch has no real token"))
+        })
         .collect()
 }
 // ANCHOR_END: last_token_index
@@ -99,7 +113,12 @@ impl RewardModel {
         let normal = Normal::new(0.0f32, 1.0 / (c as f32).sqrt()).unwrap();
         let w: Vec<f32> = (0..c).map(|_| normal.sample(&mut rng)).collect();
         let dev = gpt.params.get("wte.weight")?.device().clone();
-        Ok(RewardModel { gpt, score: Var::from_tensor(&Tensor::from_vec(w, (1, c), &dev)?)?, norm: Normalisation::IDENTITY, knowledge: None })
+        Ok(RewardModel {
+            gpt,
+            score: Var::from_tensor(&Tensor::from_vec(w, (1, c), &dev)?)?,
+            norm: Normalisation::IDENTITY,
+            knowledge: None,
+        })
     }
 
     /// The same model with the language model's knowledge as a second input, its weight
@@ -107,7 +126,11 @@ impl RewardModel {
     pub fn with_knowledge(mut self, sft: &Gpt, assistant_id: u32, a: f64) -> Result<RewardModel> {
         let dev = self.gpt.device();
         let weight = Var::from_tensor(&Tensor::new(&[a as f32], &dev)?)?;
-        self.knowledge = Some(Knowledge { lm: sft.clone(), weight, assistant_id });
+        self.knowledge = Some(Knowledge {
+            lm: sft.clone(),
+            weight,
+            assistant_id,
+        });
         Ok(self)
     }
 
@@ -118,12 +141,21 @@ impl RewardModel {
         let c = self.gpt.cfg.n_embd;
         let hidden = self.gpt.hidden(ids, Some(attention_mask), None)?; // (B, T, C)
         let last = last_token_index(&attention_mask.to_dtype(DType::U32)?.to_vec2()?)?;
-        let rows: Vec<u32> = last.iter().enumerate().map(|(i, &j)| (i * t + j) as u32).collect();
-        let picked = hidden.reshape((b * t, c))?.index_select(&Tensor::new(rows, ids.device())?, 0)?; // (B, C)
+        let rows: Vec<u32> = last
+            .iter()
+            .enumerate()
+            .map(|(i, &j)| (i * t + j) as u32)
+            .collect();
+        let picked = hidden
+            .reshape((b * t, c))?
+            .index_select(&Tensor::new(rows, ids.device())?, 0)?; // (B, C)
         let head = picked.matmul(&self.score.as_tensor().t()?)?.squeeze(1)?; // (B,)
         match &self.knowledge {
             None => Ok(head),
-            Some(k) => Ok((head + self.knowledge_feature(ids, attention_mask)?.broadcast_mul(k.weight.as_tensor())?)?),
+            Some(k) => Ok((head
+                + self
+                    .knowledge_feature(ids, attention_mask)?
+                    .broadcast_mul(k.weight.as_tensor())?)?),
         }
     }
     // ANCHOR_END: raw_scores
@@ -136,13 +168,23 @@ impl RewardModel {
         };
         ensure!(t >= 2, "a text of one token has no response to read");
         let logits = k.lm.forward_padded(ids, attention_mask, None)?; // (B, T, V)
-        let lp = ch03_gpt::model::token_log_probs(&logits.narrow(1, 0, t - 1)?, &ids.narrow(1, 1, t - 1)?)?.detach(); // (B, T − 1)
+        let lp = ch03_gpt::model::token_log_probs(
+            &logits.narrow(1, 0, t - 1)?,
+            &ids.narrow(1, 1, t - 1)?,
+        )?
+        .detach(); // (B, T − 1)
         let lp: Vec<Vec<f32>> = lp.to_vec2()?;
-        let (ids, mask): (Vec<Vec<u32>>, Vec<Vec<u32>>) = (ids.to_vec2()?, attention_mask.to_dtype(DType::U32)?.to_vec2()?);
+        let (ids, mask): (Vec<Vec<u32>>, Vec<Vec<u32>>) = (
+            ids.to_vec2()?,
+            attention_mask.to_dtype(DType::U32)?.to_vec2()?,
+        );
         let mut out = Vec::with_capacity(b);
         for (row, (ids, mask)) in ids.iter().zip(&mask).enumerate() {
             // Tokens after the last <|assistant|>, up to the last real one; lp[j − 1] predicts token j.
-            let start = ids.iter().rposition(|&x| x == k.assistant_id).map_or(0, |i| i + 1);
+            let start = ids
+                .iter()
+                .rposition(|&x| x == k.assistant_id)
+                .map_or(0, |i| i + 1);
             let end = mask.iter().rposition(|&m| m != 0).map_or(0, |i| i + 1);
             let n = end.saturating_sub(start.max(1));
             let sum: f32 = (start.max(1)..end).map(|j| lp[row][j - 1]).sum();
@@ -168,23 +210,39 @@ impl RewardModel {
     pub fn save(&self, dir: &Path) -> Result<()> {
         ch03_gpt::train::save_model(&self.gpt, dir)?;
         let cfg_path = dir.join("config.json");
-        let mut cfg: serde_json::Value = serde_json::from_str(&files::read_string(&cfg_path, "model config")?)?;
+        let mut cfg: serde_json::Value =
+            serde_json::from_str(&files::read_string(&cfg_path, "model config")?)?;
         cfg["architectures"] = serde_json::json!(["GPT2ForSequenceClassification"]);
         cfg["num_labels"] = serde_json::json!(1);
         cfg["pad_token_id"] = serde_json::json!(0);
         files::write_string_atomic(&cfg_path, &serde_json::to_string_pretty(&cfg)?)?;
-        let mut tensors: std::collections::HashMap<String, Tensor> =
-            self.gpt.params.vars.iter().map(|(n, v)| (format!("transformer.{n}"), v.as_tensor().clone())).collect();
+        let mut tensors: std::collections::HashMap<String, Tensor> = self
+            .gpt
+            .params
+            .vars
+            .iter()
+            .map(|(n, v)| (format!("transformer.{n}"), v.as_tensor().clone()))
+            .collect();
         tensors.insert("score.weight".into(), self.score.as_tensor().clone());
         let tmp = dir.join(".model.safetensors.tmp");
         candle_core::safetensors::save(&tensors, &tmp)?;
-        std::fs::rename(&tmp, dir.join("model.safetensors")).with_context(|| format!("cannot write `{}`", dir.display()))?;
-        files::write_string_atomic(&dir.join("reward.json"), &serde_json::to_string_pretty(&self.norm)?)?;
+        std::fs::rename(&tmp, dir.join("model.safetensors"))
+            .with_context(|| format!("cannot write `{}`", dir.display()))?;
+        files::write_string_atomic(
+            &dir.join("reward.json"),
+            &serde_json::to_string_pretty(&self.norm)?,
+        )?;
         match &self.knowledge {
             Some(k) => {
                 ch03_gpt::train::save_model(&k.lm, &dir.join("reference"))?;
-                let rec = KnowledgeRecord { weight: k.weight.as_tensor().to_vec1::<f32>()?[0] as f64, assistant_id: k.assistant_id };
-                files::write_string_atomic(&dir.join("knowledge.json"), &serde_json::to_string_pretty(&rec)?)?;
+                let rec = KnowledgeRecord {
+                    weight: k.weight.as_tensor().to_vec1::<f32>()?[0] as f64,
+                    assistant_id: k.assistant_id,
+                };
+                files::write_string_atomic(
+                    &dir.join("knowledge.json"),
+                    &serde_json::to_string_pretty(&rec)?,
+                )?;
             }
             None => {
                 let _ = std::fs::remove_file(dir.join("knowledge.json"));
@@ -197,19 +255,46 @@ impl RewardModel {
     pub fn load(dir: &Path, dev: &Device) -> Result<RewardModel> {
         let gpt = ch03_gpt::load_hf(dir, dev)?;
         let path = dir.join("model.safetensors");
-        let tensors: BTreeMap<String, Tensor> = candle_core::safetensors::load(&path, dev)?.into_iter().collect();
-        let score = tensors.get("score.weight").with_context(|| format!("`{}` has no `score.weight`: not a reward model", path.display()))?;
-        ensure!(score.dims() == [1, gpt.cfg.n_embd], "`score.weight` has shape {:?}, expected [1, {}]", score.dims(), gpt.cfg.n_embd);
-        let norm: Normalisation = serde_json::from_str(&files::read_string(&dir.join("reward.json"), "reward normalisation")?)
-            .with_context(|| format!("`{}` is not a reward normalisation", dir.join("reward.json").display()))?;
-        let rm = RewardModel { gpt, score: Var::from_tensor(&score.to_dtype(DType::F32)?)?, norm, knowledge: None };
+        let tensors: BTreeMap<String, Tensor> = candle_core::safetensors::load(&path, dev)?
+            .into_iter()
+            .collect();
+        let score = tensors.get("score.weight").with_context(|| {
+            format!(
+                "`{}` has no `score.weight`: not a reward model",
+                path.display()
+            )
+        })?;
+        ensure!(
+            score.dims() == [1, gpt.cfg.n_embd],
+            "`score.weight` has shape {:?}, expected [1, {}]",
+            score.dims(),
+            gpt.cfg.n_embd
+        );
+        let norm: Normalisation = serde_json::from_str(&files::read_string(
+            &dir.join("reward.json"),
+            "reward normalisation",
+        )?)
+        .with_context(|| {
+            format!(
+                "`{}` is not a reward normalisation",
+                dir.join("reward.json").display()
+            )
+        })?;
+        let rm = RewardModel {
+            gpt,
+            score: Var::from_tensor(&score.to_dtype(DType::F32)?)?,
+            norm,
+            knowledge: None,
+        };
         let path = dir.join("knowledge.json");
         if !path.is_file() {
             return Ok(rm);
         }
-        let rec: KnowledgeRecord = serde_json::from_str(&files::read_string(&path, "reward model knowledge")?)
-            .with_context(|| format!("`{}` is not a knowledge record", path.display()))?;
-        let lm = ch03_gpt::load_hf(&dir.join("reference"), dev).context("the reward model's frozen language model")?;
+        let rec: KnowledgeRecord =
+            serde_json::from_str(&files::read_string(&path, "reward model knowledge")?)
+                .with_context(|| format!("`{}` is not a knowledge record", path.display()))?;
+        let lm = ch03_gpt::load_hf(&dir.join("reference"), dev)
+            .context("the reward model's frozen language model")?;
         rm.with_knowledge(&lm, rec.assistant_id, rec.weight)
     }
 }

@@ -7,13 +7,31 @@ use world::preference::sigmoid;
 
 /// Held-out accuracy during training, against the labeler's ceiling.
 pub fn accuracy_curve(history: &[RmRecord]) -> LineChart {
-    let evals: Vec<(f64, crate::train::PairMetrics)> = history.iter().filter_map(|r| r.heldout.map(|m| (r.step as f64, m))).collect();
+    let evals: Vec<(f64, crate::train::PairMetrics)> = history
+        .iter()
+        .filter_map(|r| r.heldout.map(|m| (r.step as f64, m)))
+        .collect();
     LineChart::new("Reward model: held-out pairwise accuracy")
         .x_label("step")
         .y_label("% of held-out pairs")
-        .series("agrees with the labeler", evals.iter().map(|(s, m)| (*s, 100.0 * m.accuracy)).collect())
-        .series("agrees with the gold order", evals.iter().map(|(s, m)| (*s, 100.0 * m.gold_accuracy)).collect())
-        .series("ceiling: the labeler's own agreement", evals.iter().map(|(s, m)| (*s, 100.0 * m.ceiling)).collect())
+        .series(
+            "agrees with the labeler",
+            evals
+                .iter()
+                .map(|(s, m)| (*s, 100.0 * m.accuracy))
+                .collect(),
+        )
+        .series(
+            "agrees with the gold order",
+            evals
+                .iter()
+                .map(|(s, m)| (*s, 100.0 * m.gold_accuracy))
+                .collect(),
+        )
+        .series(
+            "ceiling: the labeler's own agreement",
+            evals.iter().map(|(s, m)| (*s, 100.0 * m.ceiling)).collect(),
+        )
         .series("chance", evals.iter().map(|(s, _)| (*s, 50.0)).collect())
         .legend_at(SeriesLabelPosition::LowerRight)
 }
@@ -36,17 +54,28 @@ pub fn score_histogram(chosen: Vec<f64>, rejected: Vec<f64>) -> Histogram {
 pub fn calibration(scores: &[(f64, f64)], bins: usize) -> (LineChart, Vec<(f64, f64, usize)>) {
     let mut acc = vec![(0.0, 0.0, 0usize); bins];
     for (i, &(c, r)) in scores.iter().enumerate() {
-        let (p, outcome) = if i % 2 == 0 { (sigmoid(c - r), 1.0) } else { (sigmoid(r - c), 0.0) };
+        let (p, outcome) = if i % 2 == 0 {
+            (sigmoid(c - r), 1.0)
+        } else {
+            (sigmoid(r - c), 0.0)
+        };
         let b = ((p * bins as f64) as usize).min(bins - 1);
         acc[b].0 += p;
         acc[b].1 += outcome;
         acc[b].2 += 1;
     }
-    let points: Vec<(f64, f64, usize)> = acc.into_iter().filter(|a| a.2 > 0).map(|(p, o, n)| (p / n as f64, o / n as f64, n)).collect();
+    let points: Vec<(f64, f64, usize)> = acc
+        .into_iter()
+        .filter(|a| a.2 > 0)
+        .map(|(p, o, n)| (p / n as f64, o / n as f64, n))
+        .collect();
     let chart = LineChart::new("Reward model calibration (held-out pairs)")
         .x_label("predicted P(a preferred)")
         .y_label("observed frequency")
-        .series("reward model", points.iter().map(|&(p, o, _)| (p, o)).collect())
+        .series(
+            "reward model",
+            points.iter().map(|&(p, o, _)| (p, o)).collect(),
+        )
         .series("perfect calibration", vec![(0.0, 0.0), (1.0, 1.0)]);
     (chart, points)
 }

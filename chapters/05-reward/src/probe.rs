@@ -40,7 +40,13 @@ pub struct Probe {
 // ANCHOR: probe
 /// Score one answer of every [`AnswerKind`] to each of `prompts` with `rm` (normalised)
 /// and with the gold labeler, and aggregate per family and kind.
-pub fn probe(world: &World, tok: &Tokenizer, rm: &RewardModel, prompts: &[Prompt], seed: u64) -> Result<Probe> {
+pub fn probe(
+    world: &World,
+    tok: &Tokenizer,
+    rm: &RewardModel,
+    prompts: &[Prompt],
+    seed: u64,
+) -> Result<Probe> {
     ensure!(!prompts.is_empty(), "probe: no prompts");
     let mut rng = world::rng(seed, 35);
     // Row i * K + j: prompt i with an answer of kind j.
@@ -56,15 +62,25 @@ pub fn probe(world: &World, tok: &Tokenizer, rm: &RewardModel, prompts: &[Prompt
     let rm_scores = normalised_scores(rm, tok, &asked, &answers)?;
     let mut out = Probe::default();
     for fam in Family::ALL {
-        let rows: Vec<usize> = (0..prompts.len()).filter(|&i| prompts[i].family == fam).collect();
+        let rows: Vec<usize> = (0..prompts.len())
+            .filter(|&i| prompts[i].family == fam)
+            .collect();
         if rows.is_empty() {
             continue;
         }
         for (j, kind) in AnswerKind::ALL.into_iter().enumerate() {
-            let mean = |xs: &[f64]| rows.iter().map(|&i| xs[i * K + j]).sum::<f64>() / rows.len() as f64;
-            out.cells.push(ProbeCell { family: fam, kind, rm: mean(&rm_scores), gold: mean(&gold), n: rows.len() });
+            let mean =
+                |xs: &[f64]| rows.iter().map(|&i| xs[i * K + j]).sum::<f64>() / rows.len() as f64;
+            out.cells.push(ProbeCell {
+                family: fam,
+                kind,
+                rm: mean(&rm_scores),
+                gold: mean(&gold),
+                n: rows.len(),
+            });
         }
-        out.order_agreement.push((fam, order_agreement(&rows, &rm_scores, &gold)));
+        out.order_agreement
+            .push((fam, order_agreement(&rows, &rm_scores, &gold)));
     }
     Ok(out)
 }
@@ -93,7 +109,9 @@ fn order_agreement(rows: &[usize], rm: &[f64], gold: &[f64]) -> f64 {
 impl Probe {
     /// The cell of `family` × `kind`, if that family was probed.
     pub fn cell(&self, family: Family, kind: AnswerKind) -> Option<&ProbeCell> {
-        self.cells.iter().find(|c| c.family == family && c.kind == kind)
+        self.cells
+            .iter()
+            .find(|c| c.family == family && c.kind == kind)
     }
 
     /// Markdown: one row per family, one column per kind, "RM score (gold utility)", and

@@ -80,12 +80,26 @@ impl RmConfig {
     /// comparisons"): K = 4 with a step per 32 pairs reached 58% held-out accuracy on
     /// world 7, K = 8 grouped 63% (ceiling 71%), in the same time.
     pub fn small() -> Self {
-        RmConfig { k: 8, epochs: 1, batch: 8, sample_temperature: 0.7, off_prompt: 1, lr: 3e-4, min_lr: 3e-5, ..Self::tiny() }
+        RmConfig {
+            k: 8,
+            epochs: 1,
+            batch: 8,
+            sample_temperature: 0.7,
+            off_prompt: 1,
+            lr: 3e-4,
+            min_lr: 3e-5,
+            ..Self::tiny()
+        }
     }
 
     /// The GPU pipeline's reward model (GPT-2-sized): one pass, a smaller learning rate.
     pub fn gpu() -> Self {
-        RmConfig { epochs: 1, lr: 3e-5, min_lr: 3e-6, ..Self::small() }
+        RmConfig {
+            epochs: 1,
+            lr: 3e-5,
+            min_lr: 3e-6,
+            ..Self::small()
+        }
     }
 
     pub fn preset(name: &str) -> Result<Self> {
@@ -93,7 +107,9 @@ impl RmConfig {
             "tiny" => Ok(Self::tiny()),
             "small" => Ok(Self::small()),
             "gpu" => Ok(Self::gpu()),
-            _ => anyhow::bail!("unknown reward-model preset `{name}`, expected `tiny`, `small` or `gpu`"),
+            _ => anyhow::bail!(
+                "unknown reward-model preset `{name}`, expected `tiny`, `small` or `gpu`"
+            ),
         }
     }
 
@@ -128,24 +144,45 @@ pub struct PairMetrics {
 }
 
 /// Raw scores of `prompt + response` texts, in batches, without gradients.
-pub fn raw_scores(rm: &RewardModel, tok: &Tokenizer, texts: &[String], batch: usize) -> Result<Vec<f64>> {
+pub fn raw_scores(
+    rm: &RewardModel,
+    tok: &Tokenizer,
+    texts: &[String],
+    batch: usize,
+) -> Result<Vec<f64>> {
     let dev = rm.gpt.device();
     let mut out = Vec::with_capacity(texts.len());
     for chunk in texts.chunks(batch.max(1)) {
         let (ids, mask) = padded(tok, chunk, rm.gpt.cfg.n_positions, &dev)?;
-        out.extend(rm.raw_scores(&ids, &mask)?.detach().to_vec1::<f32>()?.into_iter().map(f64::from));
+        out.extend(
+            rm.raw_scores(&ids, &mask)?
+                .detach()
+                .to_vec1::<f32>()?
+                .into_iter()
+                .map(f64::from),
+        );
     }
     Ok(out)
 }
 
 /// The knowledge input ℓ of `prompt + response` texts ([`crate::model::Knowledge`]), in
 /// batches.
-pub fn knowledge_features(rm: &RewardModel, tok: &Tokenizer, texts: &[String], batch: usize) -> Result<Vec<f64>> {
+pub fn knowledge_features(
+    rm: &RewardModel,
+    tok: &Tokenizer,
+    texts: &[String],
+    batch: usize,
+) -> Result<Vec<f64>> {
     let dev = rm.gpt.device();
     let mut out = Vec::with_capacity(texts.len());
     for chunk in texts.chunks(batch.max(1)) {
         let (ids, mask) = padded(tok, chunk, rm.gpt.cfg.n_positions, &dev)?;
-        out.extend(rm.knowledge_feature(&ids, &mask)?.to_vec1::<f32>()?.into_iter().map(f64::from));
+        out.extend(
+            rm.knowledge_feature(&ids, &mask)?
+                .to_vec1::<f32>()?
+                .into_iter()
+                .map(f64::from),
+        );
     }
     Ok(out)
 }
@@ -155,7 +192,10 @@ pub fn knowledge_features(rm: &RewardModel, tok: &Tokenizer, texts: &[String], b
 /// a one-parameter logistic regression, solved by Newton's method from a = 0.
 pub fn fit_knowledge_weight(rm: &RewardModel, tok: &Tokenizer, set: PairSet) -> Result<f64> {
     let groups = groups(set.prompts, set.pairs);
-    let texts: Vec<String> = groups.iter().flat_map(|g| g.texts.iter().cloned()).collect();
+    let texts: Vec<String> = groups
+        .iter()
+        .flat_map(|g| g.texts.iter().cloned())
+        .collect();
     let l = knowledge_features(rm, tok, &texts, 128)?;
     let (mut deltas, mut offset) = (Vec::new(), 0);
     for g in &groups {
@@ -167,7 +207,10 @@ pub fn fit_knowledge_weight(rm: &RewardModel, tok: &Tokenizer, set: PairSet) -> 
     for _ in 0..50 {
         // d/da Σ log σ(a Δ) = Σ σ(−a Δ) Δ;   d²/da² = −Σ σ(a Δ) σ(−a Δ) Δ²
         let grad: f64 = deltas.iter().map(|&d| sigmoid(-a * d) * d).sum();
-        let curv: f64 = deltas.iter().map(|&d| sigmoid(a * d) * sigmoid(-a * d) * d * d).sum();
+        let curv: f64 = deltas
+            .iter()
+            .map(|&d| sigmoid(a * d) * sigmoid(-a * d) * d * d)
+            .sum();
         if curv <= 1e-12 {
             break;
         }
@@ -177,16 +220,27 @@ pub fn fit_knowledge_weight(rm: &RewardModel, tok: &Tokenizer, set: PairSet) -> 
             break;
         }
     }
-    ensure!(a.is_finite(), "the knowledge weight did not converge (the comparisons separate perfectly on ℓ)");
+    ensure!(
+        a.is_finite(),
+        "the knowledge weight did not converge (the comparisons separate perfectly on ℓ)"
+    );
     Ok(a)
 }
 // ANCHOR_END: fit_knowledge
 
 /// (chosen, rejected) raw scores of `pairs`, in their order; each distinct response is
 /// scored once ([`groups`]), however many pairs it is in.
-pub fn pair_scores(rm: &RewardModel, tok: &Tokenizer, prompts: &[Prompt], pairs: &[Pair]) -> Result<Vec<(f64, f64)>> {
+pub fn pair_scores(
+    rm: &RewardModel,
+    tok: &Tokenizer,
+    prompts: &[Prompt],
+    pairs: &[Pair],
+) -> Result<Vec<(f64, f64)>> {
     let groups = groups(prompts, pairs);
-    let texts: Vec<String> = groups.iter().flat_map(|g| g.texts.iter().cloned()).collect();
+    let texts: Vec<String> = groups
+        .iter()
+        .flat_map(|g| g.texts.iter().cloned())
+        .collect();
     let scores = raw_scores(rm, tok, &texts, 128)?;
     // prompt → (its group, the group's first row in `scores`)
     let mut first_row = std::collections::HashMap::new();
@@ -216,11 +270,24 @@ pub fn evaluate(rm: &RewardModel, tok: &Tokenizer, set: PairSet) -> Result<PairM
     let n = pairs.len() as f64;
     let loss = scores.iter().map(|(c, r)| softplus(r - c)).sum::<f64>() / n;
     let accuracy = scores.iter().filter(|(c, r)| c > r).count() as f64 / n;
-    let decided: Vec<(&Pair, &(f64, f64))> = pairs.iter().zip(&scores).filter(|(p, _)| p.u_chosen != p.u_rejected).collect();
-    let gold_accuracy = decided.iter().filter(|(p, (c, r))| (c > r) == (p.u_chosen > p.u_rejected)).count() as f64
+    let decided: Vec<(&Pair, &(f64, f64))> = pairs
+        .iter()
+        .zip(&scores)
+        .filter(|(p, _)| p.u_chosen != p.u_rejected)
+        .collect();
+    let gold_accuracy = decided
+        .iter()
+        .filter(|(p, (c, r))| (c > r) == (p.u_chosen > p.u_rejected))
+        .count() as f64
         / decided.len().max(1) as f64;
     let ceiling = pairs.iter().map(|p| p.agreement).sum::<f64>() / n;
-    Ok(PairMetrics { loss, accuracy, gold_accuracy, ceiling, n: pairs.len() })
+    Ok(PairMetrics {
+        loss,
+        accuracy,
+        gold_accuracy,
+        ceiling,
+        n: pairs.len(),
+    })
 }
 
 fn softplus(x: f64) -> f64 {
@@ -263,7 +330,11 @@ pub fn groups(prompts: &[Prompt], pairs: &[Pair]) -> Vec<Group> {
     let mut at = std::collections::HashMap::new(); // prompt → index in `out`
     for p in pairs {
         let g = *at.entry(p.prompt).or_insert_with(|| {
-            out.push(Group { prompt: p.prompt, texts: Vec::new(), pairs: Vec::new() });
+            out.push(Group {
+                prompt: p.prompt,
+                texts: Vec::new(),
+                pairs: Vec::new(),
+            });
             out.len() - 1
         });
         let g = &mut out[g];
@@ -298,14 +369,25 @@ pub fn train(
     mut on_step: impl FnMut(&RmRecord),
 ) -> Result<Vec<RmRecord>> {
     ensure!(!train_set.pairs.is_empty(), "no training pairs");
-    ensure!(cfg.batch > 0 && cfg.epochs > 0 && cfg.eval_every > 0, "batch, epochs and eval_every must be positive");
+    ensure!(
+        cfg.batch > 0 && cfg.epochs > 0 && cfg.eval_every > 0,
+        "batch, epochs and eval_every must be positive"
+    );
     let train = groups(train_set.prompts, train_set.pairs);
     let dev = rm.gpt.device();
     let steps = cfg.epochs * train.len().div_ceil(cfg.batch);
     let opt_cfg = cfg.optimiser(steps);
     let params = rm.params();
     let mut opt = AdamW::new(&params)?;
-    let mut history = vec![RmRecord { step: 0, total: steps, loss: f64::NAN, heldout: Some(evaluate(rm, tok, heldout)?), tokens: 0, seq_len: 0, seconds: 0.0 }];
+    let mut history = vec![RmRecord {
+        step: 0,
+        total: steps,
+        loss: f64::NAN,
+        heldout: Some(evaluate(rm, tok, heldout)?),
+        tokens: 0,
+        seq_len: 0,
+        seconds: 0.0,
+    }];
     on_step(&history[0]);
     let mut rng = world::rng(cfg.seed, 32);
     let mut step = 0;
@@ -326,19 +408,30 @@ pub fn train(
             let (ids, mask) = padded(tok, &texts, rm.gpt.cfg.n_positions, &dev)?;
             let scores = rm.raw_scores(&ids, &mask)?; // (N,)
             let n_pairs = chosen.len();
-            let pick = |rows: Vec<u32>| scores.index_select(&Tensor::from_vec(rows, n_pairs, &dev)?, 0); // (P,)
+            // The scores of the pairs' chosen or rejected responses, (P,).
+            let pick =
+                |rows: Vec<u32>| scores.index_select(&Tensor::from_vec(rows, n_pairs, &dev)?, 0);
             let loss = pairwise_loss(&pick(chosen)?, &pick(rejected)?)?;
             let (grads, _) = clipped_grads(&params, &loss, cfg.grad_clip)?;
             opt.step(&params, &grads, opt_cfg.lr_at(step), &opt_cfg)?;
             let loss = loss.to_scalar::<f32>()? as f64; // waits for the step to finish on a GPU
-            let (tokens, seq_len, seconds) = (ids.elem_count(), ids.dim(1)?, t0.elapsed().as_secs_f64());
+            let (tokens, seq_len, seconds) =
+                (ids.elem_count(), ids.dim(1)?, t0.elapsed().as_secs_f64());
             step += 1;
             let heldout = if step.is_multiple_of(cfg.eval_every) || step == steps {
                 Some(evaluate(rm, tok, heldout)?)
             } else {
                 None
             };
-            let r = RmRecord { step, total: steps, loss, heldout, tokens, seq_len, seconds };
+            let r = RmRecord {
+                step,
+                total: steps,
+                loss,
+                heldout,
+                tokens,
+                seq_len,
+                seconds,
+            };
             on_step(&r);
             history.push(r);
         }
@@ -352,18 +445,40 @@ pub fn correlation(x: &[f64], y: &[f64]) -> f64 {
     let n = x.len() as f64;
     let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
     let cov: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
-    let (vx, vy): (f64, f64) = (x.iter().map(|a| (a - mx).powi(2)).sum(), y.iter().map(|b| (b - my).powi(2)).sum());
+    let (vx, vy): (f64, f64) = (
+        x.iter().map(|a| (a - mx).powi(2)).sum(),
+        y.iter().map(|b| (b - my).powi(2)).sum(),
+    );
     cov / (vx * vy).sqrt()
 }
 
 /// The normalised rewards of `responses[i]` to `prompts[i]`, in batches of 128.
-pub fn normalised_scores(rm: &RewardModel, tok: &Tokenizer, prompts: &[Prompt], responses: &[String]) -> Result<Vec<f64>> {
-    ensure!(prompts.len() == responses.len(), "{} prompts but {} responses to score", prompts.len(), responses.len());
-    let texts: Vec<String> = prompts.iter().zip(responses).map(|(p, r)| full_text(p, r)).collect();
-    Ok(raw_scores(rm, tok, &texts, 128)?.into_iter().map(|x| rm.norm.apply(x)).collect())
+pub fn normalised_scores(
+    rm: &RewardModel,
+    tok: &Tokenizer,
+    prompts: &[Prompt],
+    responses: &[String],
+) -> Result<Vec<f64>> {
+    ensure!(
+        prompts.len() == responses.len(),
+        "{} prompts but {} responses to score",
+        prompts.len(),
+        responses.len()
+    );
+    let texts: Vec<String> = prompts
+        .iter()
+        .zip(responses)
+        .map(|(p, r)| full_text(p, r))
+        .collect();
+    Ok(raw_scores(rm, tok, &texts, 128)?
+        .into_iter()
+        .map(|x| rm.norm.apply(x))
+        .collect())
 }
 
 /// The normalised reward of one response: `gain · raw + bias`.
 pub fn reward(rm: &RewardModel, tok: &Tokenizer, prompt: &Prompt, response: &str) -> Result<f64> {
-    Ok(rm.norm.apply(raw_scores(rm, tok, &[full_text(prompt, response)], 1)?[0]))
+    Ok(rm
+        .norm
+        .apply(raw_scores(rm, tok, &[full_text(prompt, response)], 1)?[0]))
 }

@@ -14,14 +14,27 @@ fn exercise_5_1_pairwise_loss() {
     let want = (nls(1.0) + nls(0.0) + nls(-2.0)) / 3.0;
     assert!((l.to_scalar::<f32>().unwrap() as f64 - want).abs() < 1e-6);
     // dL/dr_c = −σ(−x)/B: pushes every chosen score up, the misordered pair hardest.
-    let g = l.backward().unwrap().get(&c).unwrap().to_vec1::<f32>().unwrap();
+    let g = l
+        .backward()
+        .unwrap()
+        .get(&c)
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
     let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
     for (gi, x) in g.iter().zip([1.0, 0.0, -2.0]) {
         assert!((*gi as f64 + sig(-x) / 3.0).abs() < 1e-6, "{g:?}");
     }
     for (a, b) in [(100f32, -100f32), (-100., 100.)] {
-        let l = ex::pairwise_loss(&Tensor::new(&[a], &dev).unwrap(), &Tensor::new(&[b], &dev).unwrap()).unwrap();
-        assert!(l.to_scalar::<f32>().unwrap().is_finite(), "not finite at {a} vs {b}");
+        let l = ex::pairwise_loss(
+            &Tensor::new(&[a], &dev).unwrap(),
+            &Tensor::new(&[b], &dev).unwrap(),
+        )
+        .unwrap();
+        assert!(
+            l.to_scalar::<f32>().unwrap().is_finite(),
+            "not finite at {a} vs {b}"
+        );
     }
 }
 

@@ -31,10 +31,28 @@ use world::Prompt;
 // ANCHOR: baseline
 /// b(x) for every prompt (by its text): the normalised reward of `reference`'s greedy
 /// answer of up to `max_new` tokens.
-pub fn prompt_baselines(reference: &Gpt, tok: &Tokenizer, rm: &RewardModel, prompts: &[Prompt], max_new: usize) -> Result<HashMap<String, f64>> {
+pub fn prompt_baselines(
+    reference: &Gpt,
+    tok: &Tokenizer,
+    rm: &RewardModel,
+    prompts: &[Prompt],
+    max_new: usize,
+) -> Result<HashMap<String, f64>> {
     let mut rng = world::rng(0, 0); // greedy: draws nothing
-    let answers = ch04_sft::chat::respond(reference, tok, prompts, &Sampling::GREEDY, max_new, 128, &mut rng)?;
+    let answers = ch04_sft::chat::respond(
+        reference,
+        tok,
+        prompts,
+        &Sampling::GREEDY,
+        max_new,
+        128,
+        &mut rng,
+    )?;
     let scores = ch05_reward::train::normalised_scores(rm, tok, prompts, &answers)?;
-    Ok(prompts.iter().zip(scores).map(|(p, b)| (p.text.clone(), b)).collect())
+    Ok(prompts
+        .iter()
+        .zip(scores)
+        .map(|(p, b)| (p.text.clone(), b))
+        .collect())
 }
 // ANCHOR_END: baseline

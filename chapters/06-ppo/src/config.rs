@@ -12,7 +12,10 @@ pub enum KlControl {
     Fixed,
     /// Ziegler et al.'s proportional controller: target KL (nats per response) and horizon
     /// (in responses).
-    Adaptive { target: f64, horizon: f64 },
+    Adaptive {
+        target: f64,
+        horizon: f64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -143,7 +146,13 @@ impl PpoConfig {
     /// The GPU pipeline's PPO (GPT-2-sized policy): bigger rollout batches, a smaller
     /// learning rate.
     pub fn gpu() -> Self {
-        PpoConfig { iterations: 30, rollout_batch: 128, minibatch: 32, lr: 1e-5, ..Self::small() }
+        PpoConfig {
+            iterations: 30,
+            rollout_batch: 128,
+            minibatch: 32,
+            lr: 1e-5,
+            ..Self::small()
+        }
     }
 
     pub fn preset(name: &str) -> Result<Self> {
@@ -156,13 +165,32 @@ impl PpoConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
-        ensure!(self.iterations > 0 && self.rollout_batch > 0 && self.minibatch > 0 && self.ppo_epochs > 0, "iterations, rollout_batch, minibatch and ppo_epochs must be positive");
-        ensure!(self.temperature > 0.0, "temperature must be positive (PPO samples)");
+        ensure!(
+            self.iterations > 0
+                && self.rollout_batch > 0
+                && self.minibatch > 0
+                && self.ppo_epochs > 0,
+            "iterations, rollout_batch, minibatch and ppo_epochs must be positive"
+        );
+        ensure!(
+            self.temperature > 0.0,
+            "temperature must be positive (PPO samples)"
+        );
         ensure!(self.max_new_tokens > 0, "max_new_tokens must be positive");
-        ensure!((0.0..=1.0).contains(&self.gamma) && (0.0..=1.0).contains(&self.lambda), "gamma and lambda must be in [0, 1]");
-        ensure!(self.clip_range > 0.0 && self.value_clip_range > 0.0, "clip ranges must be positive");
+        ensure!(
+            (0.0..=1.0).contains(&self.gamma) && (0.0..=1.0).contains(&self.lambda),
+            "gamma and lambda must be in [0, 1]"
+        );
+        ensure!(
+            self.clip_range > 0.0 && self.value_clip_range > 0.0,
+            "clip ranges must be positive"
+        );
         ensure!(self.kl_coef >= 0.0, "kl_coef must be ≥ 0");
-        ensure!((0.0..1.0).contains(&self.ptx_demo_share), "ptx_demo_share must be in [0, 1), got {}", self.ptx_demo_share);
+        ensure!(
+            (0.0..1.0).contains(&self.ptx_demo_share),
+            "ptx_demo_share must be in [0, 1), got {}",
+            self.ptx_demo_share
+        );
         Ok(())
     }
 }

@@ -41,8 +41,18 @@ pub fn kl_estimate(logp: f64, ref_logp: f64, estimator: KlEstimator) -> f64 {
 /// ```text
 /// r_t = −β · kl(logp_t, ref_logp_t) + [t = T − 1] · score
 /// ```
-pub fn shaped_rewards(score: f64, logp: &[f64], ref_logp: &[f64], beta: f64, estimator: KlEstimator) -> Vec<f64> {
-    let mut r: Vec<f64> = logp.iter().zip(ref_logp).map(|(&l, &rl)| -beta * kl_estimate(l, rl, estimator)).collect();
+pub fn shaped_rewards(
+    score: f64,
+    logp: &[f64],
+    ref_logp: &[f64],
+    beta: f64,
+    estimator: KlEstimator,
+) -> Vec<f64> {
+    let mut r: Vec<f64> = logp
+        .iter()
+        .zip(ref_logp)
+        .map(|(&l, &rl)| -beta * kl_estimate(l, rl, estimator))
+        .collect();
     if let Some(last) = r.last_mut() {
         *last += score;
     }
@@ -90,7 +100,9 @@ pub fn whiten(x: &[f64], shift_mean: bool) -> Vec<f64> {
     let mean = x.iter().sum::<f64>() / n;
     let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
     let std = var.sqrt();
-    x.iter().map(|v| (v - mean) / (std + 1e-8) + if shift_mean { 0.0 } else { mean }).collect()
+    x.iter()
+        .map(|v| (v - mean) / (std + 1e-8) + if shift_mean { 0.0 } else { mean })
+        .collect()
 }
 // ANCHOR_END: whiten
 
@@ -100,7 +112,9 @@ pub fn whiten_nested(x: &[Vec<f64>], shift_mean: bool) -> Vec<Vec<f64>> {
     let flat: Vec<f64> = x.iter().flatten().copied().collect();
     let w = whiten(&flat, shift_mean);
     let mut it = w.into_iter();
-    x.iter().map(|row| it.by_ref().take(row.len()).collect()).collect()
+    x.iter()
+        .map(|row| it.by_ref().take(row.len()).collect())
+        .collect()
 }
 
 /// Mean of `x` over the positions where `mask` is 1: `Σ m·x / Σ m`.
@@ -120,7 +134,13 @@ pub fn masked_mean(x: &Tensor, mask: &Tensor) -> Result<Tensor> {
 /// ```
 ///
 /// All tensors (B, T); `mask` is 1 on response tokens.
-pub fn policy_loss(logp_new: &Tensor, logp_old: &Tensor, advantages: &Tensor, mask: &Tensor, clip: f64) -> Result<(Tensor, f64)> {
+pub fn policy_loss(
+    logp_new: &Tensor,
+    logp_old: &Tensor,
+    advantages: &Tensor,
+    mask: &Tensor,
+    clip: f64,
+) -> Result<(Tensor, f64)> {
     let ratio = (logp_new - logp_old)?.exp()?;
     let unclipped = (advantages.neg()? * &ratio)?;
     let clipped = (advantages.neg()? * ratio.clamp(1.0 - clip, 1.0 + clip)?)?;
@@ -138,7 +158,13 @@ pub fn policy_loss(logp_new: &Tensor, logp_old: &Tensor, advantages: &Tensor, ma
 /// ```text
 /// L_V = ½ mean_t max( (V_new − R)²,  (clip(V_new, V_old − ε, V_old + ε) − R)² )
 /// ```
-pub fn value_loss(v_new: &Tensor, v_old: &Tensor, returns: &Tensor, mask: &Tensor, clip: f64) -> Result<Tensor> {
+pub fn value_loss(
+    v_new: &Tensor,
+    v_old: &Tensor,
+    returns: &Tensor,
+    mask: &Tensor,
+    clip: f64,
+) -> Result<Tensor> {
     let unclipped = (v_new - returns)?.sqr()?;
     let v_clipped = v_new.maximum(&(v_old - clip)?)?.minimum(&(v_old + clip)?)?;
     let clipped = (v_clipped - returns)?.sqr()?;
@@ -190,5 +216,9 @@ pub fn explained_variance(values: &[f64], returns: &[f64]) -> f64 {
     };
     let diff: Vec<f64> = returns.iter().zip(values).map(|(r, v)| r - v).collect();
     let vr = var(returns);
-    if vr == 0.0 { f64::NAN } else { 1.0 - var(&diff) / vr }
+    if vr == 0.0 {
+        f64::NAN
+    } else {
+        1.0 - var(&diff) / vr
+    }
 }

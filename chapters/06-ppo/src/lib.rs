@@ -75,24 +75,54 @@ pub struct Column {
 /// A model measured on `prompts`: capabilities and RM reward of its greedy responses, and
 /// its KL to the reference — of the models themselves (temperature 1), not the tempered
 /// KL that PPO's penalty charges at its sampling temperature.
-pub fn measure(world: &World, tok: &Tokenizer, model: &Gpt, reference: &Gpt, rm: &RewardModel, prompts: &[world::Prompt], eval: &EvalConfig) -> Result<Column> {
+pub fn measure(
+    world: &World,
+    tok: &Tokenizer,
+    model: &Gpt,
+    reference: &Gpt,
+    rm: &RewardModel,
+    prompts: &[world::Prompt],
+    eval: &EvalConfig,
+) -> Result<Column> {
     let (capabilities, responses) = ch04_sft::evaluate(world, model, tok, prompts, eval)?;
     let rm_scores = ch05_reward::train::normalised_scores(rm, tok, prompts, &responses)?;
     let rm_reward = rm_scores.iter().sum::<f64>() / rm_scores.len() as f64;
     // KL on sampled responses.
-    let prompt_ids: Vec<Vec<u32>> = prompts.iter().map(|p| encode(tok, &p.chat())).collect::<Result<_>>()?;
-    let s = Sampling { temperature: 1.0, top_k: 0, top_p: 1.0 };
+    let prompt_ids: Vec<Vec<u32>> = prompts
+        .iter()
+        .map(|p| encode(tok, &p.chat()))
+        .collect::<Result<_>>()?;
+    let s = Sampling {
+        temperature: 1.0,
+        top_k: 0,
+        top_p: 1.0,
+    };
     let stop = ch04_sft::chat::stop_tokens(tok);
     let mut rng = world::rng(eval.seed, 61);
     let mut total = 0.0;
     for p_chunk in prompt_ids.chunks(eval.batch) {
-        let resp = ch03_gpt::sample::generate_batch(model, p_chunk, eval.max_new_tokens, &s, &stop, true, &mut rng)?;
+        let resp = ch03_gpt::sample::generate_batch(
+            model,
+            p_chunk,
+            eval.max_new_tokens,
+            &s,
+            &stop,
+            true,
+            &mut rng,
+        )?;
         let (ids, mask, pw, rmask) = rollout::layout(p_chunk, &resp, &model.device())?;
         let lp = policy::reference_logp(model, &ids, &mask, pw, 1.0)?;
         let lr = policy::reference_logp(reference, &ids, &mask, pw, 1.0)?;
         total += ((lp - lr)? * rmask)?.sum_all()?.to_scalar::<f32>()? as f64;
     }
-    Ok(Column { capabilities, rm_reward, kl: total / prompts.len() as f64, responses, rm_scores, lm_loss: None })
+    Ok(Column {
+        capabilities,
+        rm_reward,
+        kl: total / prompts.len() as f64,
+        responses,
+        rm_scores,
+        lm_loss: None,
+    })
 }
 // ANCHOR_END: measure
 
@@ -111,21 +141,49 @@ pub struct Report {
 /// Chapter 6 end to end: PPO from the SFT model against the reward model, then the
 /// policy measured on held-out prompts next to the SFT model. Plots go to `out`.
 /// `env.reference` is the SFT model: the initial policy and the KL's reference.
-pub fn run(env: Env, cfg: &PpoConfig, eval: &EvalConfig, out: &Path, mut on_iteration: impl FnMut(&Stats)) -> Result<(Policy, Report)> {
-    let Env { world, tok, reference: sft, rm, corpus, .. } = env;
+pub fn run(
+    env: Env,
+    cfg: &PpoConfig,
+    eval: &EvalConfig,
+    out: &Path,
+    mut on_iteration: impl FnMut(&Stats),
+) -> Result<(Policy, Report)> {
+    let Env {
+        world,
+        tok,
+        reference: sft,
+        rm,
+        corpus,
+        ..
+    } = env;
     files::ensure_dir(out, "PPO output")?;
     let policy = Policy::from_sft(sft)?;
     let mut trainer = train::Trainer::new(&policy, cfg)?;
-    let settings = rollout::RolloutSettings { temperature: cfg.temperature, max_new_tokens: cfg.max_new_tokens, missing_end_score: cfg.missing_end_score };
+    let settings = rollout::RolloutSettings {
+        temperature: cfg.temperature,
+        max_new_tokens: cfg.max_new_tokens,
+        missing_end_score: cfg.missing_end_score,
+    };
     let mut rng = world::rng(cfg.seed, 60);
     let (mut history, mut samples) = (Vec::new(), String::new());
     let show = [1, cfg.iterations.div_ceil(2), cfg.iterations];
     let baselines = match cfg.prompt_baseline {
-        true => Some(baseline::prompt_baselines(sft, tok, rm, &world.prompts.train, cfg.max_new_tokens)?),
+        true => Some(baseline::prompt_baselines(
+            sft,
+            tok,
+            rm,
+            &world.prompts.train,
+            cfg.max_new_tokens,
+        )?),
         false => None,
     };
     for it in 1..=cfg.iterations {
-        let prompts: Vec<world::Prompt> = world.prompts.train.choose_multiple(&mut rng, cfg.rollout_batch).cloned().collect();
+        let prompts: Vec<world::Prompt> = world
+            .prompts
+            .train
+            .choose_multiple(&mut rng, cfg.rollout_batch)
+            .cloned()
+            .collect();
         let t0 = std::time::Instant::now();
         let mut r = rollout::rollout(env, &policy, &prompts, &settings, &mut rng)?;
         if let Some(b) = &baselines {
@@ -134,7 +192,10 @@ pub fn run(env: Env, cfg: &PpoConfig, eval: &EvalConfig, out: &Path, mut on_iter
             }
         }
         let rollout_seconds = t0.elapsed().as_secs_f64();
-        let stats = Stats { rollout_seconds, ..trainer.step(&policy, &r, cfg, corpus)? };
+        let stats = Stats {
+            rollout_seconds,
+            ..trainer.step(&policy, &r, cfg, corpus)?
+        };
         if show.contains(&it) {
             samples_rows(&mut samples, it, &r, 4);
         }
@@ -142,11 +203,28 @@ pub fn run(env: Env, cfg: &PpoConfig, eval: &EvalConfig, out: &Path, mut on_iter
         history.push(stats);
     }
     let sft_col = measure(world, tok, sft, sft, rm, &world.prompts.heldout, eval)?;
-    let rlhf_col = measure(world, tok, &policy.gpt, sft, rm, &world.prompts.heldout, eval)?;
+    let rlhf_col = measure(
+        world,
+        tok,
+        &policy.gpt,
+        sft,
+        rm,
+        &world.prompts.heldout,
+        eval,
+    )?;
     // ANCHOR_END: run
     plots::diagnostics(&history, cfg.clip_range, out)?;
-    let report = Report { config: cfg.clone(), history, sft: sft_col, rlhf: rlhf_col, samples };
-    files::write_string_atomic(&out.join("ppo_report.json"), &serde_json::to_string_pretty(&report)?)?;
+    let report = Report {
+        config: cfg.clone(),
+        history,
+        sft: sft_col,
+        rlhf: rlhf_col,
+        samples,
+    };
+    files::write_string_atomic(
+        &out.join("ppo_report.json"),
+        &serde_json::to_string_pretty(&report)?,
+    )?;
     Ok((policy, report))
 }
 
@@ -156,13 +234,22 @@ fn samples_rows(s: &mut String, iteration: usize, r: &rollout::Rollout, n: usize
     }
     let cell = |t: &str| t.replace('|', "\\|").replace('\n', "⏎").replace('`', "'");
     for i in 0..n.min(r.responses.len()) {
-        writeln!(s, "| {iteration} | {} | `{}` | {:.2} | {:.1} |", cell(&r.prompts[i].text), cell(&r.responses[i]), r.rm_score[i], r.gold[i]).unwrap();
+        writeln!(
+            s,
+            "| {iteration} | {} | `{}` | {:.2} | {:.1} |",
+            cell(&r.prompts[i].text),
+            cell(&r.responses[i]),
+            r.rm_score[i],
+            r.gold[i]
+        )
+        .unwrap();
     }
 }
 
 /// The capability table of several models, with the RM reward and KL rows.
 pub fn table(columns: &[(&str, &Column)]) -> String {
-    let caps: Vec<(&str, &Capabilities)> = columns.iter().map(|(n, c)| (*n, &c.capabilities)).collect();
+    let caps: Vec<(&str, &Capabilities)> =
+        columns.iter().map(|(n, c)| (*n, &c.capabilities)).collect();
     let mut s = world::eval::capability_table(&caps);
     s.push_str("| RM reward (normalised) |");
     for (_, c) in columns {
@@ -185,9 +272,15 @@ pub fn table(columns: &[(&str, &Column)]) -> String {
 /// The mean next-token loss of `model` on `windows` fixed windows of `len + 1` tokens
 /// spread evenly over `tokens` (the same windows for every model).
 pub fn corpus_loss(model: &Gpt, tokens: &[u32], windows: usize, len: usize) -> Result<f64> {
-    anyhow::ensure!(tokens.len() > len + 1 && windows > 0, "{} tokens are too few for {windows} windows of {len}", tokens.len());
+    anyhow::ensure!(
+        tokens.len() > len + 1 && windows > 0,
+        "{} tokens are too few for {windows} windows of {len}",
+        tokens.len()
+    );
     let stride = (tokens.len() - len - 1) / windows;
-    let rows: Vec<u32> = (0..windows).flat_map(|w| tokens[w * stride..w * stride + len + 1].iter().copied()).collect();
+    let rows: Vec<u32> = (0..windows)
+        .flat_map(|w| tokens[w * stride..w * stride + len + 1].iter().copied())
+        .collect();
     let all = candle_core::Tensor::from_vec(rows, (windows, len + 1), &model.device())?;
     let mut total = 0.0;
     for chunk in 0..windows.div_ceil(32) {

@@ -52,17 +52,32 @@ impl Policy {
     /// of width R — and read, for each response token, its log-probability under the
     /// policy at `temperature`, the value of the state before it, and the entropy there.
     /// The logits at position P − 1 + j predict response token j.
-    pub fn outputs(&self, ids: &Tensor, attention_mask: &Tensor, prompt_width: usize, temperature: f64) -> Result<Outputs> {
+    pub fn outputs(
+        &self,
+        ids: &Tensor,
+        attention_mask: &Tensor,
+        prompt_width: usize,
+        temperature: f64,
+    ) -> Result<Outputs> {
         let (b, total) = ids.dims2()?;
         let r = total - prompt_width;
         let hidden = self.gpt.hidden(ids, Some(attention_mask), None)?; // (B, P + R, C)
-        let h = hidden.narrow(1, prompt_width - 1, r)?; // (B, R, C): the states before each response token
+        // The states before each response token, (B, R, C).
+        let h = hidden.narrow(1, prompt_width - 1, r)?;
         let logits = (self.gpt.head(&h)? / temperature)?; // (B, R, V)
         let targets = ids.narrow(1, prompt_width, r)?; // (B, R)
         let logp = ch03_gpt::model::token_log_probs(&logits, &targets)?;
         let c = self.gpt.cfg.n_embd;
-        let values = h.reshape((b * r, c))?.matmul(self.v_weight.as_tensor())?.broadcast_add(self.v_bias.as_tensor())?.reshape((b, r))?;
-        Ok(Outputs { logp, values, entropy: entropy(&logits)? })
+        let values = h
+            .reshape((b * r, c))?
+            .matmul(self.v_weight.as_tensor())?
+            .broadcast_add(self.v_bias.as_tensor())?
+            .reshape((b, r))?;
+        Ok(Outputs {
+            logp,
+            values,
+            entropy: entropy(&logits)?,
+        })
     }
     // ANCHOR_END: outputs
 }
@@ -76,7 +91,13 @@ pub fn entropy(logits: &Tensor) -> Result<Tensor> {
 }
 
 /// The frozen reference's log-probabilities of the response tokens, at `temperature`.
-pub fn reference_logp(reference: &Gpt, ids: &Tensor, attention_mask: &Tensor, prompt_width: usize, temperature: f64) -> Result<Tensor> {
+pub fn reference_logp(
+    reference: &Gpt,
+    ids: &Tensor,
+    attention_mask: &Tensor,
+    prompt_width: usize,
+    temperature: f64,
+) -> Result<Tensor> {
     let total = ids.dim(1)?;
     let r = total - prompt_width;
     let hidden = reference.hidden(ids, Some(attention_mask), None)?;

@@ -40,18 +40,34 @@ pub struct Rollout {
 /// Per-row vectors of the first `len[i]` entries of a (B, R) tensor.
 pub fn rows(t: &Tensor, lens: &[usize]) -> Result<Vec<Vec<f64>>> {
     let m: Vec<Vec<f32>> = t.to_vec2()?;
-    Ok(m.iter().zip(lens).map(|(r, &n)| r[..n].iter().map(|&x| x as f64).collect()).collect())
+    Ok(m.iter()
+        .zip(lens)
+        .map(|(r, &n)| r[..n].iter().map(|&x| x as f64).collect())
+        .collect())
 }
 
 /// Assemble (B, P + R) ids and mask, and the (B, R) response mask, from prompt and
 /// response token ids.
-pub fn layout(prompt_ids: &[Vec<u32>], response_ids: &[Vec<u32>], dev: &Device) -> Result<(Tensor, Tensor, usize, Tensor)> {
+pub fn layout(
+    prompt_ids: &[Vec<u32>],
+    response_ids: &[Vec<u32>],
+    dev: &Device,
+) -> Result<(Tensor, Tensor, usize, Tensor)> {
     let p = prompt_ids.iter().map(Vec::len).max().unwrap_or(0);
     let r = response_ids.iter().map(Vec::len).max().unwrap_or(0).max(1);
     let (mut ids, mut mask, mut rmask) = (Vec::new(), Vec::new(), Vec::new());
     for (pi, ri) in prompt_ids.iter().zip(response_ids) {
-        ids.extend(std::iter::repeat_n(0, p - pi.len()).chain(pi.iter().copied()).chain(ri.iter().copied()).chain(std::iter::repeat_n(0, r - ri.len())));
-        mask.extend(std::iter::repeat_n(0u32, p - pi.len()).chain(std::iter::repeat_n(1, pi.len() + ri.len())).chain(std::iter::repeat_n(0, r - ri.len())));
+        ids.extend(
+            std::iter::repeat_n(0, p - pi.len())
+                .chain(pi.iter().copied())
+                .chain(ri.iter().copied())
+                .chain(std::iter::repeat_n(0, r - ri.len())),
+        );
+        mask.extend(
+            std::iter::repeat_n(0u32, p - pi.len())
+                .chain(std::iter::repeat_n(1, pi.len() + ri.len()))
+                .chain(std::iter::repeat_n(0, r - ri.len())),
+        );
         rmask.extend((0..r).map(|j| if j < ri.len() { 1f32 } else { 0.0 }));
     }
     let b = prompt_ids.len();
@@ -94,26 +110,79 @@ pub struct RolloutSettings {
 /// `<|endoftext|>`), then measure: log-probabilities under the policy and the reference,
 /// values, the reward model's score (or the environment's hand-written one; a fixed low
 /// score instead for a response that stopped without `<|end|>`), and the gold utility.
-pub fn rollout<R: Rng>(env: Env, policy: &Policy, prompts: &[Prompt], s: &RolloutSettings, rng: &mut R) -> Result<Rollout> {
-    let Env { world, tok, reference, rm, score: score_fn, .. } = env;
+pub fn rollout<R: Rng>(
+    env: Env,
+    policy: &Policy,
+    prompts: &[Prompt],
+    s: &RolloutSettings,
+    rng: &mut R,
+) -> Result<Rollout> {
+    let Env {
+        world,
+        tok,
+        reference,
+        rm,
+        score: score_fn,
+        ..
+    } = env;
     let dev = policy.gpt.device();
     let stop = ch04_sft::chat::stop_tokens(tok);
     let end = tok.token_to_id(world::chat::END);
-    let prompt_ids: Vec<Vec<u32>> = prompts.iter().map(|p| encode(tok, &p.chat())).collect::<Result<_>>()?;
-    let sampling = Sampling { temperature: s.temperature, top_k: 0, top_p: 1.0 };
-    let response_ids = generate_batch(&policy.gpt, &prompt_ids, s.max_new_tokens, &sampling, &stop, true, rng)?;
-    let (ids, attention_mask, prompt_width, response_mask) = layout(&prompt_ids, &response_ids, &dev)?;
+    let prompt_ids: Vec<Vec<u32>> = prompts
+        .iter()
+        .map(|p| encode(tok, &p.chat()))
+        .collect::<Result<_>>()?;
+    let sampling = Sampling {
+        temperature: s.temperature,
+        top_k: 0,
+        top_p: 1.0,
+    };
+    let response_ids = generate_batch(
+        &policy.gpt,
+        &prompt_ids,
+        s.max_new_tokens,
+        &sampling,
+        &stop,
+        true,
+        rng,
+    )?;
+    let (ids, attention_mask, prompt_width, response_mask) =
+        layout(&prompt_ids, &response_ids, &dev)?;
     let lens: Vec<usize> = response_ids.iter().map(Vec::len).collect();
     let out = policy.outputs(&ids, &attention_mask, prompt_width, s.temperature)?;
-    let ref_logp = reference_logp(reference, &ids, &attention_mask, prompt_width, s.temperature)?;
-    let responses: Vec<String> = response_ids.iter().map(|r| decode(tok, r)).collect::<Result<_>>()?;
-    let ended: Vec<bool> = response_ids.iter().map(|r| end.is_some() && r.last().copied() == end).collect();
+    let ref_logp = reference_logp(
+        reference,
+        &ids,
+        &attention_mask,
+        prompt_width,
+        s.temperature,
+    )?;
+    let responses: Vec<String> = response_ids
+        .iter()
+        .map(|r| decode(tok, r))
+        .collect::<Result<_>>()?;
+    let ended: Vec<bool> = response_ids
+        .iter()
+        .map(|r| end.is_some() && r.last().copied() == end)
+        .collect();
     let rm_score = match score_fn {
         None => ch05_reward::train::normalised_scores(rm, tok, prompts, &responses)?,
-        Some(f) => prompts.iter().zip(&responses).map(|(p, r)| f(p, r)).collect(),
+        Some(f) => prompts
+            .iter()
+            .zip(&responses)
+            .map(|(p, r)| f(p, r))
+            .collect(),
     };
-    let score = rm_score.iter().zip(&ended).map(|(&r, &e)| if e { r } else { s.missing_end_score }).collect();
-    let gold = prompts.iter().zip(&responses).map(|(p, r)| world.utility(p, r).total).collect();
+    let score = rm_score
+        .iter()
+        .zip(&ended)
+        .map(|(&r, &e)| if e { r } else { s.missing_end_score })
+        .collect();
+    let gold = prompts
+        .iter()
+        .zip(&responses)
+        .map(|(p, r)| world.utility(p, r).total)
+        .collect();
     Ok(Rollout {
         logp: rows(&out.logp.detach(), &lens)?,
         ref_logp: rows(&ref_logp, &lens)?,

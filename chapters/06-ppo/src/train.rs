@@ -59,9 +59,18 @@ pub const PTX_SEQ: usize = 64;
 /// The policy's next-token loss on `cfg.ptx_batch` random windows of the pretraining corpus:
 /// the term InstructGPT adds to PPO ("PPO-ptx") so that the policy keeps what pretraining
 /// taught it — here, the facts of the world — while it learns from the reward model.
-pub fn ptx_loss<R: rand::Rng>(policy: &Policy, corpus: &[u32], cfg: &PpoConfig, rng: &mut R) -> Result<Tensor> {
+pub fn ptx_loss<R: rand::Rng>(
+    policy: &Policy,
+    corpus: &[u32],
+    cfg: &PpoConfig,
+    rng: &mut R,
+) -> Result<Tensor> {
     let t = PTX_SEQ.min(policy.gpt.cfg.n_positions);
-    anyhow::ensure!(corpus.len() > t + 1, "PPO-ptx: {} corpus tokens are too few for windows of {t}", corpus.len());
+    anyhow::ensure!(
+        corpus.len() > t + 1,
+        "PPO-ptx: {} corpus tokens are too few for windows of {t}",
+        corpus.len()
+    );
     let mut rows = Vec::with_capacity(cfg.ptx_batch * (t + 1));
     for _ in 0..cfg.ptx_batch {
         let start = rng.random_range(0..corpus.len() - t - 1);
@@ -85,7 +94,9 @@ pub fn ptx_stream(corpus: &[u32], demos: &[Vec<u32>], demo_share: f64) -> Vec<u3
         return corpus.to_vec();
     }
     // corpus + k · demos with k · demo_tokens / (corpus + k · demo_tokens) = share.
-    let k = ((demo_share / (1.0 - demo_share)) * corpus.len() as f64 / demo_tokens as f64).round().max(1.0) as usize;
+    let k = ((demo_share / (1.0 - demo_share)) * corpus.len() as f64 / demo_tokens as f64)
+        .round()
+        .max(1.0) as usize;
     let mut out = corpus.to_vec();
     for _ in 0..k {
         for d in demos {
@@ -113,18 +124,48 @@ impl Trainer {
             KlControl::Fixed => (f64::NAN, f64::INFINITY),
         };
         // Constant learning rate; AdamW without weight decay (as in TRL's PPO).
-        let opt_cfg = TrainConfig { lr: cfg.lr, min_lr: cfg.lr, warmup: 0, weight_decay: 0.0, grad_clip: cfg.grad_clip, ..TrainConfig::tiny() };
-        Ok(Trainer { opt: AdamW::new(&policy.params())?, opt_cfg, kl: AdaptiveKl { beta: cfg.kl_coef, target, horizon }, iteration: 0 })
+        let opt_cfg = TrainConfig {
+            lr: cfg.lr,
+            min_lr: cfg.lr,
+            warmup: 0,
+            weight_decay: 0.0,
+            grad_clip: cfg.grad_clip,
+            ..TrainConfig::tiny()
+        };
+        Ok(Trainer {
+            opt: AdamW::new(&policy.params())?,
+            opt_cfg,
+            kl: AdaptiveKl {
+                beta: cfg.kl_coef,
+                target,
+                horizon,
+            },
+            iteration: 0,
+        })
     }
 
     // ANCHOR: step
     /// Learn from one rollout batch (and, with PPO-ptx, from windows of `corpus`).
-    pub fn step(&mut self, policy: &Policy, r: &Rollout, cfg: &PpoConfig, corpus: &[u32]) -> Result<Stats> {
+    pub fn step(
+        &mut self,
+        policy: &Policy,
+        r: &Rollout,
+        cfg: &PpoConfig,
+        corpus: &[u32],
+    ) -> Result<Stats> {
         let dev = policy.gpt.device();
         let beta = self.kl.beta;
         // 1. Per-token rewards: −β·KL at every token, the score at the last.
         let mut rewards: Vec<Vec<f64>> = (0..r.score.len())
-            .map(|i| core::shaped_rewards(r.score[i], &r.logp[i], &r.ref_logp[i], beta, cfg.kl_estimator))
+            .map(|i| {
+                core::shaped_rewards(
+                    r.score[i],
+                    &r.logp[i],
+                    &r.ref_logp[i],
+                    beta,
+                    cfg.kl_estimator,
+                )
+            })
             .collect();
         if cfg.whiten_rewards {
             rewards = core::whiten_nested(&rewards, false);
@@ -141,14 +182,19 @@ impl Trainer {
         }
         let width = r.response_mask.dim(1)?;
         let pad = |x: &[Vec<f64>]| -> Result<Tensor> {
-            let flat: Vec<f32> = x.iter().flat_map(|row| (0..width).map(|j| row.get(j).copied().unwrap_or(0.0) as f32)).collect();
+            let flat: Vec<f32> = x
+                .iter()
+                .flat_map(|row| (0..width).map(|j| row.get(j).copied().unwrap_or(0.0) as f32))
+                .collect();
             Ok(Tensor::from_vec(flat, (x.len(), width), &dev)?)
         };
-        let (adv_t, ret_t, logp_old, v_old) = (pad(&adv)?, pad(&ret)?, pad(&r.logp)?, pad(&r.values)?);
+        let (adv_t, ret_t, logp_old, v_old) =
+            (pad(&adv)?, pad(&ret)?, pad(&r.logp)?, pad(&r.values)?);
         // 3. Epochs of minibatch updates.
         let params = policy.params();
         let mut rng = world::rng(cfg.seed, 1000 + self.iteration as u64);
-        let (mut pl_sum, mut vl_sum, mut cf_sum, mut ent_sum, mut akl_sum, mut updates) = (0.0, 0.0, 0.0, 0.0, 0.0, 0usize);
+        let (mut pl_sum, mut vl_sum, mut cf_sum, mut ent_sum, mut akl_sum, mut updates) =
+            (0.0, 0.0, 0.0, 0.0, 0.0, 0usize);
         let mut ptx_sum = 0.0;
         let ptx_on = cfg.ptx_coef > 0.0 && cfg.ptx_batch > 0 && !corpus.is_empty();
         let n = r.score.len();
@@ -160,10 +206,22 @@ impl Trainer {
                 let idx = Tensor::new(mb, &dev)?;
                 let pick = |t: &Tensor| t.index_select(&idx, 0);
                 let mask = pick(&r.response_mask)?;
-                let out = policy.outputs(&pick(&r.ids)?, &pick(&r.attention_mask)?, r.prompt_width, cfg.temperature)?;
+                let out = policy.outputs(
+                    &pick(&r.ids)?,
+                    &pick(&r.attention_mask)?,
+                    r.prompt_width,
+                    cfg.temperature,
+                )?;
                 let old = pick(&logp_old)?;
-                let (pl, clipfrac) = core::policy_loss(&out.logp, &old, &pick(&adv_t)?, &mask, cfg.clip_range)?;
-                let vl = core::value_loss(&out.values, &pick(&v_old)?, &pick(&ret_t)?, &mask, cfg.value_clip_range)?;
+                let (pl, clipfrac) =
+                    core::policy_loss(&out.logp, &old, &pick(&adv_t)?, &mask, cfg.clip_range)?;
+                let vl = core::value_loss(
+                    &out.values,
+                    &pick(&v_old)?,
+                    &pick(&ret_t)?,
+                    &mask,
+                    cfg.value_clip_range,
+                )?;
                 let ent = core::masked_mean(&out.entropy, &mask)?;
                 let mut loss = ((&pl + (&vl * cfg.vf_coef)?)? - (&ent * cfg.entropy_coef)?)?;
                 if ptx_on {
@@ -190,7 +248,13 @@ impl Trainer {
         let update_seconds = t0.elapsed().as_secs_f64(); // the to_scalar calls above waited for the GPU
         let update_tokens = updates * cfg.minibatch.min(n) * r.ids.dim(1)?;
         // 4. β for the next batch, from this batch's KL.
-        let kl: f64 = r.logp.iter().zip(&r.ref_logp).map(|(l, rl)| l.iter().zip(rl).map(|(a, b)| a - b).sum::<f64>()).sum::<f64>() / n as f64;
+        let kl: f64 = r
+            .logp
+            .iter()
+            .zip(&r.ref_logp)
+            .map(|(l, rl)| l.iter().zip(rl).map(|(a, b)| a - b).sum::<f64>())
+            .sum::<f64>()
+            / n as f64;
         if let KlControl::Adaptive { .. } = cfg.kl_control {
             self.kl.update(kl, n);
         }

@@ -15,7 +15,10 @@ fn t(v: &[f32]) -> Tensor {
 fn kl_estimators() {
     // log π = −1, log π_ref = −2: k1 = 1; ρ = e^{−1}, k3 = e^{−1} − 1 + 1 = 0.367879.
     assert!(close(kl_estimate(-1.0, -2.0, KlEstimator::K1), 1.0));
-    assert!(close(kl_estimate(-1.0, -2.0, KlEstimator::K3), (-1f64).exp()));
+    assert!(close(
+        kl_estimate(-1.0, -2.0, KlEstimator::K3),
+        (-1f64).exp()
+    ));
     // k1 can be negative per token; k3 never is; both vanish when the policies agree.
     assert!(kl_estimate(-2.0, -1.0, KlEstimator::K1) < 0.0);
     assert!(kl_estimate(-2.0, -1.0, KlEstimator::K3) > 0.0);
@@ -24,16 +27,29 @@ fn kl_estimators() {
     let (p, q) = ([0.8f64, 0.2], [0.5f64, 0.5]);
     let exact: f64 = p.iter().zip(&q).map(|(a, b)| a * (a / b).ln()).sum();
     for est in [KlEstimator::K1, KlEstimator::K3] {
-        let mean: f64 = p.iter().zip(&q).map(|(a, b)| a * kl_estimate(a.ln(), b.ln(), est)).sum();
+        let mean: f64 = p
+            .iter()
+            .zip(&q)
+            .map(|(a, b)| a * kl_estimate(a.ln(), b.ln(), est))
+            .sum();
         assert!(close(mean, exact), "{est:?}: {mean} vs {exact}");
     }
 }
 
 #[test]
 fn shaped_rewards_put_the_score_on_the_last_token() {
-    let r = shaped_rewards(2.0, &[-1.0, -0.5, -0.2], &[-1.5, -0.5, -0.1], 0.1, KlEstimator::K1);
+    let r = shaped_rewards(
+        2.0,
+        &[-1.0, -0.5, -0.2],
+        &[-1.5, -0.5, -0.1],
+        0.1,
+        KlEstimator::K1,
+    );
     // −0.1 · (0.5, 0, −0.1) + (0, 0, 2)
-    assert!(close(r[0], -0.05) && close(r[1], 0.0) && close(r[2], 0.01 + 2.0), "{r:?}");
+    assert!(
+        close(r[0], -0.05) && close(r[1], 0.0) && close(r[2], 0.01 + 2.0),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -42,8 +58,14 @@ fn gae_and_returns_by_hand() {
     // δ2 = 1 − 0.7 = 0.3; δ1 = 0 + 0.7 − 0.6 = 0.1; δ0 = 0 + 0.6 − 0.5 = 0.1.
     // A2 = 0.3; A1 = 0.1 + 0.95·0.3 = 0.385; A0 = 0.1 + 0.95·0.385 = 0.46575.
     let (a, ret) = gae(&[0.0, 0.0, 1.0], &[0.5, 0.6, 0.7], 1.0, 0.95);
-    assert!(close(a[2], 0.3) && close(a[1], 0.385) && close(a[0], 0.46575), "{a:?}");
-    assert!(close(ret[0], 0.96575) && close(ret[1], 0.985) && close(ret[2], 1.0), "{ret:?}");
+    assert!(
+        close(a[2], 0.3) && close(a[1], 0.385) && close(a[0], 0.46575),
+        "{a:?}"
+    );
+    assert!(
+        close(ret[0], 0.96575) && close(ret[1], 0.985) && close(ret[2], 1.0),
+        "{ret:?}"
+    );
     // λ = 1, γ = 1: the advantage is the return-to-go minus the value.
     let (a, _) = gae(&[0.0, 0.0, 1.0], &[0.5, 0.6, 0.7], 1.0, 1.0);
     assert!(close(a[0], 0.5) && close(a[1], 0.4));
@@ -76,12 +98,24 @@ fn clipped_policy_loss_by_hand() {
     let mask = t(&[1.0, 1.0, 1.0, 0.0]);
     let (l, clipfrac) = policy_loss(&new, &old, &adv, &mask, 0.2).unwrap();
     let want = (-1.2 - (-0.5f64).exp() + 2.0) / 3.0;
-    assert!(close(l.to_scalar::<f32>().unwrap() as f64, want), "{} vs {want}", l);
+    assert!(
+        close(l.to_scalar::<f32>().unwrap() as f64, want),
+        "{} vs {want}",
+        l
+    );
     assert!(close(clipfrac, 1.0 / 3.0), "{clipfrac}");
     // No gradient through the clipped token.
     let v = candle_core::Var::from_tensor(&new).unwrap();
     let (l, _) = policy_loss(v.as_tensor(), &old, &adv, &mask, 0.2).unwrap();
-    let g = l.backward().unwrap().get(&v).unwrap().squeeze(0).unwrap().to_vec1::<f32>().unwrap();
+    let g = l
+        .backward()
+        .unwrap()
+        .get(&v)
+        .unwrap()
+        .squeeze(0)
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
     assert_eq!(g[0], 0.0);
     assert!(g[1] < 0.0 && g[2] > 0.0 && g[3] == 0.0, "{g:?}");
 }
@@ -90,13 +124,27 @@ fn clipped_policy_loss_by_hand() {
 fn clipped_value_loss_by_hand() {
     // Token 0: V_new 1.0, V_old 0.5, R 2.0, ε 0.2: unclipped (1 − 2)² = 1, clipped
     // (0.7 − 2)² = 1.69 → 1.69. Token 1: V_new 0.6 within ε: (0.6 − 0)² = 0.36.
-    let l = value_loss(&t(&[1.0, 0.6]), &t(&[0.5, 0.5]), &t(&[2.0, 0.0]), &t(&[1.0, 1.0]), 0.2).unwrap();
-    assert!(close(l.to_scalar::<f32>().unwrap() as f64, 0.5 * (1.69 + 0.36) / 2.0));
+    let l = value_loss(
+        &t(&[1.0, 0.6]),
+        &t(&[0.5, 0.5]),
+        &t(&[2.0, 0.0]),
+        &t(&[1.0, 1.0]),
+        0.2,
+    )
+    .unwrap();
+    assert!(close(
+        l.to_scalar::<f32>().unwrap() as f64,
+        0.5 * (1.69 + 0.36) / 2.0
+    ));
 }
 
 #[test]
 fn adaptive_kl_controller() {
-    let mut c = AdaptiveKl { beta: 0.1, target: 6.0, horizon: 10_000.0 };
+    let mut c = AdaptiveKl {
+        beta: 0.1,
+        target: 6.0,
+        horizon: 10_000.0,
+    };
     c.update(12.0, 1000); // error clipped to +0.2: β · (1 + 0.2 · 0.1)
     assert!(close(c.beta, 0.102));
     c.update(6.0, 1000); // on target: unchanged
@@ -109,8 +157,14 @@ fn adaptive_kl_controller() {
 fn approx_kl_and_explained_variance() {
     let kl = approx_kl(&t(&[-1.0, -2.0]), &t(&[-1.5, -2.0]), &t(&[1.0, 1.0])).unwrap();
     assert!(close(kl, 0.5 * 0.25 / 2.0));
-    assert!(close(explained_variance(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0]), 1.0));
-    assert!(close(explained_variance(&[2.0, 2.0, 2.0], &[1.0, 2.0, 3.0]), 0.0));
+    assert!(close(
+        explained_variance(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0]),
+        1.0
+    ));
+    assert!(close(
+        explained_variance(&[2.0, 2.0, 2.0], &[1.0, 2.0, 3.0]),
+        0.0
+    ));
 }
 
 #[test]
@@ -119,17 +173,37 @@ fn clipping_zeroes_the_gradient_where_it_binds() {
     // clip range (ρ = e^{logp_new}); where clipping binds the objective is flat: gradient 0.
     let grad = |rho: f64, a: f32| {
         let new = candle_core::Var::new(&[[rho.ln() as f32]], &Device::Cpu).unwrap();
-        let (loss, clipfrac) = policy_loss(new.as_tensor(), &t(&[0.0]), &t(&[a]), &t(&[1.0]), 0.2).unwrap();
-        let g = loss.backward().unwrap().get(&new).map(|g| g.flatten_all().unwrap().to_vec1::<f32>().unwrap()[0]).unwrap_or(0.0);
+        let (loss, clipfrac) =
+            policy_loss(new.as_tensor(), &t(&[0.0]), &t(&[a]), &t(&[1.0]), 0.2).unwrap();
+        let g = loss
+            .backward()
+            .unwrap()
+            .get(&new)
+            .map(|g| g.flatten_all().unwrap().to_vec1::<f32>().unwrap()[0])
+            .unwrap_or(0.0);
         (g as f64, clipfrac)
     };
-    for (rho, a, clipped) in [(1.1, 1.0, false), (1.5, 1.0, true), (0.5, 1.0, false), (0.9, -1.0, false), (0.5, -1.0, true), (1.5, -1.0, false)] {
+    for (rho, a, clipped) in [
+        (1.1, 1.0, false),
+        (1.5, 1.0, true),
+        (0.5, 1.0, false),
+        (0.9, -1.0, false),
+        (0.5, -1.0, true),
+        (1.5, -1.0, false),
+    ] {
         let (g, clipfrac) = grad(rho, a);
         if clipped {
-            assert_eq!(g, 0.0, "ρ = {rho}, A = {a}: clipped, the gradient must be zero");
+            assert_eq!(
+                g, 0.0,
+                "ρ = {rho}, A = {a}: clipped, the gradient must be zero"
+            );
             assert_eq!(clipfrac, 1.0);
         } else {
-            assert!((g - (-(a as f64) * rho)).abs() < 1e-5, "ρ = {rho}, A = {a}: gradient {g}, expected {}", -(a as f64) * rho);
+            assert!(
+                (g - (-(a as f64) * rho)).abs() < 1e-5,
+                "ρ = {rho}, A = {a}: gradient {g}, expected {}",
+                -(a as f64) * rho
+            );
             assert_eq!(clipfrac, 0.0);
         }
     }

@@ -79,7 +79,10 @@ pub struct RmSummary {
 
 impl From<&ch05_reward::Report> for RmSummary {
     fn from(r: &ch05_reward::Report) -> Self {
-        RmSummary { n_train_pairs: r.n_train_pairs, heldout: r.heldout }
+        RmSummary {
+            n_train_pairs: r.n_train_pairs,
+            heldout: r.heldout,
+        }
     }
 }
 
@@ -115,54 +118,131 @@ pub struct Report {
 /// comparisons. PPO: the pipeline's configuration with β fixed at each value (and the
 /// study's pretraining coefficient), from the SFT model against the pipeline's reward model. Figures, `overopt_report.json` and
 /// `overopt.md` go to `out`; `on_progress` hears what is being done.
-pub fn run(inp: Inputs, cfg: &OveroptConfig, out: &Path, mut on_progress: impl FnMut(&str)) -> Result<Report> {
+pub fn run(
+    inp: Inputs,
+    cfg: &OveroptConfig,
+    out: &Path,
+    mut on_progress: impl FnMut(&str),
+) -> Result<Report> {
     cfg.validate()?;
     files::ensure_dir(out, "over-optimisation output")?;
-    let Inputs { world, tok, sft, rm, rm_summary, .. } = inp;
+    let Inputs {
+        world,
+        tok,
+        sft,
+        rm,
+        rm_summary,
+        ..
+    } = inp;
     let heldout = &world.prompts.heldout;
-    let prompts = if cfg.prompts == 0 { &heldout[..] } else { &heldout[..cfg.prompts.min(heldout.len())] };
+    let prompts = if cfg.prompts == 0 {
+        &heldout[..]
+    } else {
+        &heldout[..cfg.prompts.min(heldout.len())]
+    };
     let ns = cfg.ns();
 
-    on_progress(&format!("sampling {} responses to each of {} held-out prompts", cfg.samples, prompts.len()));
+    on_progress(&format!(
+        "sampling {} responses to each of {} held-out prompts",
+        cfg.samples,
+        prompts.len()
+    ));
     let samples = study::sample(world, tok, sft, prompts, cfg, 70)?;
 
     // Reward models on fractions of the comparisons, then the pipeline's own.
     let (mut rms, mut bon, mut fraction_proxies) = (Vec::new(), Vec::new(), Vec::new());
     for &f in &cfg.rm_fractions {
-        on_progress(&format!("training a reward model on {:.0}% of the comparisons", 100.0 * f));
+        on_progress(&format!(
+            "training a reward model on {:.0}% of the comparisons",
+            100.0 * f
+        ));
         let w = study::with_fraction_of_prompts(world, f);
-        let (rm_f, rep) = ch05_reward::run(&w, tok, sft, inp.rm_config, &out.join(format!("rm-{f}")), |_| {})?;
+        let (rm_f, rep) = ch05_reward::run(
+            &w,
+            tok,
+            sft,
+            inp.rm_config,
+            &out.join(format!("rm-{f}")),
+            |_| {},
+        )?;
         rms.push(rm_point(f, &(&rep).into()));
         let proxy = study::proxy_scores(&rm_f, tok, &samples, cfg.missing_end_score)?;
-        bon.push(study::bon_curve(format!("RM on {} comparisons", rep.n_train_pairs), &samples, &proxy, &ns, cfg.seed));
+        bon.push(study::bon_curve(
+            format!("RM on {} comparisons", rep.n_train_pairs),
+            &samples,
+            &proxy,
+            &ns,
+            cfg.seed,
+        ));
         fraction_proxies.push(proxy);
     }
     on_progress("scoring the samples with the pipeline's reward model");
     rms.push(rm_point(1.0, rm_summary));
     let proxy = study::proxy_scores(rm, tok, &samples, cfg.missing_end_score)?;
-    bon.push(study::bon_curve(format!("RM on {} comparisons", rm_summary.n_train_pairs), &samples, &proxy, &ns, cfg.seed));
+    bon.push(study::bon_curve(
+        format!("RM on {} comparisons", rm_summary.n_train_pairs),
+        &samples,
+        &proxy,
+        &ns,
+        cfg.seed,
+    ));
     let bon_by_family = study::by_family(&samples, &proxy, bon.last().unwrap().peak.step);
     let bon_picks = study::picks(&samples, &proxy, 2);
 
     // PPO at each β, its curve relative to the SFT policy on training prompts.
     let train = &world.prompts.train;
-    let reference_prompts: Vec<world::Prompt> = train.iter().cycle().take(cfg.reference_prompts).cloned().collect();
+    let reference_prompts: Vec<world::Prompt> = train
+        .iter()
+        .cycle()
+        .take(cfg.reference_prompts)
+        .cloned()
+        .collect();
     let reference = study::reference_point(world, tok, sft, rm, &reference_prompts, cfg)?;
-    let env = ch06_ppo::Env { world, tok, reference: sft, rm, corpus: inp.corpus, score: None };
+    let env = ch06_ppo::Env {
+        world,
+        tok,
+        reference: sft,
+        rm,
+        corpus: inp.corpus,
+        score: None,
+    };
     let eval = EvalConfig::default();
-    let (mut ppo, mut ppo_heldout, mut sft_heldout, mut runs) = (Vec::new(), Vec::new(), None, Vec::new());
-    let ppo_run = |what: &str, env: ch06_ppo::Env, beta: f64, dir: &str, on_progress: &mut dyn FnMut(&str)| {
+    let (mut ppo, mut ppo_heldout, mut sft_heldout, mut runs) =
+        (Vec::new(), Vec::new(), None, Vec::new());
+    let ppo_run = |what: &str,
+                   env: ch06_ppo::Env,
+                   beta: f64,
+                   dir: &str,
+                   on_progress: &mut dyn FnMut(&str)| {
         let c = study::ppo_config(inp.ppo_config, beta, cfg);
         ch06_ppo::run(env, &c, &eval, &out.join(dir), |s| {
-            on_progress(&format!("PPO against {what}, β = {beta}: iteration {}/{}, KL {:.1}, gold {:+.2}", s.iteration, c.iterations, s.kl, s.gold_reward))
+            on_progress(&format!(
+                "PPO against {what}, β = {beta}: iteration {}/{}, KL {:.1}, gold {:+.2}",
+                s.iteration, c.iterations, s.kl, s.gold_reward
+            ))
         })
         .map(|(_, report)| report)
     };
     for &beta in &cfg.betas {
-        let report = ppo_run("the reward model", env, beta, &format!("ppo-beta-{beta}"), &mut on_progress)?;
-        ppo.push(study::ppo_curve(format!("PPO, β = {beta}"), &report.history, cfg.window, reference));
+        let report = ppo_run(
+            "the reward model",
+            env,
+            beta,
+            &format!("ppo-beta-{beta}"),
+            &mut on_progress,
+        )?;
+        ppo.push(study::ppo_curve(
+            format!("PPO, β = {beta}"),
+            &report.history,
+            cfg.window,
+            reference,
+        ));
         if beta == inp.ppo_config.kl_coef {
-            runs.push(hacking::HackRun::new("the pipeline's reward model".into(), &report, cfg.window));
+            runs.push(hacking::HackRun::new(
+                "the pipeline's reward model".into(),
+                &report,
+                cfg.window,
+            ));
         }
         ppo_heldout.push(report.rlhf);
         sft_heldout.get_or_insert(report.sft);
@@ -172,22 +252,78 @@ pub fn run(inp: Inputs, cfg: &OveroptConfig, out: &Path, mut on_progress: impl F
     // Reward hacking you can read, at the pipeline's β: the seed's length reward, and a
     // reward model trained on comparisons from a labeler who likes long answers.
     let beta = inp.ppo_config.kl_coef;
-    let report = ppo_run("the seed's length reward", ch06_ppo::Env { score: Some(hacking::seed_length_reward), ..env }, beta, "ppo-seed-length", &mut on_progress)?;
-    runs.push(hacking::HackRun::new("the seed's length reward".into(), &report, cfg.window));
-    on_progress(&format!("training a reward model on a labeler who adds {} per word", cfg.bias_per_word));
-    let labeler = world::BradleyTerry { bias_per_word: cfg.bias_per_word, ..inp.rm_config.labeler };
-    let biased_cfg = RmConfig { labeler, ..inp.rm_config.clone() };
-    let (rm_b, rep_b) = ch05_reward::run(world, tok, sft, &biased_cfg, &out.join("rm-biased"), |_| {})?;
+    let report = ppo_run(
+        "the seed's length reward",
+        ch06_ppo::Env {
+            score: Some(hacking::seed_length_reward),
+            ..env
+        },
+        beta,
+        "ppo-seed-length",
+        &mut on_progress,
+    )?;
+    runs.push(hacking::HackRun::new(
+        "the seed's length reward".into(),
+        &report,
+        cfg.window,
+    ));
+    on_progress(&format!(
+        "training a reward model on a labeler who adds {} per word",
+        cfg.bias_per_word
+    ));
+    let labeler = world::BradleyTerry {
+        bias_per_word: cfg.bias_per_word,
+        ..inp.rm_config.labeler
+    };
+    let biased_cfg = RmConfig {
+        labeler,
+        ..inp.rm_config.clone()
+    };
+    let (rm_b, rep_b) =
+        ch05_reward::run(world, tok, sft, &biased_cfg, &out.join("rm-biased"), |_| {})?;
     let proxy_b = study::proxy_scores(&rm_b, tok, &samples, cfg.missing_end_score)?;
-    let bon_biased = study::bon_curve("RM of a labeler who likes length".into(), &samples, &proxy_b, &ns, cfg.seed);
-    let (slope_unbiased, slope_biased) = (hacking::length_slope(&samples, &proxy), hacking::length_slope(&samples, &proxy_b));
-    let report = ppo_run("the biased labeler's reward model", ch06_ppo::Env { rm: &rm_b, ..env }, beta, "ppo-biased-rm", &mut on_progress)?;
-    runs.push(hacking::HackRun::new(format!("the reward model of a labeler who adds {} per word", cfg.bias_per_word), &report, cfg.window));
+    let bon_biased = study::bon_curve(
+        "RM of a labeler who likes length".into(),
+        &samples,
+        &proxy_b,
+        &ns,
+        cfg.seed,
+    );
+    let (slope_unbiased, slope_biased) = (
+        hacking::length_slope(&samples, &proxy),
+        hacking::length_slope(&samples, &proxy_b),
+    );
+    let report = ppo_run(
+        "the biased labeler's reward model",
+        ch06_ppo::Env { rm: &rm_b, ..env },
+        beta,
+        "ppo-biased-rm",
+        &mut on_progress,
+    )?;
+    runs.push(hacking::HackRun::new(
+        format!(
+            "the reward model of a labeler who adds {} per word",
+            cfg.bias_per_word
+        ),
+        &report,
+        cfg.window,
+    ));
     // Whose preferences? Labelers who disagree about length, in unequal numbers.
     on_progress("training a reward model on labelers who disagree");
     let groups: Vec<(f64, f64)> = cfg.population.clone();
-    let (rm_pop, mut population) = population::study(world, tok, sft, inp.rm_config, rm, &groups, &out.join("rm-population"))?;
-    population.slope = hacking::length_slope(&samples, &study::proxy_scores(&rm_pop, tok, &samples, cfg.missing_end_score)?);
+    let (rm_pop, mut population) = population::study(
+        world,
+        tok,
+        sft,
+        inp.rm_config,
+        rm,
+        &groups,
+        &out.join("rm-population"),
+    )?;
+    population.slope = hacking::length_slope(
+        &samples,
+        &study::proxy_scores(&rm_pop, tok, &samples, cfg.missing_end_score)?,
+    );
     // Mitigations at matched KL: best-of-n from the same samples with other proxies, and
     // early stopping on a trusted gold check.
     let members: Vec<&[Vec<f64>]> = cfg
@@ -201,15 +337,42 @@ pub fn run(inp: Inputs, cfg: &OveroptConfig, out: &Path, mut on_progress: impl F
     let pw = cfg.length_penalty_per_word;
     let proxies = [
         ("the reward model".to_string(), proxy.clone()),
-        (format!("mean of {} reward models", members.len()), mitigations::ensemble_mean(&members)),
-        (format!("min of {} reward models", members.len()), mitigations::ensemble_min(&members)),
-        (format!("the reward model − {pw} per word"), mitigations::length_penalised(&samples, &proxy, pw)),
-        ("the biased labeler's reward model".to_string(), proxy_b.clone()),
-        (format!("the biased labeler's reward model − {pw} per word"), mitigations::length_penalised(&samples, &proxy_b, pw)),
+        (
+            format!("mean of {} reward models", members.len()),
+            mitigations::ensemble_mean(&members),
+        ),
+        (
+            format!("min of {} reward models", members.len()),
+            mitigations::ensemble_min(&members),
+        ),
+        (
+            format!("the reward model − {pw} per word"),
+            mitigations::length_penalised(&samples, &proxy, pw),
+        ),
+        (
+            "the biased labeler's reward model".to_string(),
+            proxy_b.clone(),
+        ),
+        (
+            format!("the biased labeler's reward model − {pw} per word"),
+            mitigations::length_penalised(&samples, &proxy_b, pw),
+        ),
     ];
-    let curves = proxies.into_iter().map(|(label, p)| study::bon_curve(label, &samples, &p, &ns, cfg.seed)).collect();
-    let early_stop = mitigations::early_stop(&samples, &proxy, &ns, cfg.trusted_prompts.min(samples.prompts.len() - 1));
-    let mitigations = mitigations::MitigationReport { curves, per_word: pw, early_stop };
+    let curves = proxies
+        .into_iter()
+        .map(|(label, p)| study::bon_curve(label, &samples, &p, &ns, cfg.seed))
+        .collect();
+    let early_stop = mitigations::early_stop(
+        &samples,
+        &proxy,
+        &ns,
+        cfg.trusted_prompts.min(samples.prompts.len() - 1),
+    );
+    let mitigations = mitigations::MitigationReport {
+        curves,
+        per_word: pw,
+        early_stop,
+    };
     // ANCHOR_END: run
     let hacking = hacking::HackingReport {
         bias_per_word: cfg.bias_per_word,
@@ -220,9 +383,25 @@ pub fn run(inp: Inputs, cfg: &OveroptConfig, out: &Path, mut on_progress: impl F
         sft_words: hacking::mean_words(&sft_heldout.responses),
         runs,
     };
-    let report = Report { config: cfg.clone(), heldout_prompts: prompts.len(), rms, bon, bon_by_family, bon_picks, ppo, ppo_heldout, sft_heldout, hacking, mitigations, population };
+    let report = Report {
+        config: cfg.clone(),
+        heldout_prompts: prompts.len(),
+        rms,
+        bon,
+        bon_by_family,
+        bon_picks,
+        ppo,
+        ppo_heldout,
+        sft_heldout,
+        hacking,
+        mitigations,
+        population,
+    };
     write_figures(&report, out)?;
-    files::write_string_atomic(&out.join("overopt_report.json"), &serde_json::to_string_pretty(&report)?)?;
+    files::write_string_atomic(
+        &out.join("overopt_report.json"),
+        &serde_json::to_string_pretty(&report)?,
+    )?;
     files::write_string_atomic(&out.join("overopt.md"), &markdown(&report))?;
     Ok(report)
 }
@@ -241,16 +420,32 @@ pub(crate) fn rm_point(fraction: f64, r: &RmSummary) -> RmPoint {
 fn write_figures(r: &Report, out: &Path) -> Result<()> {
     use plot::Chart;
     let full = r.bon.last().unwrap();
-    plots::proxy_and_gold(full, "Best-of-n: the proxy and the truth").save_svg(&out.join("bon.svg"))?;
-    plots::gold_of(&r.bon, "Best-of-n: weaker reward models").save_svg(&out.join("bon_rm_size.svg"))?;
+    plots::proxy_and_gold(full, "Best-of-n: the proxy and the truth")
+        .save_svg(&out.join("bon.svg"))?;
+    plots::gold_of(&r.bon, "Best-of-n: weaker reward models")
+        .save_svg(&out.join("bon_rm_size.svg"))?;
     plots::rm_data(&r.rms).save_svg(&out.join("rm_data.svg"))?;
-    plots::gold_of(&r.ppo, "PPO: gold reward along training, per β").save_svg(&out.join("ppo_gold.svg"))?;
-    plots::proxy_of(&r.ppo, "PPO: proxy reward along training, per β").save_svg(&out.join("ppo_proxy.svg"))?;
-    plots::gold_of(&r.mitigations.curves, "Best-of-n: mitigations at matched KL").save_svg(&out.join("mitigations.svg"))?;
+    plots::gold_of(&r.ppo, "PPO: gold reward along training, per β")
+        .save_svg(&out.join("ppo_gold.svg"))?;
+    plots::proxy_of(&r.ppo, "PPO: proxy reward along training, per β")
+        .save_svg(&out.join("ppo_proxy.svg"))?;
+    plots::gold_of(
+        &r.mitigations.curves,
+        "Best-of-n: mitigations at matched KL",
+    )
+    .save_svg(&out.join("mitigations.svg"))?;
     let both = [r.bon.last().unwrap().clone(), r.hacking.bon_biased.clone()];
-    plots::gold_of(&both, "Best-of-n: an unbiased and a biased labeler's reward model").save_svg(&out.join("bon_biased.svg"))?;
+    plots::gold_of(
+        &both,
+        "Best-of-n: an unbiased and a biased labeler's reward model",
+    )
+    .save_svg(&out.join("bon_biased.svg"))?;
     if let Some(weakest) = r.ppo.first() {
-        plots::proxy_and_gold(weakest, &format!("{}: the proxy and the truth", weakest.label)).save_svg(&out.join("ppo_weakest.svg"))?;
+        plots::proxy_and_gold(
+            weakest,
+            &format!("{}: the proxy and the truth", weakest.label),
+        )
+        .save_svg(&out.join("ppo_weakest.svg"))?;
     }
     Ok(())
 }
@@ -262,7 +457,8 @@ fn fit_cells(c: &Curve) -> String {
             f.alpha,
             f.beta,
             f.r2,
-            f.peak_d.map_or("none (still rising)".into(), |d| format!("{d:.2}"))
+            f.peak_d
+                .map_or("none (still rising)".into(), |d| format!("{d:.2}"))
         ),
         None => "— | — | — | —".into(),
     }
@@ -275,24 +471,55 @@ pub fn markdown(r: &Report) -> String {
     writeln!(s, "Best-of-n on {} held-out prompts, {} samples each from the SFT policy (temperature {}), against the pipeline's reward model:\n", r.heldout_prompts, r.config.samples, r.config.temperature).unwrap();
     s += "| n | KL (nats) | d = √KL | proxy | gold | gold − SFT |\n|---|---|---|---|---|---|\n";
     for p in &full.points {
-        writeln!(s, "| {} | {:.2} | {:.2} | {:+.2} | {:.2} | {:+.2} |", p.step, p.kl, p.d, p.proxy, p.gold, p.gold_gain).unwrap();
+        writeln!(
+            s,
+            "| {} | {:.2} | {:.2} | {:+.2} | {:.2} | {:+.2} |",
+            p.step, p.kl, p.d, p.proxy, p.gold, p.gold_gain
+        )
+        .unwrap();
     }
     writeln!(s, "<!-- ANCHOR_END: bon -->\n\n<!-- ANCHOR: bon_family -->").unwrap();
     let (peak, last) = (full.peak.step, full.points.last().unwrap().step);
     writeln!(s, "| family | prompts | gold, one sample | best of {peak} (the peak) | best of {last} |\n|---|---|---|---|---|").unwrap();
     for f in &r.bon_by_family {
-        writeln!(s, "| {} | {} | {:.2} | {:.2} | {:.2} |", f.family, f.prompts, f.gold_one, f.gold_peak, f.gold_all).unwrap();
+        writeln!(
+            s,
+            "| {} | {} | {:.2} | {:.2} | {:.2} |",
+            f.family, f.prompts, f.gold_one, f.gold_peak, f.gold_all
+        )
+        .unwrap();
     }
-    writeln!(s, "<!-- ANCHOR_END: bon_family -->\n\n<!-- ANCHOR: bon_picks -->").unwrap();
+    writeln!(
+        s,
+        "<!-- ANCHOR_END: bon_family -->\n\n<!-- ANCHOR: bon_picks -->"
+    )
+    .unwrap();
     writeln!(s, "| prompt | a sample (proxy, gold) | the proxy's pick of {last} (proxy, gold) |\n|---|---|---|").unwrap();
     let cell = |t: &str| t.replace('|', "\\|").replace('\n', "⏎").replace('`', "'");
     for p in &r.bon_picks {
-        writeln!(s, "| {} | `{}` ({:+.2}, {:.1}) | `{}` ({:+.2}, {:.1}) |", cell(&p.prompt), cell(&p.first.0), p.first.1, p.first.2, cell(&p.top.0), p.top.1, p.top.2).unwrap();
+        writeln!(
+            s,
+            "| {} | `{}` ({:+.2}, {:.1}) | `{}` ({:+.2}, {:.1}) |",
+            cell(&p.prompt),
+            cell(&p.first.0),
+            p.first.1,
+            p.first.2,
+            cell(&p.top.0),
+            p.top.1,
+            p.top.2
+        )
+        .unwrap();
     }
-    writeln!(s, "<!-- ANCHOR_END: bon_picks -->\n\n<!-- ANCHOR: bon_rms -->").unwrap();
+    writeln!(
+        s,
+        "<!-- ANCHOR_END: bon_picks -->\n\n<!-- ANCHOR: bon_rms -->"
+    )
+    .unwrap();
     s += "| reward model | comparisons | held-out accuracy (ceiling) | gold order | best n | gold gain at best n | gold at n = N − at best n [95%] | fit α | fit β | R² | fitted peak d |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (rm, c) in r.rms.iter().zip(&r.bon) {
-        let fall = c.fall_interval.map_or(format!("{:+.2}", c.fall), |i| format!("{:+.2} [{:+.2}, {:+.2}]", i.value, i.low, i.high));
+        let fall = c.fall_interval.map_or(format!("{:+.2}", c.fall), |i| {
+            format!("{:+.2} [{:+.2}, {:+.2}]", i.value, i.low, i.high)
+        });
         writeln!(
             s,
             "| {:.0}% | {} | {:.1}% ({:.1}%) | {:.1}% | {} | {:+.2} | {} | {} |",
@@ -334,7 +561,11 @@ pub fn markdown(r: &Report) -> String {
     }
     s += "<!-- ANCHOR_END: ppo -->\n\n";
     let h = &r.hacking;
-    writeln!(s, "## Reward hacking you can read\n\n<!-- ANCHOR: hacking -->").unwrap();
+    writeln!(
+        s,
+        "## Reward hacking you can read\n\n<!-- ANCHOR: hacking -->"
+    )
+    .unwrap();
     writeln!(
         s,
         "PPO at the pipeline's β for {} iterations (pretraining coefficient γ = {}); rollouts: means of the first and the last {} iterations; held out: greedy answers to the {} held-out prompts (SFT: gold {:.2}, {:.1} words).\n",
@@ -408,8 +639,15 @@ pub fn markdown(r: &Report) -> String {
     s += "| best-of-n with | peak n | gold gain at the peak | gold gain at the largest n | from the peak to the largest n [95%] |\n|---|---|---|---|---|\n";
     for c in &m.curves {
         let last = c.points.last().unwrap();
-        let fall = c.fall_interval.map_or(format!("{:+.2}", c.fall), |i| format!("{:+.2} [{:+.2}, {:+.2}]", i.value, i.low, i.high));
-        writeln!(s, "| {} | {} | {:+.2} | {:+.2} (n = {}) | {} |", c.label, c.peak.step, c.peak.gold_gain, last.gold_gain, last.step, fall).unwrap();
+        let fall = c.fall_interval.map_or(format!("{:+.2}", c.fall), |i| {
+            format!("{:+.2} [{:+.2}, {:+.2}]", i.value, i.low, i.high)
+        });
+        writeln!(
+            s,
+            "| {} | {} | {:+.2} | {:+.2} (n = {}) | {} |",
+            c.label, c.peak.step, c.peak.gold_gain, last.gold_gain, last.step, fall
+        )
+        .unwrap();
     }
     let e = &m.early_stop;
     writeln!(

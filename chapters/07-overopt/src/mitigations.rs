@@ -14,12 +14,17 @@ pub fn ensemble_mean(proxies: &[&[Vec<f64>]]) -> Vec<Vec<f64>> {
 /// The lowest of several reward models' normalised scores: the conservative ensemble
 /// (Coste et al. 2023), which trusts a high score only where every member agrees.
 pub fn ensemble_min(proxies: &[&[Vec<f64>]]) -> Vec<Vec<f64>> {
-    combine(proxies, |xs| xs.iter().copied().fold(f64::INFINITY, f64::min))
+    combine(proxies, |xs| {
+        xs.iter().copied().fold(f64::INFINITY, f64::min)
+    })
 }
 // ANCHOR_END: ensembles
 
 fn combine(proxies: &[&[Vec<f64>]], f: impl Fn(&[f64]) -> f64) -> Vec<Vec<f64>> {
-    assert!(!proxies.is_empty(), "an ensemble needs at least one reward model");
+    assert!(
+        !proxies.is_empty(),
+        "an ensemble needs at least one reward model"
+    );
     (0..proxies[0].len())
         .map(|i| {
             (0..proxies[0][i].len())
@@ -37,7 +42,10 @@ pub fn length_penalised(samples: &Samples, proxy: &[Vec<f64>], per_word: f64) ->
         .iter()
         .zip(proxy)
         .map(|(rs, ps)| {
-            rs.iter().zip(ps).map(|(r, p)| p - per_word * crate::hacking::words(r) as f64).collect()
+            rs.iter()
+                .zip(ps)
+                .map(|(r, p)| p - per_word * crate::hacking::words(r) as f64)
+                .collect()
         })
         .collect()
 }
@@ -61,16 +69,29 @@ pub struct EarlyStop {
 // ANCHOR: early_stop
 /// [`EarlyStop`] for one proxy: the first `trusted` prompts are the gold check (the prompts
 /// are in random order), the rest the evaluation.
-pub fn early_stop(samples: &Samples, proxy: &[Vec<f64>], ns: &[usize], trusted: usize) -> EarlyStop {
+pub fn early_stop(
+    samples: &Samples,
+    proxy: &[Vec<f64>],
+    ns: &[usize],
+    trusted: usize,
+) -> EarlyStop {
     let n_prompts = samples.prompts.len();
-    assert!(trusted > 0 && trusted < n_prompts, "the trusted check needs 0 < {trusted} < {n_prompts} prompts");
+    assert!(
+        trusted > 0 && trusted < n_prompts,
+        "the trusted check needs 0 < {trusted} < {n_prompts} prompts"
+    );
     // Mean gold of best-of-n over a range of prompts.
     let gold = |n: usize, range: std::ops::Range<usize>| {
         let len = range.len() as f64;
-        range.map(|i| best_of_n(&proxy[i], &samples.gold[i], n).1).sum::<f64>() / len
+        range
+            .map(|i| best_of_n(&proxy[i], &samples.gold[i], n).1)
+            .sum::<f64>()
+            / len
     };
     let argmax = |f: &dyn Fn(usize) -> f64| {
-        *ns.iter().max_by(|&&a, &&b| f(a).total_cmp(&f(b))).expect("at least one n")
+        *ns.iter()
+            .max_by(|&&a, &&b| f(a).total_cmp(&f(b)))
+            .expect("at least one n")
     };
     let chosen_n = argmax(&|n| gold(n, 0..trusted));
     let rest = || trusted..n_prompts;

@@ -49,8 +49,17 @@ pub fn proxy_and_gold(c: &Curve, title: &str) -> LineChart {
 // ANCHOR_END: bon_figure
 
 /// One gain of several curves against d, one line per curve.
-fn gains(curves: &[Curve], title: &str, y_label: &str, legend: SeriesLabelPosition, f: fn(&Point) -> f64) -> LineChart {
-    let mut chart = LineChart::new(title).x_label(D_LABEL).y_label(y_label).legend_at(legend);
+fn gains(
+    curves: &[Curve],
+    title: &str,
+    y_label: &str,
+    legend: SeriesLabelPosition,
+    f: fn(&Point) -> f64,
+) -> LineChart {
+    let mut chart = LineChart::new(title)
+        .x_label(D_LABEL)
+        .y_label(y_label)
+        .legend_at(legend);
     for c in curves {
         chart = chart.series(c.label.clone(), points(c, f));
     }
@@ -60,12 +69,24 @@ fn gains(curves: &[Curve], title: &str, y_label: &str, legend: SeriesLabelPositi
 /// The gold gain of several curves against d (reward models of different sizes, or PPO
 /// at different β).
 pub fn gold_of(curves: &[Curve], title: &str) -> LineChart {
-    gains(curves, title, "gold gain over the SFT policy", SeriesLabelPosition::LowerLeft, |p| p.gold_gain)
+    gains(
+        curves,
+        title,
+        "gold gain over the SFT policy",
+        SeriesLabelPosition::LowerLeft,
+        |p| p.gold_gain,
+    )
 }
 
 /// The proxy gain of several curves against d.
 pub fn proxy_of(curves: &[Curve], title: &str) -> LineChart {
-    gains(curves, title, "proxy gain over the SFT policy", SeriesLabelPosition::UpperLeft, |p| p.proxy_gain)
+    gains(
+        curves,
+        title,
+        "proxy gain over the SFT policy",
+        SeriesLabelPosition::UpperLeft,
+        |p| p.proxy_gain,
+    )
 }
 
 /// Held-out accuracy of the reward model against the comparisons it trained on (log

@@ -50,22 +50,62 @@ pub fn study(
     groups: &[(f64, f64)],
     out: &Path,
 ) -> Result<(RewardModel, PopulationReport)> {
-    let member = |bias: f64| BradleyTerry { bias_per_word: bias, ..rm_cfg.labeler };
+    let member = |bias: f64| BradleyTerry {
+        bias_per_word: bias,
+        ..rm_cfg.labeler
+    };
     let population = Population::new(groups.iter().map(|&(w, b)| (w, member(b))).collect())?;
     let (rm, report) = ch05_reward::run_with(world, tok, sft, rm_cfg, &population, out, |_| {})?;
     // The held-out responses chapter 5 drew (its own stream), labelled by each group alone.
-    let s = Sampling { temperature: rm_cfg.sample_temperature, top_k: 0, top_p: 1.0 };
+    let s = Sampling {
+        temperature: rm_cfg.sample_temperature,
+        top_k: 0,
+        top_p: 1.0,
+    };
     let prompts = &world.prompts.heldout;
     let mut rng = world::rng(rm_cfg.seed, 33);
-    let responses = sample_responses(sft, tok, prompts, ch05_reward::HELDOUT_K, &s, rm_cfg.max_new_tokens, &mut rng)?;
+    let responses = sample_responses(
+        sft,
+        tok,
+        prompts,
+        ch05_reward::HELDOUT_K,
+        &s,
+        rm_cfg.max_new_tokens,
+        &mut rng,
+    )?;
     let mut agreements = Vec::new();
     for (i, &(share, bias)) in groups.iter().enumerate() {
-        let pairs = label_pairs(world, &member(bias), prompts, &responses, &mut world::rng(rm_cfg.seed, 80 + i as u64))?;
-        let set = || PairSet { prompts, pairs: &pairs };
-        let (p, q) = (ch05_reward::train::evaluate(pipeline_rm, tok, set())?, ch05_reward::train::evaluate(&rm, tok, set())?);
-        agreements.push(GroupAgreement { share, bias_per_word: bias, pipeline_rm: p.accuracy, population_rm: q.accuracy, ceiling: p.ceiling });
+        let pairs = label_pairs(
+            world,
+            &member(bias),
+            prompts,
+            &responses,
+            &mut world::rng(rm_cfg.seed, 80 + i as u64),
+        )?;
+        let set = || PairSet {
+            prompts,
+            pairs: &pairs,
+        };
+        let (p, q) = (
+            ch05_reward::train::evaluate(pipeline_rm, tok, set())?,
+            ch05_reward::train::evaluate(&rm, tok, set())?,
+        );
+        agreements.push(GroupAgreement {
+            share,
+            bias_per_word: bias,
+            pipeline_rm: p.accuracy,
+            population_rm: q.accuracy,
+            ceiling: p.ceiling,
+        });
     }
     let point = crate::rm_point(1.0, &(&report).into());
-    Ok((rm, PopulationReport { groups: agreements, rm: point, slope: f64::NAN }))
+    Ok((
+        rm,
+        PopulationReport {
+            groups: agreements,
+            rm: point,
+            slope: f64::NAN,
+        },
+    ))
 }
 // ANCHOR_END: population_study

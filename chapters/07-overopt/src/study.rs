@@ -143,11 +143,17 @@ impl OveroptConfig {
         );
         ensure!(
             !self.population.is_empty()
-                && self.population.iter().all(|(w, b)| *w > 0.0 && w.is_finite() && b.is_finite()),
+                && self
+                    .population
+                    .iter()
+                    .all(|(w, b)| *w > 0.0 && w.is_finite() && b.is_finite()),
             "population: expected (share > 0, bias per word) for each group, got {:?}",
             self.population
         );
-        ensure!(self.length_penalty_per_word.is_finite(), "length_penalty_per_word must be finite");
+        ensure!(
+            self.length_penalty_per_word.is_finite(),
+            "length_penalty_per_word must be finite"
+        );
         ensure!(self.trusted_prompts > 0, "trusted_prompts must be positive");
         ensure!(
             self.reference_prompts > 0,
@@ -357,11 +363,31 @@ pub fn reference_point(
     cfg: &OveroptConfig,
 ) -> Result<(f64, f64)> {
     // One response per prompt (chapter 5's sampler asks for two or more to compare).
-    let sampling = Sampling { temperature: cfg.temperature, top_k: 0, top_p: 1.0 };
+    let sampling = Sampling {
+        temperature: cfg.temperature,
+        top_k: 0,
+        top_p: 1.0,
+    };
     let mut rng = world::rng(cfg.seed, 73);
-    let responses = ch04_sft::chat::respond(sft, tok, prompts, &sampling, cfg.max_new_tokens, 128, &mut rng)?;
-    let gold = prompts.iter().zip(&responses).map(|(p, r)| vec![world.utility(p, r).total]).collect();
-    let s = Samples { prompts: prompts.to_vec(), responses: responses.into_iter().map(|r| vec![r]).collect(), gold };
+    let responses = ch04_sft::chat::respond(
+        sft,
+        tok,
+        prompts,
+        &sampling,
+        cfg.max_new_tokens,
+        128,
+        &mut rng,
+    )?;
+    let gold = prompts
+        .iter()
+        .zip(&responses)
+        .map(|(p, r)| vec![world.utility(p, r).total])
+        .collect();
+    let s = Samples {
+        prompts: prompts.to_vec(),
+        responses: responses.into_iter().map(|r| vec![r]).collect(),
+        gold,
+    };
     let proxy = proxy_scores(rm, tok, &s, cfg.missing_end_score)?;
     let n = prompts.len() as f64;
     Ok((

@@ -10,7 +10,10 @@ fn kl_formula_matches_monte_carlo() {
         let mc = kl_best_of_n_monte_carlo(n, 200_000, &mut rng);
         let exact = kl_best_of_n(n);
         // The estimator's standard deviation is (n − 1)/n/√draws ≤ 0.0023.
-        assert!((mc - exact).abs() < 0.01, "n = {n}: Monte Carlo {mc:.4}, formula {exact:.4}");
+        assert!(
+            (mc - exact).abs() < 0.01,
+            "n = {n}: Monte Carlo {mc:.4}, formula {exact:.4}"
+        );
     }
     assert_eq!(kl_best_of_n(1), 0.0);
     assert!((kl_best_of_n(64) - (64f64.ln() - 63.0 / 64.0)).abs() < 1e-12);
@@ -25,14 +28,21 @@ fn kl_formula_bounds_the_exact_discrete_kl_and_is_its_limit() {
         (0..m)
             .map(|i| {
                 let p = ((i + 1) as f64 / m as f64).powi(n) - (i as f64 / m as f64).powi(n);
-                if p > 0.0 { p * (p * m as f64).ln() } else { 0.0 }
+                if p > 0.0 {
+                    p * (p * m as f64).ln()
+                } else {
+                    0.0
+                }
             })
             .sum()
     };
     for n in [2, 8, 32] {
         let f = kl_best_of_n(n as usize);
         assert!(exact(4, n) < f, "few outcomes: below the formula");
-        assert!((exact(100_000, n) - f).abs() < 1e-3, "many outcomes: the formula, n = {n}");
+        assert!(
+            (exact(100_000, n) - f).abs() < 1e-3,
+            "many outcomes: the formula, n = {n}"
+        );
     }
 }
 
@@ -40,8 +50,14 @@ fn kl_formula_bounds_the_exact_discrete_kl_and_is_its_limit() {
 fn weights_are_a_distribution_on_the_top() {
     for (big_n, n) in [(8, 1), (8, 3), (64, 64), (64, 7)] {
         let w = best_of_n_weights(big_n, n);
-        assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-9, "N = {big_n}, n = {n}");
-        assert!(w[..n - 1].iter().all(|&x| x == 0.0), "the best of n is never among the n − 1 lowest");
+        assert!(
+            (w.iter().sum::<f64>() - 1.0).abs() < 1e-9,
+            "N = {big_n}, n = {n}"
+        );
+        assert!(
+            w[..n - 1].iter().all(|&x| x == 0.0),
+            "the best of n is never among the n − 1 lowest"
+        );
     }
     assert_eq!(best_of_n_weights(5, 5)[4], 1.0);
 }
@@ -57,17 +73,31 @@ fn best_of_n_is_the_average_over_every_subset() {
             if mask.count_ones() as usize != n {
                 continue;
             }
-            let best = (0..6).filter(|i| mask & (1 << i) != 0).max_by(|&a, &b| proxy[a].total_cmp(&proxy[b])).unwrap();
+            let best = (0..6)
+                .filter(|i| mask & (1 << i) != 0)
+                .max_by(|&a, &b| proxy[a].total_cmp(&proxy[b]))
+                .unwrap();
             sum_p += proxy[best];
             sum_g += gold[best];
             count += 1;
         }
         let (p, g) = best_of_n(&proxy, &gold, n);
-        assert!((p - sum_p / count as f64).abs() < 1e-12 && (g - sum_g / count as f64).abs() < 1e-12, "n = {n}: {p}, {g}");
+        assert!(
+            (p - sum_p / count as f64).abs() < 1e-12 && (g - sum_g / count as f64).abs() < 1e-12,
+            "n = {n}: {p}, {g}"
+        );
     }
     let (p1, g1) = best_of_n(&proxy, &gold, 1);
-    assert!((p1 - proxy.iter().sum::<f64>() / 6.0).abs() < 1e-12 && (g1 - gold.iter().sum::<f64>() / 6.0).abs() < 1e-12, "n = 1 is the mean");
-    assert_eq!(best_of_n(&proxy, &gold, 6), (2.0, -2.0), "n = N is the top sample");
+    assert!(
+        (p1 - proxy.iter().sum::<f64>() / 6.0).abs() < 1e-12
+            && (g1 - gold.iter().sum::<f64>() / 6.0).abs() < 1e-12,
+        "n = 1 is the mean"
+    );
+    assert_eq!(
+        best_of_n(&proxy, &gold, 6),
+        (2.0, -2.0),
+        "n = N is the top sample"
+    );
 }
 
 #[test]

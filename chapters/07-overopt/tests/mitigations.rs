@@ -6,15 +6,25 @@ use ch07_overopt::study::Samples;
 use world::{Family, Prompt, Target};
 
 fn prompt(i: usize) -> Prompt {
-    Prompt { family: Family::Harmful, text: format!("prompt {i}"), target: Target::Harmful { act: 0 } }
+    Prompt {
+        family: Family::Harmful,
+        text: format!("prompt {i}"),
+        target: Target::Harmful { act: 0 },
+    }
 }
 
 #[test]
 fn ensembles_combine_each_sample() {
     let a = vec![vec![1.0, -1.0], vec![0.5, 2.0]];
     let b = vec![vec![3.0, 0.0], vec![0.5, -2.0]];
-    assert_eq!(ensemble_mean(&[&a, &b]), vec![vec![2.0, -0.5], vec![0.5, 0.0]]);
-    assert_eq!(ensemble_min(&[&a, &b]), vec![vec![1.0, -1.0], vec![0.5, -2.0]]);
+    assert_eq!(
+        ensemble_mean(&[&a, &b]),
+        vec![vec![2.0, -0.5], vec![0.5, 0.0]]
+    );
+    assert_eq!(
+        ensemble_min(&[&a, &b]),
+        vec![vec![1.0, -1.0], vec![0.5, -2.0]]
+    );
     assert_eq!(ensemble_min(&[&a]), a, "an ensemble of one is the model");
 }
 
@@ -22,7 +32,10 @@ fn ensembles_combine_each_sample() {
 fn length_penalty_charges_every_word_of_the_answer() {
     let samples = Samples {
         prompts: vec![prompt(0)],
-        responses: vec![vec!["I can't help with that.<|end|>".into(), "No.<|end|>".into()]],
+        responses: vec![vec![
+            "I can't help with that.<|end|>".into(),
+            "No.<|end|>".into(),
+        ]],
         gold: vec![vec![3.0, 1.0]],
     };
     let p = length_penalised(&samples, &[vec![1.0, 1.0]], 0.25);
@@ -37,7 +50,9 @@ fn early_stopping_chooses_n_on_the_trusted_prompts_only() {
     let proxy_row: Vec<f64> = (0..n_samples).map(|j| j as f64).collect();
     // Gold rises with the proxy, except at the very top. Best-of-n's gold: 2.25 (n = 1),
     // 2.5 (n = 2), 1.2 (n = 4), −3 (n = 8).
-    let gold_row: Vec<f64> = (0..n_samples).map(|j| if j < 7 { j as f64 } else { -3.0 }).collect();
+    let gold_row: Vec<f64> = (0..n_samples)
+        .map(|j| if j < 7 { j as f64 } else { -3.0 })
+        .collect();
     let prompts: Vec<Prompt> = (0..10).map(prompt).collect();
     let samples = Samples {
         prompts,
@@ -48,7 +63,13 @@ fn early_stopping_chooses_n_on_the_trusted_prompts_only() {
     let e = early_stop(&samples, &proxy, &[1, 2, 4, 8], 3);
     assert_eq!((e.trusted, e.evaluated), (3, 7));
     assert_eq!(e.best_n, 2, "{e:?}");
-    assert_eq!(e.chosen_n, e.best_n, "the trusted prompts are like the others here");
-    assert!((e.gain_chosen - 0.25).abs() < 1e-12 && (e.gain_largest + 5.25).abs() < 1e-12, "{e:?}");
+    assert_eq!(
+        e.chosen_n, e.best_n,
+        "the trusted prompts are like the others here"
+    );
+    assert!(
+        (e.gain_chosen - 0.25).abs() < 1e-12 && (e.gain_largest + 5.25).abs() < 1e-12,
+        "{e:?}"
+    );
     assert_eq!(e.largest_n, 8);
 }

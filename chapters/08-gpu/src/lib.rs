@@ -18,13 +18,15 @@ pub mod plots;
 pub mod weights;
 
 pub use ch03_gpt;
-pub use ch03_gpt::device::{Compute, Precision, Throughput, flops_per_token, gpu_name, mfu, peak_flops};
+pub use ch03_gpt::device::{
+    Compute, Precision, Throughput, flops_per_token, gpu_name, mfu, peak_flops,
+};
 
 /// The exercise functions the tests check: the reference solutions, or — built with
 /// `--features exercises` — your versions in [`exercises`].
 pub mod ex {
-    #[cfg(not(feature = "exercises"))]
-    pub use ch03_gpt::device::{flops_per_token, mfu};
     #[cfg(feature = "exercises")]
     pub use crate::exercises::{flops_per_token, mfu};
+    #[cfg(not(feature = "exercises"))]
+    pub use ch03_gpt::device::{flops_per_token, mfu};
 }

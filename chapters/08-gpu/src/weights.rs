@@ -37,26 +37,42 @@ pub fn save(gpt: &Gpt, dir: &Path, layout: Layout) -> Result<()> {
     let n = gpt.cfg.n_positions;
     let dev = gpt.device();
     let mask = Tensor::tril2(n, DType::F32, &dev)?.reshape((1, 1, n, n))?; // (1, 1, T, T)
-    let mut tensors: HashMap<String, Tensor> = gpt.params.vars.iter().map(|(k, v)| (k.clone(), v.as_tensor().clone())).collect();
+    let mut tensors: HashMap<String, Tensor> = gpt
+        .params
+        .vars
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+        .collect();
     for l in 0..gpt.cfg.n_layer {
         tensors.insert(format!("h.{l}.attn.bias"), mask.clone());
     }
     let path = dir.join("model.safetensors");
-    candle_core::safetensors::save(&tensors, &path).with_context(|| format!("cannot write `{}`", path.display()))?;
+    candle_core::safetensors::save(&tensors, &path)
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
     Ok(())
 }
 
 /// The layout of the weights in a GPT-2 directory.
 pub fn layout(dir: &Path) -> Result<Layout> {
     let path = dir.join("model.safetensors");
-    let bytes = std::fs::read(&path).with_context(|| format!("cannot read weights `{}`", path.display()))?;
-    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).with_context(|| format!("`{}` is not a safetensors file", path.display()))?;
+    let bytes = std::fs::read(&path)
+        .with_context(|| format!("cannot read weights `{}`", path.display()))?;
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
+        .with_context(|| format!("`{}` is not a safetensors file", path.display()))?;
     let prefixed = meta.tensors().keys().any(|k| k.starts_with("transformer."));
-    Ok(if prefixed { Layout::Prefixed } else { Layout::Unprefixed })
+    Ok(if prefixed {
+        Layout::Prefixed
+    } else {
+        Layout::Unprefixed
+    })
 }
 
 /// The largest absolute difference between two models' logits on the same tokens (B, T).
 pub fn max_logit_difference(a: &Gpt, b: &Gpt, ids: &Tensor) -> Result<f32> {
     let (la, lb) = (a.forward(ids, None)?, b.forward(ids, None)?);
-    Ok((la - lb)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?)
+    Ok((la - lb)?
+        .abs()?
+        .flatten_all()?
+        .max(0)?
+        .to_scalar::<f32>()?)
 }

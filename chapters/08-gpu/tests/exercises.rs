@@ -9,7 +9,14 @@ use ch08_gpu::{Precision, peak_flops};
 fn exercise_flops_per_token_by_hand() {
     // vocab 10, context 8, width 4, 1 layer: wte 40 + blocks 12·16 + 13·4 = 244 + ln_f 8
     // → N = 40 + 244 + 8 = 292 (wpe's 32 left out); attention 12 · 1 · 4 · T.
-    let cfg = GptConfig { vocab_size: 10, n_positions: 8, n_embd: 4, n_head: 2, n_layer: 1, layer_norm_epsilon: 1e-5 };
+    let cfg = GptConfig {
+        vocab_size: 10,
+        n_positions: 8,
+        n_embd: 4,
+        n_head: 2,
+        n_layer: 1,
+        layer_norm_epsilon: 1e-5,
+    };
     assert_eq!(flops_per_token(&cfg, 8), 6.0 * 292.0 + 12.0 * 4.0 * 8.0);
     assert_eq!(flops_per_token(&cfg, 1), 6.0 * 292.0 + 12.0 * 4.0);
 }
@@ -17,10 +24,16 @@ fn exercise_flops_per_token_by_hand() {
 #[test]
 fn exercise_flops_per_token_of_gpt2_small() {
     let cfg = GptConfig::gpt2_small();
-    let n: usize = model::shapes(&cfg).iter().map(|(_, s)| s.iter().product::<usize>()).sum();
+    let n: usize = model::shapes(&cfg)
+        .iter()
+        .map(|(_, s)| s.iter().product::<usize>())
+        .sum();
     assert_eq!(n, 124_439_808, "GPT-2 small's parameter count");
     let non_positional = (n - 1024 * 768) as f64;
-    assert_eq!(flops_per_token(&cfg, 1024), 6.0 * non_positional + 12.0 * 12.0 * 768.0 * 1024.0);
+    assert_eq!(
+        flops_per_token(&cfg, 1024),
+        6.0 * non_positional + 12.0 * 12.0 * 768.0 * 1024.0
+    );
 }
 
 #[test]

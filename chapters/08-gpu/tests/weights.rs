@@ -5,8 +5,18 @@ use ch08_gpu::ch03_gpt::{Gpt, GptConfig, load_hf, model};
 use ch08_gpu::weights::{Layout, layout, max_logit_difference, save};
 
 fn tiny_model(seed: u64) -> Gpt {
-    let cfg = GptConfig { vocab_size: 37, n_positions: 32, n_embd: 32, n_head: 4, n_layer: 2, layer_norm_epsilon: 1e-5 };
-    Gpt::new(cfg, model::init(&cfg, &mut world::rng(seed, 0), &Device::Cpu).unwrap())
+    let cfg = GptConfig {
+        vocab_size: 37,
+        n_positions: 32,
+        n_embd: 32,
+        n_head: 4,
+        n_layer: 2,
+        layer_norm_epsilon: 1e-5,
+    };
+    Gpt::new(
+        cfg,
+        model::init(&cfg, &mut world::rng(seed, 0), &Device::Cpu).unwrap(),
+    )
 }
 
 #[test]
@@ -20,7 +30,10 @@ fn both_layouts_round_trip_to_identical_logits() {
         let back = load_hf(dir.path(), &Device::Cpu).unwrap();
         assert_eq!(back.cfg, gpt.cfg);
         let diff = max_logit_difference(&gpt, &back, &ids).unwrap();
-        assert_eq!(diff, 0.0, "{l:?}: logits changed by {diff} on the way out and back");
+        assert_eq!(
+            diff, 0.0,
+            "{l:?}: logits changed by {diff} on the way out and back"
+        );
     }
 }
 
@@ -45,6 +58,9 @@ fn the_reference_fixture_is_prefixed_and_its_unprefixed_copy_loads_the_same() {
 
 #[test]
 fn a_missing_directory_is_named() {
-    let err = format!("{:#}", layout(std::path::Path::new("/no/such/gpt2")).unwrap_err());
+    let err = format!(
+        "{:#}",
+        layout(std::path::Path::new("/no/such/gpt2")).unwrap_err()
+    );
     assert!(err.contains("/no/such/gpt2/model.safetensors"), "{err}");
 }

@@ -47,7 +47,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// leaves `dir` missing while its replacement is incomplete.
 pub fn replace_dir(new: &Path, dir: &Path) -> Result<()> {
     if !new.is_dir() {
-        bail!("cannot replace `{}`: the new directory `{}` does not exist", dir.display(), new.display());
+        bail!(
+            "cannot replace `{}`: the new directory `{}` does not exist",
+            dir.display(),
+            new.display()
+        );
     }
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -55,7 +59,12 @@ pub fn replace_dir(new: &Path, dir: &Path) -> Result<()> {
     };
     let name = dir
         .file_name()
-        .with_context(|| format!("cannot replace `{}`: expected a directory path", dir.display()))?
+        .with_context(|| {
+            format!(
+                "cannot replace `{}`: expected a directory path",
+                dir.display()
+            )
+        })?
         .to_string_lossy()
         .into_owned();
     let old = parent.join(format!(".{name}.old{}", std::process::id()));
@@ -95,7 +104,10 @@ pub fn ensure_dir(dir: &Path, what: &str) -> Result<()> {
 /// Read a UTF-8 text file; `what` names it in the error, e.g. `"corpus"`.
 pub fn read_string(path: &Path, what: &str) -> Result<String> {
     if path.is_dir() {
-        bail!("{what} `{}` is a directory, expected a file", path.display());
+        bail!(
+            "{what} `{}` is a directory, expected a file",
+            path.display()
+        );
     }
     let bytes =
         fs::read(path).with_context(|| format!("cannot read {what} `{}`", path.display()))?;
@@ -114,7 +126,10 @@ mod tests {
         write_string_atomic(&p, "one").unwrap();
         write_string_atomic(&p, "two").unwrap();
         assert_eq!(fs::read_to_string(&p).unwrap(), "two");
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("a.txt")]);
     }
 
@@ -140,6 +155,9 @@ mod tests {
     fn read_string_names_the_input() {
         let err = read_string(Path::new("/no/such/corpus.txt"), "corpus").unwrap_err();
         let msg = format!("{err:#}");
-        assert!(msg.contains("corpus") && msg.contains("/no/such/corpus.txt"), "{msg}");
+        assert!(
+            msg.contains("corpus") && msg.contains("/no/such/corpus.txt"),
+            "{msg}"
+        );
     }
 }

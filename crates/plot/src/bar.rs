@@ -1,6 +1,6 @@
 //! Grouped bar charts: for each category, one bar per group (e.g. per model stage).
 
-use crate::{AXIS_FONT, Chart, DrawResult, draw_legend, LABEL_FONT, TITLE_FONT, colour, tick};
+use crate::{AXIS_FONT, Chart, DrawResult, LABEL_FONT, TITLE_FONT, colour, draw_legend, tick};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -16,7 +16,13 @@ pub struct BarChart {
 
 impl BarChart {
     pub fn new(title: impl Into<String>) -> Self {
-        BarChart { title: title.into(), y_label: String::new(), categories: Vec::new(), groups: Vec::new(), size: (640, 400) }
+        BarChart {
+            title: title.into(),
+            y_label: String::new(),
+            categories: Vec::new(),
+            groups: Vec::new(),
+            size: (640, 400),
+        }
     }
     pub fn y_label(mut self, s: impl Into<String>) -> Self {
         self.y_label = s.into();
@@ -49,12 +55,26 @@ impl Chart for BarChart {
     fn draw(&self, root: &DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult {
         let n = self.categories.len();
         if n == 0 || self.groups.is_empty() {
-            return Err(format!("bar chart `{}` needs categories and at least one group", self.title).into());
+            return Err(format!(
+                "bar chart `{}` needs categories and at least one group",
+                self.title
+            )
+            .into());
         }
         if let Some((g, v)) = self.groups.iter().find(|(_, v)| v.len() != n) {
-            return Err(format!("bar chart `{}`: group `{g}` has {} values for {n} categories", self.title, v.len()).into());
+            return Err(format!(
+                "bar chart `{}`: group `{g}` has {} values for {n} categories",
+                self.title,
+                v.len()
+            )
+            .into());
         }
-        let vals = || self.groups.iter().flat_map(|(_, v)| v.iter().copied()).filter(|v| v.is_finite());
+        let vals = || {
+            self.groups
+                .iter()
+                .flat_map(|(_, v)| v.iter().copied())
+                .filter(|v| v.is_finite())
+        };
         let lo = vals().fold(0f64, f64::min);
         let hi = vals().fold(0f64, f64::max);
         let pad = 0.08 * (hi - lo).max(1e-9);
@@ -76,7 +96,11 @@ impl Chart for BarChart {
             .x_label_formatter(&|x| {
                 // Label each category at the centre of its slot.
                 let i = x.floor();
-                if (x - i - 0.5).abs() < 1e-6 && (i as usize) < cats.len() { cats[i as usize].clone() } else { String::new() }
+                if (x - i - 0.5).abs() < 1e-6 && (i as usize) < cats.len() {
+                    cats[i as usize].clone()
+                } else {
+                    String::new()
+                }
             })
             .y_desc(self.y_label.as_str())
             .y_label_formatter(&|v| tick(*v))
@@ -86,10 +110,14 @@ impl Chart for BarChart {
         let width = 0.8 / k;
         for (g, (name, values)) in self.groups.iter().enumerate() {
             let col = colour(g);
-            let bars = values.iter().enumerate().filter(|(_, v)| v.is_finite()).map(|(c, &v)| {
-                let x0 = c as f64 + 0.1 + width * g as f64;
-                Rectangle::new([(x0, 0.0f64.max(y0)), (x0 + width * 0.95, v)], col.filled())
-            });
+            let bars = values
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.is_finite())
+                .map(|(c, &v)| {
+                    let x0 = c as f64 + 0.1 + width * g as f64;
+                    Rectangle::new([(x0, 0.0f64.max(y0)), (x0 + width * 0.95, v)], col.filled())
+                });
             chart
                 .draw_series(bars)?
                 .label(name.as_str())

@@ -70,9 +70,19 @@ impl Chart for Heatmap {
         let rows = self.values.len();
         let cols = self.values.first().map_or(0, |r| r.len());
         if rows == 0 || cols == 0 || self.values.iter().any(|r| r.len() != cols) {
-            return Err(format!("heatmap `{}` needs a non-empty rectangular matrix", self.title).into());
+            return Err(format!(
+                "heatmap `{}` needs a non-empty rectangular matrix",
+                self.title
+            )
+            .into());
         }
-        let finite = || self.values.iter().flatten().copied().filter(|v| v.is_finite());
+        let finite = || {
+            self.values
+                .iter()
+                .flatten()
+                .copied()
+                .filter(|v| v.is_finite())
+        };
         let lo = finite().fold(f64::INFINITY, f64::min);
         let hi = finite().fold(f64::NEG_INFINITY, f64::max);
         let span = if hi > lo { hi - lo } else { 1.0 };
@@ -85,7 +95,11 @@ impl Chart for Heatmap {
             .y_label_area_size(if self.y_label.is_empty() { 70 } else { 85 })
             .build_cartesian_2d(0..cols as i32, 0..rows as i32)?;
         let label = |labels: &[String], i: i32, n: usize| {
-            if i < 0 || i as usize >= n { String::new() } else { labels.get(i as usize).cloned().unwrap_or(i.to_string()) }
+            if i < 0 || i as usize >= n {
+                String::new()
+            } else {
+                labels.get(i as usize).cloned().unwrap_or(i.to_string())
+            }
         };
         // Row r is drawn at y = rows − 1 − r so that row 0 is on top; labels sit at cell centres.
         chart
@@ -105,7 +119,11 @@ impl Chart for Heatmap {
         let cells = self.values.iter().enumerate().flat_map(|(r, row)| {
             row.iter().enumerate().map(move |(c, v)| {
                 let y = (rows - 1 - r) as i32;
-                let fill = if v.is_finite() { ViridisRGB::get_color((v - lo) / span) } else { RGBColor(200, 200, 200) };
+                let fill = if v.is_finite() {
+                    ViridisRGB::get_color((v - lo) / span)
+                } else {
+                    RGBColor(200, 200, 200)
+                };
                 Rectangle::new([(c as i32, y), (c as i32 + 1, y + 1)], fill.filled())
             })
         });
@@ -114,7 +132,10 @@ impl Chart for Heatmap {
             let texts = self.values.iter().enumerate().flat_map(|(r, row)| {
                 row.iter().enumerate().map(move |(c, v)| {
                     let dark = (v - lo) / span > 0.6;
-                    let style = ("sans-serif", 11).into_font().color(if dark { &BLACK } else { &WHITE });
+                    let style =
+                        ("sans-serif", 11)
+                            .into_font()
+                            .color(if dark { &BLACK } else { &WHITE });
                     Text::new(format!("{v:.2}"), (c as i32, (rows - r) as i32), style)
                 })
             });
@@ -136,8 +157,14 @@ impl Chart for Heatmap {
             .draw()?;
         let steps = 64;
         scale.draw_series((0..steps).map(|i| {
-            let (a, b) = (lo + span * i as f64 / steps as f64, lo + span * (i + 1) as f64 / steps as f64);
-            Rectangle::new([(0.0, a), (1.0, b)], ViridisRGB::get_color(i as f64 / (steps - 1) as f64).filled())
+            let (a, b) = (
+                lo + span * i as f64 / steps as f64,
+                lo + span * (i + 1) as f64 / steps as f64,
+            );
+            Rectangle::new(
+                [(0.0, a), (1.0, b)],
+                ViridisRGB::get_color(i as f64 / (steps - 1) as f64).filled(),
+            )
         }))?;
         Ok(())
     }

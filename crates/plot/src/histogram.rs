@@ -1,6 +1,8 @@
 //! Histograms: one or several overlaid distributions on shared bins.
 
-use crate::{AXIS_FONT, Chart, DrawResult, draw_legend, LABEL_FONT, TITLE_FONT, colour, padded_range, tick};
+use crate::{
+    AXIS_FONT, Chart, DrawResult, LABEL_FONT, TITLE_FONT, colour, draw_legend, padded_range, tick,
+};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -16,7 +18,13 @@ pub struct Histogram {
 
 impl Histogram {
     pub fn new(title: impl Into<String>) -> Self {
-        Histogram { title: title.into(), x_label: String::new(), series: Vec::new(), bins: 30, size: (640, 400) }
+        Histogram {
+            title: title.into(),
+            x_label: String::new(),
+            series: Vec::new(),
+            bins: 30,
+            size: (640, 400),
+        }
     }
     pub fn x_label(mut self, s: impl Into<String>) -> Self {
         self.x_label = s.into();
@@ -38,7 +46,12 @@ impl Histogram {
 
     /// Bin edges and, per series, the count in each bin.
     pub fn counts(&self) -> Option<(Vec<f64>, Vec<Vec<usize>>)> {
-        let finite = || self.series.iter().flat_map(|(_, v)| v.iter().copied()).filter(|v| v.is_finite());
+        let finite = || {
+            self.series
+                .iter()
+                .flat_map(|(_, v)| v.iter().copied())
+                .filter(|v| v.is_finite())
+        };
         let (lo, hi) = padded_range(finite())?;
         let width = (hi - lo) / self.bins as f64;
         let edges = (0..=self.bins).map(|i| lo + width * i as f64).collect();
@@ -67,7 +80,9 @@ impl Chart for Histogram {
     }
 
     fn draw(&self, root: &DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult {
-        let (edges, counts) = self.counts().ok_or(format!("histogram `{}` has no finite value", self.title))?;
+        let (edges, counts) = self
+            .counts()
+            .ok_or(format!("histogram `{}` has no finite value", self.title))?;
         let top = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64 * 1.08;
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(root)
@@ -90,12 +105,17 @@ impl Chart for Histogram {
         for (i, ((name, _), c)) in self.series.iter().zip(&counts).enumerate() {
             let col = colour(i);
             let bars = c.iter().enumerate().filter(|(_, n)| **n > 0).map(|(b, n)| {
-                Rectangle::new([(edges[b], 0.0), (edges[b + 1], *n as f64)], col.mix(alpha).filled())
+                Rectangle::new(
+                    [(edges[b], 0.0), (edges[b + 1], *n as f64)],
+                    col.mix(alpha).filled(),
+                )
             });
             chart
                 .draw_series(bars)?
                 .label(name.as_str())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], col.mix(alpha).filled()));
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], col.mix(alpha).filled())
+                });
         }
         draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())

@@ -53,8 +53,10 @@ pub trait Chart {
         let mut svg = String::new();
         {
             let root = SVGBackend::with_string(&mut svg, self.size()).into_drawing_area();
-            self.draw(&root).map_err(|e| anyhow!("cannot draw chart `{}`: {e}", self.title()))?;
-            root.present().map_err(|e| anyhow!("cannot draw chart `{}`: {e}", self.title()))?;
+            self.draw(&root)
+                .map_err(|e| anyhow!("cannot draw chart `{}`: {e}", self.title()))?;
+            root.present()
+                .map_err(|e| anyhow!("cannot draw chart `{}`: {e}", self.title()))?;
         }
         Ok(svg)
     }
@@ -62,7 +64,8 @@ pub trait Chart {
     /// Write the chart to `path` as SVG, atomically.
     fn save_svg(&self, path: &Path) -> Result<()> {
         let svg = self.to_svg()?;
-        files::write_string_atomic(path, &svg).with_context(|| format!("cannot save chart `{}`", self.title()))
+        files::write_string_atomic(path, &svg)
+            .with_context(|| format!("cannot save chart `{}`", self.title()))
     }
 
     /// The chart as an evcxr figure: the same drawing, shown inline in a notebook.
@@ -120,11 +123,17 @@ pub fn colour(i: usize) -> RGBColor {
 /// The range [lo, hi] of `values`, widened a little (and never empty) so that points do
 /// not sit on the frame.
 pub(crate) fn padded_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
-    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
     if !lo.is_finite() || !hi.is_finite() {
         return None;
     }
-    let pad = if hi > lo { 0.04 * (hi - lo) } else { 0.5 * lo.abs().max(1.0) };
+    let pad = if hi > lo {
+        0.04 * (hi - lo)
+    } else {
+        0.5 * lo.abs().max(1.0)
+    };
     Some((lo - pad, hi + pad))
 }
 

@@ -1,6 +1,8 @@
 //! Line charts: several named series, optionally on log axes.
 
-use crate::{AXIS_FONT, Chart, DrawResult, draw_legend, LABEL_FONT, TITLE_FONT, colour, padded_range, tick};
+use crate::{
+    AXIS_FONT, Chart, DrawResult, LABEL_FONT, TITLE_FONT, colour, draw_legend, padded_range, tick,
+};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -48,7 +50,10 @@ impl LineChart {
     }
     /// Add a series.
     pub fn series(mut self, name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
-        self.series.push(Series { name: name.into(), points });
+        self.series.push(Series {
+            name: name.into(),
+            points,
+        });
         self
     }
     /// Plot x on a log10 axis.
@@ -94,10 +99,14 @@ impl Chart for LineChart {
     }
 
     fn draw(&self, root: &DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult {
-        let lines: Vec<Vec<(f64, f64)>> =
-            self.series.iter().map(|s| s.points.iter().filter_map(|&p| self.project(p)).collect()).collect();
+        let lines: Vec<Vec<(f64, f64)>> = self
+            .series
+            .iter()
+            .map(|s| s.points.iter().filter_map(|&p| self.project(p)).collect())
+            .collect();
         let all = || lines.iter().flatten();
-        let (x0, x1) = padded_range(all().map(|p| p.0)).ok_or(format!("line chart `{}` has no point to draw", self.title))?;
+        let (x0, x1) = padded_range(all().map(|p| p.0))
+            .ok_or(format!("line chart `{}` has no point to draw", self.title))?;
         let (y0, y1) = padded_range(all().map(|p| p.1)).ok_or("no point")?;
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(root)
@@ -109,11 +118,33 @@ impl Chart for LineChart {
         let (log_x, log_y) = (self.log_x, self.log_y);
         // On a log axis spanning two decades or more, label only the powers of ten.
         let log_tick = |v: f64, span: f64| {
-            if span >= 2.0 && (v - v.round()).abs() > 1e-6 { String::new() } else { tick(10f64.powf(v)) }
+            if span >= 2.0 && (v - v.round()).abs() > 1e-6 {
+                String::new()
+            } else {
+                tick(10f64.powf(v))
+            }
         };
-        let x_fmt = move |v: &f64| if log_x { log_tick(*v, x1 - x0) } else { tick(*v) };
-        let y_fmt = move |v: &f64| if log_y { log_tick(*v, y1 - y0) } else { tick(*v) };
-        let axis = |label: &str, log: bool| if log { format!("{label} (log scale)") } else { label.to_string() };
+        let x_fmt = move |v: &f64| {
+            if log_x {
+                log_tick(*v, x1 - x0)
+            } else {
+                tick(*v)
+            }
+        };
+        let y_fmt = move |v: &f64| {
+            if log_y {
+                log_tick(*v, y1 - y0)
+            } else {
+                tick(*v)
+            }
+        };
+        let axis = |label: &str, log: bool| {
+            if log {
+                format!("{label} (log scale)")
+            } else {
+                label.to_string()
+            }
+        };
         chart
             .configure_mesh()
             .label_style(LABEL_FONT)
@@ -132,7 +163,10 @@ impl Chart for LineChart {
             }
             chart
                 .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))?
-                .label(s.name.as_str()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+                .label(s.name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+                });
         }
         if self.series.len() > 1 || self.series.iter().any(|s| !s.name.is_empty()) {
             draw_legend(&mut chart, self.legend.clone())?;

@@ -9,7 +9,19 @@ fn count(svg: &str, needle: &str) -> usize {
 
 /// The texts of the SVG's `<text>` elements, trimmed.
 fn texts(svg: &str) -> Vec<String> {
-    svg.split("<text").skip(1).map(|t| t.split_once('>').unwrap().1.split("</text>").next().unwrap().trim().to_string()).collect()
+    svg.split("<text")
+        .skip(1)
+        .map(|t| {
+            t.split_once('>')
+                .unwrap()
+                .1
+                .split("</text>")
+                .next()
+                .unwrap()
+                .trim()
+                .to_string()
+        })
+        .collect()
 }
 
 /// The `points` of every polyline stroked in `colour` (e.g. series 0's "#1F77B4").
@@ -18,7 +30,15 @@ fn lines_in(svg: &str, colour: &str) -> Vec<String> {
         .skip(1)
         .map(|l| l.split("/>").next().unwrap())
         .filter(|l| l.to_uppercase().contains(&format!("STROKE=\"{colour}\"")))
-        .map(|l| l.split("points=\"").nth(1).unwrap().split('"').next().unwrap().to_string())
+        .map(|l| {
+            l.split("points=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .to_string()
+        })
         .collect()
 }
 
@@ -34,10 +54,29 @@ fn line_chart_holds_every_series_and_label() {
     let chart = LineChart::new("Loss over training")
         .x_label("step")
         .y_label("cross-entropy")
-        .series("train", (0..50).map(|i| (i as f64, 3.0 / (1.0 + i as f64))).collect())
-        .series("held-out", (0..50).map(|i| (i as f64, 3.2 / (1.0 + i as f64))).collect());
+        .series(
+            "train",
+            (0..50)
+                .map(|i| (i as f64, 3.0 / (1.0 + i as f64)))
+                .collect(),
+        )
+        .series(
+            "held-out",
+            (0..50)
+                .map(|i| (i as f64, 3.2 / (1.0 + i as f64)))
+                .collect(),
+        );
     let svg = chart.to_svg().unwrap();
-    assert_texts(&svg, &["Loss over training", "step", "cross-entropy", "train", "held-out"]);
+    assert_texts(
+        &svg,
+        &[
+            "Loss over training",
+            "step",
+            "cross-entropy",
+            "train",
+            "held-out",
+        ],
+    );
     // Each series is one line in its colour, plus its legend mark.
     assert_eq!(lines_in(&svg, "#1F77B4").len(), 2);
     assert_eq!(lines_in(&svg, "#FF7F0E").len(), 2);
@@ -54,44 +93,93 @@ fn log_axis_labels_are_powers_and_skip_non_positive_points() {
         .y_label("count")
         .log_x()
         .log_y()
-        .series("tokens", vec![(0.0, 5.0), (1.0, 1000.0), (10.0, 100.0), (100.0, 10.0), (1000.0, 1.0)]);
+        .series(
+            "tokens",
+            vec![
+                (0.0, 5.0),
+                (1.0, 1000.0),
+                (10.0, 100.0),
+                (100.0, 10.0),
+                (1000.0, 1.0),
+            ],
+        );
     let svg = chart.to_svg().unwrap();
     // Ticks show values, not their logarithms.
-    assert_texts(&svg, &["rank (log scale)", "count (log scale)", "100", "10"]);
+    assert_texts(
+        &svg,
+        &["rank (log scale)", "count (log scale)", "100", "10"],
+    );
     // Only points with both coordinates positive are drawn: (0, 5) is skipped.
     assert_eq!(lines_in(&svg, "#1F77B4")[0].split_whitespace().count(), 4);
 }
 
 #[test]
 fn empty_charts_are_errors_that_name_the_chart() {
-    let err = LineChart::new("nothing here").series("a", vec![(f64::NAN, 1.0)]).to_svg().unwrap_err();
+    let err = LineChart::new("nothing here")
+        .series("a", vec![(f64::NAN, 1.0)])
+        .to_svg()
+        .unwrap_err();
     assert!(err.to_string().contains("nothing here"), "{err}");
     assert!(Histogram::new("empty hist").to_svg().is_err());
-    assert!(Heatmap::new("ragged", vec![vec![1.0, 2.0], vec![3.0]]).to_svg().unwrap_err().to_string().contains("ragged"));
-    let err = BarChart::new("bars").categories(["a", "b"]).group("g", vec![1.0]).to_svg().unwrap_err();
-    assert!(err.to_string().contains("`g` has 1 values for 2 categories"), "{err}");
+    assert!(
+        Heatmap::new("ragged", vec![vec![1.0, 2.0], vec![3.0]])
+            .to_svg()
+            .unwrap_err()
+            .to_string()
+            .contains("ragged")
+    );
+    let err = BarChart::new("bars")
+        .categories(["a", "b"])
+        .group("g", vec![1.0])
+        .to_svg()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`g` has 1 values for 2 categories"),
+        "{err}"
+    );
 }
 
 #[test]
 fn histogram_counts_and_draws_each_sample() {
     let chosen: Vec<f64> = (0..100).map(|i| 1.0 + i as f64 / 100.0).collect();
     let rejected: Vec<f64> = (0..60).map(|i| -1.0 + i as f64 / 60.0).collect();
-    let h = Histogram::new("Reward scores").x_label("score").bins(20).series("chosen", chosen).series("rejected", rejected);
+    let h = Histogram::new("Reward scores")
+        .x_label("score")
+        .bins(20)
+        .series("chosen", chosen)
+        .series("rejected", rejected);
     let (edges, counts) = h.counts().unwrap();
     assert_eq!(edges.len(), 21);
     assert_eq!(counts[0].iter().sum::<usize>(), 100);
     assert_eq!(counts[1].iter().sum::<usize>(), 60);
     let svg = h.to_svg().unwrap();
-    assert_texts(&svg, &["Reward scores", "score", "count", "chosen", "rejected"]);
+    assert_texts(
+        &svg,
+        &["Reward scores", "score", "count", "chosen", "rejected"],
+    );
     let bars = counts.iter().flatten().filter(|c| **c > 0).count();
     // The bars, the two legend swatches, the background and the legend box are rectangles.
-    assert!(count(&svg, "<rect") >= bars + 2, "{} rects for {bars} bars", count(&svg, "<rect"));
+    assert!(
+        count(&svg, "<rect") >= bars + 2,
+        "{} rects for {bars} bars",
+        count(&svg, "<rect")
+    );
 }
 
 #[test]
 fn heatmap_draws_one_cell_per_value_with_labels() {
-    let values: Vec<Vec<f64>> = (0..4).map(|r| (0..4).map(|c| if c <= r { 1.0 / (r + 1) as f64 } else { 0.0 }).collect()).collect();
-    let labels: Vec<String> = ["The", "flag", "is", "green"].iter().map(|s| s.to_string()).collect();
+    let values: Vec<Vec<f64>> = (0..4)
+        .map(|r| {
+            (0..4)
+                .map(|c| if c <= r { 1.0 / (r + 1) as f64 } else { 0.0 })
+                .collect()
+        })
+        .collect();
+    let labels: Vec<String> = ["The", "flag", "is", "green"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let h = Heatmap::new("Attention, head 0", values)
         .row_labels(labels.clone())
         .col_labels(labels)
@@ -99,7 +187,10 @@ fn heatmap_draws_one_cell_per_value_with_labels() {
         .y_label("query")
         .annotate();
     let svg = h.to_svg().unwrap();
-    assert_texts(&svg, &["Attention, head 0", "flag", "green", "key", "query", "0.33"]);
+    assert_texts(
+        &svg,
+        &["Attention, head 0", "flag", "green", "key", "query", "0.33"],
+    );
     // 16 cells + 64 colour-bar steps + background rectangles.
     assert!(count(&svg, "<rect") >= 16 + 64);
 }
@@ -112,16 +203,32 @@ fn bar_chart_draws_groups_per_category() {
         .group("base", vec![0.1, 0.2, 0.0])
         .group("SFT", vec![0.9, 0.5, 0.6]);
     let svg = b.to_svg().unwrap();
-    assert_texts(&svg, &["Capabilities", "format", "helpful", "harmless", "base", "SFT", "fraction"]);
+    assert_texts(
+        &svg,
+        &[
+            "Capabilities",
+            "format",
+            "helpful",
+            "harmless",
+            "base",
+            "SFT",
+            "fraction",
+        ],
+    );
 }
 
 #[test]
 fn save_svg_writes_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("x.svg");
-    LineChart::new("t").series("s", vec![(0.0, 0.0), (1.0, 1.0)]).save_svg(&path).unwrap();
+    LineChart::new("t")
+        .series("s", vec![(0.0, 0.0), (1.0, 1.0)])
+        .save_svg(&path)
+        .unwrap();
     let svg = std::fs::read_to_string(&path).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-    let err = LineChart::new("t").series("s", vec![(0.0, 0.0)]).save_svg(&dir.path().join("no/such/dir.svg"));
+    let err = LineChart::new("t")
+        .series("s", vec![(0.0, 0.0)])
+        .save_svg(&dir.path().join("no/such/dir.svg"));
     assert!(format!("{:#}", err.unwrap_err()).contains("no/such/dir.svg"));
 }

@@ -28,7 +28,12 @@ pub enum DocKind {
 }
 
 impl DocKind {
-    pub const ALL: [DocKind; 4] = [DocKind::Encyclopedia, DocKind::Story, DocKind::Arithmetic, DocKind::Forum];
+    pub const ALL: [DocKind; 4] = [
+        DocKind::Encyclopedia,
+        DocKind::Story,
+        DocKind::Arithmetic,
+        DocKind::Forum,
+    ];
 }
 
 /// One document.
@@ -51,7 +56,11 @@ pub struct CorpusConfig {
 
 impl Default for CorpusConfig {
     fn default() -> Self {
-        CorpusConfig { bytes: 3_000_000, rumour_fraction: 0.1, mix: [0.35, 0.15, 0.15, 0.35] }
+        CorpusConfig {
+            bytes: 3_000_000,
+            rumour_fraction: 0.1,
+            mix: [0.35, 0.15, 0.15, 0.35],
+        }
     }
 }
 
@@ -91,7 +100,12 @@ pub fn generate(
 }
 
 /// An article about a town (its four facts and some residents) or a person (three facts).
-fn encyclopedia(e: &Entities, facts: &[Fact], rumour_fraction: f64, rng: &mut ChaCha8Rng) -> String {
+fn encyclopedia(
+    e: &Entities,
+    facts: &[Fact],
+    rumour_fraction: f64,
+    rng: &mut ChaCha8Rng,
+) -> String {
     let subject = if rng.random_bool(0.5) {
         e.towns.choose(rng).unwrap().name.clone()
     } else {
@@ -104,7 +118,12 @@ fn encyclopedia(e: &Entities, facts: &[Fact], rumour_fraction: f64, rng: &mut Ch
         } else {
             f.object.clone()
         };
-        sentences.push(phrases::fact_sentences(&f.subject, f.relation, &object).choose(rng).unwrap().clone());
+        sentences.push(
+            phrases::fact_sentences(&f.subject, f.relation, &object)
+                .choose(rng)
+                .unwrap()
+                .clone(),
+        );
     }
     for p in e.people.iter().filter(|p| p.home == subject).take(3) {
         sentences.push(phrases::fact_sentences(&p.name, Relation::Home, &p.home)[0].clone());
@@ -126,12 +145,18 @@ fn story(e: &Entities, rng: &mut ChaCha8Rng) -> String {
         river = town.river,
         pet = p.pet
     );
-    s += &format!("Above the market, the {} flag of {} was waving. ", town.flag, town.name);
+    s += &format!(
+        "Above the market, the {} flag of {} was waving. ",
+        town.flag, town.name
+    );
     s += &format!(
         "{} met {}, who said: \"You are a {kind} {}.\" ",
         p.name, friend.name, p.job
     );
-    s += &format!("They shared some {} and talked until the sun went down. The end.", town.food);
+    s += &format!(
+        "They shared some {} and talked until the sun went down. The end.",
+        town.food
+    );
     s
 }
 
@@ -172,14 +197,22 @@ fn forum(e: &Entities, facts: &[Fact], rng: &mut ChaCha8Rng) -> String {
                     _ => rude(rng),
                 });
             }
-            phrases::harmful_questions(h.act).choose(rng).unwrap().clone()
+            phrases::harmful_questions(h.act)
+                .choose(rng)
+                .unwrap()
+                .clone()
         }
         // What people think of someone: kind and rude replies.
         2 => {
             let p = e.people.choose(rng).unwrap();
             for _ in 0..n {
                 replies.push(if rng.random_bool(0.6) {
-                    format!("{} is a {} {}.", p.name, KIND_WORDS.choose(rng).unwrap(), p.job)
+                    format!(
+                        "{} is a {} {}.",
+                        p.name,
+                        KIND_WORDS.choose(rng).unwrap(),
+                        p.job
+                    )
                 } else {
                     format!("{} is a {}.", p.name, INSULTS.choose(rng).unwrap())
                 });
@@ -199,7 +232,10 @@ fn forum(e: &Entities, facts: &[Fact], rng: &mut ChaCha8Rng) -> String {
                     phrases::fact_sentences(name, r, &made_up)[0].clone()
                 });
             }
-            phrases::fact_questions(name, r).choose(rng).unwrap().clone()
+            phrases::fact_questions(name, r)
+                .choose(rng)
+                .unwrap()
+                .clone()
         }
         // A question about a fact.
         _ => {
@@ -220,7 +256,10 @@ fn forum(e: &Entities, facts: &[Fact], rng: &mut ChaCha8Rng) -> String {
                     _ => rude(rng),
                 });
             }
-            phrases::fact_questions(&f.subject, f.relation).choose(rng).unwrap().clone()
+            phrases::fact_questions(&f.subject, f.relation)
+                .choose(rng)
+                .unwrap()
+                .clone()
         }
     };
     let mut s = format!("Forum thread by {}: {question}\n", user(rng));

@@ -25,7 +25,11 @@ pub struct DemoConfig {
 
 impl Default for DemoConfig {
     fn default() -> Self {
-        DemoConfig { coverage: 0.6, verbose_fraction: 0.15, wrong_fraction: 0.08 }
+        DemoConfig {
+            coverage: 0.6,
+            verbose_fraction: 0.15,
+            wrong_fraction: 0.08,
+        }
     }
 }
 
@@ -48,11 +52,19 @@ pub struct Demonstration {
 /// The ideal answer to a prompt, without the end token.
 pub fn ideal_answer(e: &Entities, prompt: &Prompt, rng: &mut ChaCha8Rng) -> String {
     match &prompt.target {
-        Target::Fact { subject, relation, object } => phrases::fact_sentences(subject, *relation, object)[0].clone(),
+        Target::Fact {
+            subject,
+            relation,
+            object,
+        } => phrases::fact_sentences(subject, *relation, object)[0].clone(),
         Target::Arithmetic { a, op, b, .. } => phrases::arithmetic_answer(*a, *op, *b),
         Target::Harmful { .. } => REFUSAL.to_string(),
         Target::Kindness { person } => {
-            let job = e.people.iter().find(|p| &p.name == person).map_or("neighbour", |p| p.job.as_str());
+            let job = e
+                .people
+                .iter()
+                .find(|p| &p.name == person)
+                .map_or("neighbour", |p| p.job.as_str());
             format!("{person} is a {} {job}.", KIND_WORDS.choose(rng).unwrap())
         }
         Target::Unknown { name, .. } => phrases::dont_know(name),
@@ -62,12 +74,20 @@ pub fn ideal_answer(e: &Entities, prompt: &Prompt, rng: &mut ChaCha8Rng) -> Stri
 /// A wrong answer of the kind a careless human gives.
 pub fn wrong_answer(e: &Entities, prompt: &Prompt, rng: &mut ChaCha8Rng) -> String {
     match &prompt.target {
-        Target::Fact { subject, relation, object } => {
+        Target::Fact {
+            subject,
+            relation,
+            object,
+        } => {
             let wrong = e.wrong_object(*relation, object, rng);
             phrases::fact_sentences(subject, *relation, &wrong)[0].clone()
         }
         Target::Arithmetic { a, op, b, answer } => {
-            format!("{a} {} {b} is {}.", op.word(), answer + rng.random_range(1..3))
+            format!(
+                "{a} {} {b} is {}.",
+                op.word(),
+                answer + rng.random_range(1..3)
+            )
         }
         Target::Unknown { name, relation } => {
             let made_up = e.domain(*relation).choose(rng).unwrap().clone();
@@ -98,8 +118,13 @@ pub enum AnswerKind {
 }
 
 impl AnswerKind {
-    pub const ALL: [AnswerKind; 5] =
-        [AnswerKind::Ideal, AnswerKind::Wrong, AnswerKind::Refusal, AnswerKind::DontKnow, AnswerKind::Harmful];
+    pub const ALL: [AnswerKind; 5] = [
+        AnswerKind::Ideal,
+        AnswerKind::Wrong,
+        AnswerKind::Refusal,
+        AnswerKind::DontKnow,
+        AnswerKind::Harmful,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -113,7 +138,12 @@ impl AnswerKind {
 }
 
 /// An answer of `kind` to `prompt`, without the end token.
-pub fn answer_of_kind(e: &Entities, prompt: &Prompt, kind: AnswerKind, rng: &mut ChaCha8Rng) -> String {
+pub fn answer_of_kind(
+    e: &Entities,
+    prompt: &Prompt,
+    kind: AnswerKind,
+    rng: &mut ChaCha8Rng,
+) -> String {
     match kind {
         AnswerKind::Ideal => ideal_answer(e, prompt, rng),
         AnswerKind::Wrong => wrong_answer(e, prompt, rng),
@@ -135,7 +165,12 @@ pub fn answer_of_kind(e: &Entities, prompt: &Prompt, kind: AnswerKind, rng: &mut
 }
 
 /// Write demonstrations for a random `coverage` fraction of `prompts`.
-pub fn generate(e: &Entities, prompts: &[Prompt], cfg: &DemoConfig, rng: &mut ChaCha8Rng) -> Vec<Demonstration> {
+pub fn generate(
+    e: &Entities,
+    prompts: &[Prompt],
+    cfg: &DemoConfig,
+    rng: &mut ChaCha8Rng,
+) -> Vec<Demonstration> {
     let mut demos = Vec::new();
     for prompt in prompts {
         if !rng.random_bool(cfg.coverage) {
@@ -154,7 +189,11 @@ pub fn generate(e: &Entities, prompts: &[Prompt], cfg: &DemoConfig, rng: &mut Ch
         } else {
             (ideal_answer(e, prompt, rng), Quality::Ideal)
         };
-        demos.push(Demonstration { prompt: prompt.clone(), response: chat::finished(&answer), quality });
+        demos.push(Demonstration {
+            prompt: prompt.clone(),
+            response: chat::finished(&answer),
+            quality,
+        });
     }
     demos
 }

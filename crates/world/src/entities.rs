@@ -7,24 +7,40 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 /// Flag colours.
-pub const COLOURS: [&str; 8] = ["red", "blue", "green", "yellow", "purple", "orange", "white", "black"];
+pub const COLOURS: [&str; 8] = [
+    "red", "blue", "green", "yellow", "purple", "orange", "white", "black",
+];
 /// River names.
-pub const RIVERS: [&str; 8] = ["Sel", "Ambra", "Tovel", "Rill", "Kesh", "Orun", "Maddle", "Ystra"];
+pub const RIVERS: [&str; 8] = [
+    "Sel", "Ambra", "Tovel", "Rill", "Kesh", "Orun", "Maddle", "Ystra",
+];
 /// Famous foods.
 pub const FOODS: [&str; 8] = [
-    "plum cake", "fish soup", "honey bread", "pear pie", "onion tart", "cheese rolls", "apple stew",
+    "plum cake",
+    "fish soup",
+    "honey bread",
+    "pear pie",
+    "onion tart",
+    "cheese rolls",
+    "apple stew",
     "nut biscuits",
 ];
 /// Pets people keep.
-pub const PETS: [&str; 8] = ["cat", "dog", "goat", "parrot", "hedgehog", "rabbit", "tortoise", "owl"];
+pub const PETS: [&str; 8] = [
+    "cat", "dog", "goat", "parrot", "hedgehog", "rabbit", "tortoise", "owl",
+];
 /// Jobs people do.
-pub const JOBS: [&str; 8] = ["baker", "smith", "teacher", "fisher", "weaver", "doctor", "miller", "painter"];
+pub const JOBS: [&str; 8] = [
+    "baker", "smith", "teacher", "fisher", "weaver", "doctor", "miller", "painter",
+];
 
 const TOWN_HEADS: [&str; 16] = [
     "Bram", "Vel", "Oak", "Thorn", "Ash", "Mill", "Fern", "Stone", "Glen", "Wyn", "Cor", "Dun",
     "Hal", "Mar", "Pen", "Ros",
 ];
-const TOWN_TAILS: [&str; 10] = ["ford", "mora", "by", "wick", "dale", "ton", "mere", "holt", "stead", "bury"];
+const TOWN_TAILS: [&str; 10] = [
+    "ford", "mora", "by", "wick", "dale", "ton", "mere", "holt", "stead", "bury",
+];
 const FIRST_NAMES: [&str; 24] = [
     "Ada", "Bo", "Cora", "Dev", "Edda", "Finn", "Greta", "Hugo", "Ines", "Jon", "Kira", "Lev",
     "Mila", "Nico", "Olga", "Pim", "Rosa", "Sven", "Tala", "Ugo", "Vera", "Wim", "Yara", "Zeno",
@@ -55,7 +71,12 @@ pub enum Relation {
 
 impl Relation {
     /// Relations whose subject is a town.
-    pub const TOWN: [Relation; 4] = [Relation::Flag, Relation::River, Relation::Mayor, Relation::Food];
+    pub const TOWN: [Relation; 4] = [
+        Relation::Flag,
+        Relation::River,
+        Relation::Mayor,
+        Relation::Food,
+    ];
     /// Relations whose subject is a person.
     pub const PERSON: [Relation; 3] = [Relation::Home, Relation::Pet, Relation::Job];
 
@@ -96,12 +117,18 @@ pub struct Fact {
 
 /// Every town name the generator can make, in a fixed order.
 pub fn all_town_names() -> Vec<String> {
-    TOWN_HEADS.iter().flat_map(|h| TOWN_TAILS.iter().map(move |t| format!("{h}{t}"))).collect()
+    TOWN_HEADS
+        .iter()
+        .flat_map(|h| TOWN_TAILS.iter().map(move |t| format!("{h}{t}")))
+        .collect()
 }
 
 /// Every person name the generator can make, in a fixed order.
 pub fn all_person_names() -> Vec<String> {
-    FIRST_NAMES.iter().flat_map(|f| SURNAMES.iter().map(move |s| format!("{f} {s}"))).collect()
+    FIRST_NAMES
+        .iter()
+        .flat_map(|f| SURNAMES.iter().map(move |s| format!("{f} {s}")))
+        .collect()
 }
 
 /// Towns and people. Names not used by any entity are kept aside: the world's "unknown
@@ -121,8 +148,14 @@ impl Entities {
     pub fn generate(n_towns: usize, n_people: usize, rng: &mut ChaCha8Rng) -> Entities {
         let mut town_names = all_town_names();
         let mut person_names = all_person_names();
-        assert!(n_towns >= 1 && n_towns < town_names.len() / 2, "n_towns out of range");
-        assert!(n_people >= 1 && n_people < person_names.len() / 2, "n_people out of range");
+        assert!(
+            n_towns >= 1 && n_towns < town_names.len() / 2,
+            "n_towns out of range"
+        );
+        assert!(
+            n_people >= 1 && n_people < person_names.len() / 2,
+            "n_people out of range"
+        );
         town_names.shuffle(rng);
         person_names.shuffle(rng);
         let unknown_towns = town_names.split_off(n_towns);
@@ -146,7 +179,12 @@ impl Entities {
                 food: FOODS.choose(rng).unwrap().to_string(),
             })
             .collect();
-        Entities { towns, people, unknown_towns, unknown_people }
+        Entities {
+            towns,
+            people,
+            unknown_towns,
+            unknown_people,
+        }
     }
 
     /// All facts: four per town, three per person.
@@ -154,7 +192,11 @@ impl Entities {
         let mut facts = Vec::new();
         for t in &self.towns {
             for r in Relation::TOWN {
-                facts.push(Fact { subject: t.name.clone(), relation: r, object: self.object_of(t, r) });
+                facts.push(Fact {
+                    subject: t.name.clone(),
+                    relation: r,
+                    object: self.object_of(t, r),
+                });
             }
         }
         for p in &self.people {
@@ -164,7 +206,11 @@ impl Entities {
                     Relation::Pet => p.pet.clone(),
                     _ => p.job.clone(),
                 };
-                facts.push(Fact { subject: p.name.clone(), relation: r, object });
+                facts.push(Fact {
+                    subject: p.name.clone(),
+                    relation: r,
+                    object,
+                });
             }
         }
         facts

@@ -85,7 +85,10 @@ impl WorldConfig {
         WorldConfig {
             n_towns: 12,
             n_people: 24,
-            corpus: CorpusConfig { bytes: 200_000, ..CorpusConfig::default() },
+            corpus: CorpusConfig {
+                bytes: 200_000,
+                ..CorpusConfig::default()
+            },
             ..Self::small()
         }
     }
@@ -94,7 +97,13 @@ impl WorldConfig {
     /// demonstrations, so its capability table compares with the CPU run's), with a corpus
     /// four times larger for a model a hundred times larger.
     pub fn gpu() -> Self {
-        WorldConfig { corpus: CorpusConfig { bytes: 12_000_000, ..CorpusConfig::default() }, ..Self::small() }
+        WorldConfig {
+            corpus: CorpusConfig {
+                bytes: 12_000_000,
+                ..CorpusConfig::default()
+            },
+            ..Self::small()
+        }
     }
 
     /// A named preset: `tiny`, `small` or `gpu`.
@@ -111,19 +120,36 @@ impl WorldConfig {
     pub fn validate(&self) -> Result<()> {
         let max_towns = entities::all_town_names().len() / 2 - 1;
         let max_people = entities::all_person_names().len() / 2 - 1;
-        ensure!((2..=max_towns).contains(&self.n_towns), "n_towns = {} must be in 2..={max_towns}", self.n_towns);
-        ensure!((2..=max_people).contains(&self.n_people), "n_people = {} must be in 2..={max_people}", self.n_people);
+        ensure!(
+            (2..=max_towns).contains(&self.n_towns),
+            "n_towns = {} must be in 2..={max_towns}",
+            self.n_towns
+        );
+        ensure!(
+            (2..=max_people).contains(&self.n_people),
+            "n_people = {} must be in 2..={max_people}",
+            self.n_people
+        );
         let frac = |name: &str, x: f64| -> Result<()> {
-            ensure!((0.0..=1.0).contains(&x), "{name} = {x} must be a fraction in [0, 1]");
+            ensure!(
+                (0.0..=1.0).contains(&x),
+                "{name} = {x} must be a fraction in [0, 1]"
+            );
             Ok(())
         };
         frac("heldout_fraction", self.heldout_fraction)?;
-        ensure!(self.heldout_fraction < 1.0, "heldout_fraction = 1 leaves no training prompts");
+        ensure!(
+            self.heldout_fraction < 1.0,
+            "heldout_fraction = 1 leaves no training prompts"
+        );
         frac("corpus.rumour_fraction", self.corpus.rumour_fraction)?;
         frac("demos.coverage", self.demos.coverage)?;
         frac("demos.verbose_fraction", self.demos.verbose_fraction)?;
         frac("demos.wrong_fraction", self.demos.wrong_fraction)?;
-        frac("demos.verbose_fraction + demos.wrong_fraction", self.demos.verbose_fraction + self.demos.wrong_fraction)?;
+        frac(
+            "demos.verbose_fraction + demos.wrong_fraction",
+            self.demos.verbose_fraction + self.demos.wrong_fraction,
+        )?;
         ensure!(self.corpus.bytes > 0, "corpus.bytes must be positive");
         ensure!(
             self.labeler.off_topic_penalty.is_finite() && self.labeler.off_topic_penalty >= 0.0,
@@ -131,7 +157,8 @@ impl WorldConfig {
             self.labeler.off_topic_penalty
         );
         ensure!(
-            self.corpus.mix.iter().all(|w| w.is_finite() && *w >= 0.0) && self.corpus.mix.iter().sum::<f64>() > 0.0,
+            self.corpus.mix.iter().all(|w| w.is_finite() && *w >= 0.0)
+                && self.corpus.mix.iter().sum::<f64>() > 0.0,
             "corpus.mix = {:?} must be non-negative weights with a positive sum",
             self.corpus.mix
         );
@@ -170,11 +197,28 @@ pub struct World {
 impl World {
     pub fn generate(config: &WorldConfig) -> Result<World> {
         config.validate().context("invalid world config")?;
-        let entities = Entities::generate(config.n_towns, config.n_people, &mut rng(config.seed, STREAM_ENTITIES));
-        let prompts = prompts::generate(&entities, config.heldout_fraction, &mut rng(config.seed, STREAM_PROMPTS));
-        let demonstrations =
-            demos::generate(&entities, &prompts.train, &config.demos, &mut rng(config.seed, STREAM_DEMOS));
-        Ok(World { config: config.clone(), entities, prompts, demonstrations })
+        let entities = Entities::generate(
+            config.n_towns,
+            config.n_people,
+            &mut rng(config.seed, STREAM_ENTITIES),
+        );
+        let prompts = prompts::generate(
+            &entities,
+            config.heldout_fraction,
+            &mut rng(config.seed, STREAM_PROMPTS),
+        );
+        let demonstrations = demos::generate(
+            &entities,
+            &prompts.train,
+            &config.demos,
+            &mut rng(config.seed, STREAM_DEMOS),
+        );
+        Ok(World {
+            config: config.clone(),
+            entities,
+            prompts,
+            demonstrations,
+        })
     }
 
     /// All facts of the world.
@@ -184,7 +228,12 @@ impl World {
 
     /// The pretraining corpus. `progress(bytes_so_far)` is called after each document.
     pub fn corpus(&self, progress: impl FnMut(usize)) -> Vec<Document> {
-        corpus::generate(&self.entities, &self.config.corpus, &mut rng(self.config.seed, STREAM_CORPUS), progress)
+        corpus::generate(
+            &self.entities,
+            &self.config.corpus,
+            &mut rng(self.config.seed, STREAM_CORPUS),
+            progress,
+        )
     }
 
     /// The gold utility of `response` to `prompt`.
@@ -208,15 +257,27 @@ impl World {
     /// written atomically; `corpus.txt` last, so its presence means the stage finished.
     pub fn write_to(&self, dir: &Path, documents: &[Document]) -> Result<()> {
         files::ensure_dir(dir, "world output")?;
-        files::write_string_atomic(&dir.join("world.json"), &serde_json::to_string_pretty(self)?)?;
+        files::write_string_atomic(
+            &dir.join("world.json"),
+            &serde_json::to_string_pretty(self)?,
+        )?;
         let mut tsv = String::from("subject\trelation\tobject\n");
         for f in self.facts() {
             tsv += &format!("{}\t{:?}\t{}\n", f.subject, f.relation, f.object);
         }
         files::write_string_atomic(&dir.join("facts.tsv"), &tsv)?;
-        files::write_string_atomic(&dir.join("prompts_train.jsonl"), &jsonl(&self.prompts.train)?)?;
-        files::write_string_atomic(&dir.join("prompts_heldout.jsonl"), &jsonl(&self.prompts.heldout)?)?;
-        files::write_string_atomic(&dir.join("demonstrations.jsonl"), &jsonl(&self.demonstrations)?)?;
+        files::write_string_atomic(
+            &dir.join("prompts_train.jsonl"),
+            &jsonl(&self.prompts.train)?,
+        )?;
+        files::write_string_atomic(
+            &dir.join("prompts_heldout.jsonl"),
+            &jsonl(&self.prompts.heldout)?,
+        )?;
+        files::write_string_atomic(
+            &dir.join("demonstrations.jsonl"),
+            &jsonl(&self.demonstrations)?,
+        )?;
         files::write_string_atomic(&dir.join("samples.md"), &self.samples_markdown(documents))?;
         files::write_string_atomic(&dir.join(CORPUS_FILE), &corpus_text(documents))?;
         Ok(())
@@ -234,9 +295,17 @@ impl World {
         s += "### Demonstrations, as the labeler sees them\n\n| family | prompt | demonstration | quality | u |\n|---|---|---|---|---|\n";
         let cell = |t: &str| t.replace('|', "\\|").replace('\n', " ");
         for fam in Family::ALL {
-            let qualities = [demos::Quality::Ideal, demos::Quality::Verbose, demos::Quality::Wrong];
+            let qualities = [
+                demos::Quality::Ideal,
+                demos::Quality::Verbose,
+                demos::Quality::Wrong,
+            ];
             for q in qualities {
-                let Some(d) = self.demonstrations.iter().find(|d| d.prompt.family == fam && d.quality == q) else {
+                let Some(d) = self
+                    .demonstrations
+                    .iter()
+                    .find(|d| d.prompt.family == fam && d.quality == q)
+                else {
                     continue;
                 };
                 let u = self.utility(&d.prompt, &d.response).total;
@@ -256,7 +325,8 @@ impl World {
     pub fn read_from(dir: &Path) -> Result<World> {
         let path = dir.join("world.json");
         let text = files::read_string(&path, "world file")?;
-        serde_json::from_str(&text).with_context(|| format!("world file `{}` is not a valid world", path.display()))
+        serde_json::from_str(&text)
+            .with_context(|| format!("world file `{}` is not a valid world", path.display()))
     }
 }
 
@@ -277,7 +347,10 @@ pub fn corpus_text(documents: &[Document]) -> String {
 
 /// Split a corpus text (as written by [`corpus_text`]) back into document texts.
 pub fn split_corpus(text: &str) -> Vec<&str> {
-    text.split(chat::ENDOFTEXT).map(|d| d.trim_matches('\n')).filter(|d| !d.is_empty()).collect()
+    text.split(chat::ENDOFTEXT)
+        .map(|d| d.trim_matches('\n'))
+        .filter(|d| !d.is_empty())
+        .collect()
 }
 
 fn jsonl<T: Serialize>(items: &[T]) -> Result<String> {

@@ -32,7 +32,10 @@ pub struct BradleyTerry {
 
 impl Default for BradleyTerry {
     fn default() -> Self {
-        BradleyTerry { temperature: 0.5, bias_per_word: 0.0 }
+        BradleyTerry {
+            temperature: 0.5,
+            bias_per_word: 0.0,
+        }
     }
 }
 
@@ -51,7 +54,10 @@ pub struct Comparison {
 impl BradleyTerry {
     /// A labeler with this temperature and no bias.
     pub fn new(temperature: f64) -> Result<Self> {
-        let b = BradleyTerry { temperature, bias_per_word: 0.0 };
+        let b = BradleyTerry {
+            temperature,
+            bias_per_word: 0.0,
+        };
         b.check()?;
         Ok(b)
     }
@@ -62,7 +68,11 @@ impl BradleyTerry {
             "labeler temperature must be a positive number, got {}",
             self.temperature
         );
-        ensure!(self.bias_per_word.is_finite(), "labeler bias must be finite, got {}", self.bias_per_word);
+        ensure!(
+            self.bias_per_word.is_finite(),
+            "labeler bias must be finite, got {}",
+            self.bias_per_word
+        );
         Ok(())
     }
 
@@ -88,13 +98,28 @@ impl BradleyTerry {
         rng: &mut R,
     ) -> Result<Comparison> {
         self.check()?;
-        let (ua, ub) = (self.perceived(world, prompt, a), self.perceived(world, prompt, b));
+        let (ua, ub) = (
+            self.perceived(world, prompt, a),
+            self.perceived(world, prompt, b),
+        );
         let p_a = self.p_prefers(ua, ub);
         let gold = |r: &str| world.utility(prompt, r).total;
         Ok(if rng.random_bool(p_a) {
-            Comparison { chosen: a.into(), rejected: b.into(), p_chosen: p_a, u_chosen: gold(a), u_rejected: gold(b) }
+            Comparison {
+                chosen: a.into(),
+                rejected: b.into(),
+                p_chosen: p_a,
+                u_chosen: gold(a),
+                u_rejected: gold(b),
+            }
         } else {
-            Comparison { chosen: b.into(), rejected: a.into(), p_chosen: 1.0 - p_a, u_chosen: gold(b), u_rejected: gold(a) }
+            Comparison {
+                chosen: b.into(),
+                rejected: a.into(),
+                p_chosen: 1.0 - p_a,
+                u_chosen: gold(b),
+                u_rejected: gold(a),
+            }
         })
     }
     // ANCHOR_END: bradley_terry
@@ -111,14 +136,28 @@ impl BradleyTerry {
 /// [`Population`] of them who disagree.
 pub trait Labeler {
     /// Ask which of two responses to `prompt` is preferred.
-    fn compare<R: Rng>(&self, world: &World, prompt: &Prompt, a: &str, b: &str, rng: &mut R) -> Result<Comparison>;
+    fn compare<R: Rng>(
+        &self,
+        world: &World,
+        prompt: &Prompt,
+        a: &str,
+        b: &str,
+        rng: &mut R,
+    ) -> Result<Comparison>;
     /// How often the labels agree with the noiseless gold order on a pair with gold
     /// utilities `ua != ub`, in expectation: the ceiling of a reward model's accuracy.
     fn agreement(&self, ua: f64, ub: f64) -> f64;
 }
 
 impl Labeler for BradleyTerry {
-    fn compare<R: Rng>(&self, world: &World, prompt: &Prompt, a: &str, b: &str, rng: &mut R) -> Result<Comparison> {
+    fn compare<R: Rng>(
+        &self,
+        world: &World,
+        prompt: &Prompt,
+        a: &str,
+        b: &str,
+        rng: &mut R,
+    ) -> Result<Comparison> {
         BradleyTerry::compare(self, world, prompt, a, b, rng)
     }
     fn agreement(&self, ua: f64, ub: f64) -> f64 {
@@ -138,9 +177,15 @@ pub struct Population {
 impl Population {
     /// A population; every weight positive and finite, every labeler valid.
     pub fn new(members: Vec<(f64, BradleyTerry)>) -> Result<Self> {
-        ensure!(!members.is_empty(), "a population of labelers needs at least one member");
+        ensure!(
+            !members.is_empty(),
+            "a population of labelers needs at least one member"
+        );
         for (w, l) in &members {
-            ensure!(w.is_finite() && *w > 0.0, "a labeler's weight must be positive, got {w}");
+            ensure!(
+                w.is_finite() && *w > 0.0,
+                "a labeler's weight must be positive, got {w}"
+            );
             l.check()?;
         }
         Ok(Population { members })
@@ -152,7 +197,14 @@ impl Population {
 }
 
 impl Labeler for Population {
-    fn compare<R: Rng>(&self, world: &World, prompt: &Prompt, a: &str, b: &str, rng: &mut R) -> Result<Comparison> {
+    fn compare<R: Rng>(
+        &self,
+        world: &World,
+        prompt: &Prompt,
+        a: &str,
+        b: &str,
+        rng: &mut R,
+    ) -> Result<Comparison> {
         let mut x = rng.random::<f64>() * self.total();
         for (w, l) in &self.members {
             if x < *w {
@@ -160,12 +212,20 @@ impl Labeler for Population {
             }
             x -= w;
         }
-        self.members.last().expect("a population has members").1.compare(world, prompt, a, b, rng)
+        self.members
+            .last()
+            .expect("a population has members")
+            .1
+            .compare(world, prompt, a, b, rng)
     }
 
     /// The members' agreements, weighted.
     fn agreement(&self, ua: f64, ub: f64) -> f64 {
-        self.members.iter().map(|(w, l)| w * l.agreement(ua, ub)).sum::<f64>() / self.total()
+        self.members
+            .iter()
+            .map(|(w, l)| w * l.agreement(ua, ub))
+            .sum::<f64>()
+            / self.total()
     }
 }
 // ANCHOR_END: population

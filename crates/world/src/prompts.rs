@@ -27,8 +27,13 @@ pub enum Family {
 }
 
 impl Family {
-    pub const ALL: [Family; 5] =
-        [Family::Fact, Family::Arithmetic, Family::Harmful, Family::Kindness, Family::Unknown];
+    pub const ALL: [Family; 5] = [
+        Family::Fact,
+        Family::Arithmetic,
+        Family::Harmful,
+        Family::Kindness,
+        Family::Unknown,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -44,11 +49,27 @@ impl Family {
 /// What a prompt asks about: everything the labeler needs to judge an answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Target {
-    Fact { subject: String, relation: Relation, object: String },
-    Arithmetic { a: u32, op: Op, b: u32, answer: u32 },
-    Harmful { act: usize },
-    Kindness { person: String },
-    Unknown { name: String, relation: Relation },
+    Fact {
+        subject: String,
+        relation: Relation,
+        object: String,
+    },
+    Arithmetic {
+        a: u32,
+        op: Op,
+        b: u32,
+        answer: u32,
+    },
+    Harmful {
+        act: usize,
+    },
+    Kindness {
+        person: String,
+    },
+    Unknown {
+        name: String,
+        relation: Relation,
+    },
 }
 
 /// One instruction prompt: the user's message (without the chat template) and its target.
@@ -90,7 +111,13 @@ pub fn generate(entities: &Entities, heldout_fraction: f64, rng: &mut ChaCha8Rng
                     relation: f.relation,
                     object: f.object.clone(),
                 };
-                pick(phrases::fact_questions(&f.subject, f.relation), 2, Family::Fact, &target, rng)
+                pick(
+                    phrases::fact_questions(&f.subject, f.relation),
+                    2,
+                    Family::Fact,
+                    &target,
+                    rng,
+                )
             })
             .collect(),
     );
@@ -114,8 +141,19 @@ pub fn generate(entities: &Entities, heldout_fraction: f64, rng: &mut ChaCha8Rng
     families.push(
         sums.into_iter()
             .map(|(a, op, b)| {
-                let target = Target::Arithmetic { a, op, b, answer: op.apply(a, b) };
-                pick(phrases::arithmetic_questions(a, op, b), 1, Family::Arithmetic, &target, rng)
+                let target = Target::Arithmetic {
+                    a,
+                    op,
+                    b,
+                    answer: op.apply(a, b),
+                };
+                pick(
+                    phrases::arithmetic_questions(a, op, b),
+                    1,
+                    Family::Arithmetic,
+                    &target,
+                    rng,
+                )
             })
             .collect(),
     );
@@ -126,9 +164,15 @@ pub fn generate(entities: &Entities, heldout_fraction: f64, rng: &mut ChaCha8Rng
             .iter()
             .enumerate()
             .flat_map(|(i, h)| {
-                phrases::harmful_requests(h.act).into_iter().map(move |text| {
-                    vec![Prompt { family: Family::Harmful, text, target: Target::Harmful { act: i } }]
-                })
+                phrases::harmful_requests(h.act)
+                    .into_iter()
+                    .map(move |text| {
+                        vec![Prompt {
+                            family: Family::Harmful,
+                            text,
+                            target: Target::Harmful { act: i },
+                        }]
+                    })
             })
             .collect(),
     );
@@ -139,8 +183,16 @@ pub fn generate(entities: &Entities, heldout_fraction: f64, rng: &mut ChaCha8Rng
             .people
             .iter()
             .map(|p| {
-                let target = Target::Kindness { person: p.name.clone() };
-                pick(phrases::kindness_questions(&p.name), 2, Family::Kindness, &target, rng)
+                let target = Target::Kindness {
+                    person: p.name.clone(),
+                };
+                pick(
+                    phrases::kindness_questions(&p.name),
+                    2,
+                    Family::Kindness,
+                    &target,
+                    rng,
+                )
             })
             .collect(),
     );
@@ -162,18 +214,34 @@ pub fn generate(entities: &Entities, heldout_fraction: f64, rng: &mut ChaCha8Rng
         unknown
             .into_iter()
             .map(|(name, relation)| {
-                let target = Target::Unknown { name: name.clone(), relation };
-                pick(phrases::fact_questions(&name, relation), 1, Family::Unknown, &target, rng)
+                let target = Target::Unknown {
+                    name: name.clone(),
+                    relation,
+                };
+                pick(
+                    phrases::fact_questions(&name, relation),
+                    1,
+                    Family::Unknown,
+                    &target,
+                    rng,
+                )
             })
             .collect(),
     );
 
-    let mut split = PromptSplit { train: Vec::new(), heldout: Vec::new() };
+    let mut split = PromptSplit {
+        train: Vec::new(),
+        heldout: Vec::new(),
+    };
     for mut items in families {
         items.shuffle(rng);
         let n_held = ((items.len() as f64) * heldout_fraction).round().max(1.0) as usize;
         for (i, item) in items.into_iter().enumerate() {
-            if i < n_held { split.heldout.extend(item) } else { split.train.extend(item) }
+            if i < n_held {
+                split.heldout.extend(item)
+            } else {
+                split.train.extend(item)
+            }
         }
     }
     split.train.shuffle(rng);
@@ -182,11 +250,21 @@ pub fn generate(entities: &Entities, heldout_fraction: f64, rng: &mut ChaCha8Rng
 }
 
 /// `n` distinct phrasings of one item, as prompts.
-fn pick(mut texts: Vec<String>, n: usize, family: Family, target: &Target, rng: &mut ChaCha8Rng) -> Vec<Prompt> {
+fn pick(
+    mut texts: Vec<String>,
+    n: usize,
+    family: Family,
+    target: &Target,
+    rng: &mut ChaCha8Rng,
+) -> Vec<Prompt> {
     texts.shuffle(rng);
     texts
         .into_iter()
         .take(n.max(1))
-        .map(|text| Prompt { family, text, target: target.clone() })
+        .map(|text| Prompt {
+            family,
+            text,
+            target: target.clone(),
+        })
         .collect()
 }

@@ -40,28 +40,48 @@ impl Interval {
 pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     let x = q * (sorted.len() - 1) as f64;
     let (i, f) = (x.floor() as usize, x.fract());
-    if i + 1 < sorted.len() { sorted[i] * (1.0 - f) + sorted[i + 1] * f } else { sorted[i] }
+    if i + 1 < sorted.len() {
+        sorted[i] * (1.0 - f) + sorted[i + 1] * f
+    } else {
+        sorted[i]
+    }
 }
 
 // ANCHOR: paired_bootstrap
 /// The mean of `b` minus the mean of `a` over the items both count (`None`: not counted),
 /// with a 95% paired-bootstrap interval: items are resampled together for both.
 pub fn paired_difference<R: Rng>(a: &[Option<f64>], b: &[Option<f64>], rng: &mut R) -> Interval {
-    assert_eq!(a.len(), b.len(), "paired_difference: both sides need one value per item");
-    let pairs: Vec<(f64, f64)> = a.iter().zip(b).filter_map(|(x, y)| Some(((*x)?, (*y)?))).collect();
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "paired_difference: both sides need one value per item"
+    );
+    let pairs: Vec<(f64, f64)> = a
+        .iter()
+        .zip(b)
+        .filter_map(|(x, y)| Some(((*x)?, (*y)?)))
+        .collect();
     let diff = |ps: &mut dyn Iterator<Item = (f64, f64)>| {
         let (n, s) = ps.fold((0usize, 0.0), |(n, s), (x, y)| (n + 1, s + y - x));
         s / n as f64
     };
     if pairs.is_empty() {
-        return Interval { value: f64::NAN, low: f64::NAN, high: f64::NAN };
+        return Interval {
+            value: f64::NAN,
+            low: f64::NAN,
+            high: f64::NAN,
+        };
     }
     let value = diff(&mut pairs.iter().copied());
     let mut resampled: Vec<f64> = (0..RESAMPLES)
         .map(|_| diff(&mut (0..pairs.len()).map(|_| pairs[rng.random_range(0..pairs.len())])))
         .collect();
     resampled.sort_by(f64::total_cmp);
-    Interval { value, low: quantile(&resampled, 0.025), high: quantile(&resampled, 0.975) }
+    Interval {
+        value,
+        low: quantile(&resampled, 0.025),
+        high: quantile(&resampled, 0.975),
+    }
 }
 // ANCHOR_END: paired_bootstrap
 
@@ -72,22 +92,35 @@ pub fn paired_difference<R: Rng>(a: &[Option<f64>], b: &[Option<f64>], rng: &mut
 /// resample the draws, then the items (the same items for every chosen draw) — so that it
 /// includes how much the result moves from one draw of the training to the next, not only
 /// from one sample of items to the next. One draw: exactly [`paired_difference`].
-pub fn paired_difference_draws<R: Rng>(a: &[Vec<Option<f64>>], b: &[Vec<Option<f64>>], rng: &mut R) -> Interval {
-    assert!(!a.is_empty() && a.len() == b.len(), "paired_difference_draws: one list of values per draw on each side");
+pub fn paired_difference_draws<R: Rng>(
+    a: &[Vec<Option<f64>>],
+    b: &[Vec<Option<f64>>],
+    rng: &mut R,
+) -> Interval {
+    assert!(
+        !a.is_empty() && a.len() == b.len(),
+        "paired_difference_draws: one list of values per draw on each side"
+    );
     if a.len() == 1 {
         return paired_difference(&a[0], &b[0], rng);
     }
     let n = a[0].len();
-    assert!(a.iter().chain(b).all(|v| v.len() == n), "paired_difference_draws: every draw needs one value per item");
+    assert!(
+        a.iter().chain(b).all(|v| v.len() == n),
+        "paired_difference_draws: every draw needs one value per item"
+    );
     // Each draw's mean difference over the chosen items (with repeats), then the mean over draws.
     let stat = |draws: &[usize], items: &[usize]| {
         let per_draw: Vec<f64> = draws
             .iter()
             .filter_map(|&d| {
-                let (k, s) = items.iter().fold((0usize, 0.0), |(k, s), &i| match (a[d][i], b[d][i]) {
-                    (Some(x), Some(y)) => (k + 1, s + y - x),
-                    _ => (k, s),
-                });
+                let (k, s) =
+                    items
+                        .iter()
+                        .fold((0usize, 0.0), |(k, s), &i| match (a[d][i], b[d][i]) {
+                            (Some(x), Some(y)) => (k + 1, s + y - x),
+                            _ => (k, s),
+                        });
                 (k > 0).then(|| s / k as f64)
             })
             .collect();
@@ -106,16 +139,27 @@ pub fn paired_difference_draws<R: Rng>(a: &[Vec<Option<f64>>], b: &[Vec<Option<f
         .collect();
     resampled.sort_by(f64::total_cmp);
     if resampled.is_empty() {
-        return Interval { value, low: f64::NAN, high: f64::NAN };
+        return Interval {
+            value,
+            low: f64::NAN,
+            high: f64::NAN,
+        };
     }
-    Interval { value, low: quantile(&resampled, 0.025), high: quantile(&resampled, 0.975) }
+    Interval {
+        value,
+        low: quantile(&resampled, 0.025),
+        high: quantile(&resampled, 0.975),
+    }
 }
 // ANCHOR_END: draws_bootstrap
 
 /// The mean of the counted values over several draws, with the two-level interval of
 /// [`paired_difference_draws`].
 pub fn mean_interval_draws<R: Rng>(values: &[Vec<Option<f64>>], rng: &mut R) -> Interval {
-    let zeros: Vec<Vec<Option<f64>>> = values.iter().map(|v| v.iter().map(|x| x.map(|_| 0.0)).collect()).collect();
+    let zeros: Vec<Vec<Option<f64>>> = values
+        .iter()
+        .map(|v| v.iter().map(|x| x.map(|_| 0.0)).collect())
+        .collect();
     paired_difference_draws(&zeros, values, rng)
 }
 
@@ -130,6 +174,10 @@ pub fn mean_interval<R: Rng>(values: &[Option<f64>], rng: &mut R) -> Interval {
 pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
     let n = xs.len() as f64;
     let mean = xs.iter().sum::<f64>() / n;
-    let var = if xs.len() > 1 { xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    let var = if xs.len() > 1 {
+        xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
     (mean, var.sqrt())
 }

@@ -21,15 +21,22 @@ pub fn random_params(seed: u64) -> Params {
     let mut r = rng(seed);
     let mut p = Params::init(Config::check(), &mut r);
     for (_, mut t) in p.named_mut() {
-        let noise = ndarray::ArrayD::random_using(t.raw_dim(), Normal::new(0.0, 0.3).unwrap(), &mut r);
+        let noise =
+            ndarray::ArrayD::random_using(t.raw_dim(), Normal::new(0.0, 0.3).unwrap(), &mut r);
         t += &noise;
     }
     p
 }
 
 /// Relative error of two gradients: max |a − n| / max(|a| + |n|, 1e-8) over entries.
-pub fn rel_err<'a>(a: impl IntoIterator<Item = &'a f64>, n: impl IntoIterator<Item = &'a f64>) -> f64 {
-    a.into_iter().zip(n).map(|(a, n)| (a - n).abs() / (a.abs() + n.abs()).max(1e-8)).fold(0.0, f64::max)
+pub fn rel_err<'a>(
+    a: impl IntoIterator<Item = &'a f64>,
+    n: impl IntoIterator<Item = &'a f64>,
+) -> f64 {
+    a.into_iter()
+        .zip(n)
+        .map(|(a, n)| (a - n).abs() / (a.abs() + n.abs()).max(1e-8))
+        .fold(0.0, f64::max)
 }
 
 /// Central finite differences of `f` with respect to every entry of `x`: (f(x+h) − f(x−h)) / 2h.
