@@ -27,11 +27,25 @@ def prose(text):
     return "\n".join(out)
 
 
+# A math delimiter with one backslash: mdBook turns `\(` into a plain `(`, and KaTeX never
+# sees the math. (Two backslashes in the source: `\\(`.)
+SINGLE = re.compile(r"(?<!\\)\\[()\[\]]")
+
+
 def main(paths):
     bad = 0
     for path in paths:
         with open(path, encoding="utf-8") as f:
-            text = prose(f.read())
+            raw = f.read()
+        for i, line in enumerate(raw.splitlines(), 1):
+            if any(ord(c) < 32 and c != "\t" for c in line):
+                bad += 1
+                print(f"{path}:{i}: a control character (a backslash escape read by a program?): {line.strip()[:80]!r}")
+        text = prose(raw)
+        for m in SINGLE.finditer(text):
+            bad += 1
+            line = text.count("\n", 0, m.start()) + 1
+            print(f"{path}:{line}: math delimiter `{m.group(0)}` with one backslash is eaten by mdBook (write `\\{m.group(0)}`)")
         for span in MATH.finditer(text):
             body = span.group(1) if span.group(1) is not None else span.group(2)
             for m in BAD.finditer(body):
