@@ -11,6 +11,8 @@ use world::World;
 
 /// The base model's column of the capability table, beside `ppo_report.json`.
 pub const BASE_COLUMN: &str = "base_column.json";
+/// The best-of-n column (chapter 7's selection from the SFT model), beside it.
+pub const BEST_OF_N_COLUMN: &str = "best_of_n_column.json";
 
 /// Settings of `rlhf ppo` that replace the preset's.
 #[derive(Clone, Copy, Default)]
@@ -31,6 +33,9 @@ pub struct Overrides {
 pub struct PpoSummary {
     pub report: Report,
     pub base: Option<Column>,
+    /// Best-of-n from the SFT model against the same reward model (`best_of_n` of the
+    /// config; none when 0).
+    pub best_of_n: Option<Column>,
     /// The world the prompts came from (to judge responses again for intervals).
     pub world: World,
 }
@@ -162,6 +167,25 @@ pub fn ppo_command(
         }
         None => None,
     };
+    let best_of_n = match cfg.best_of_n {
+        0 => None,
+        n => {
+            let col = ch07_overopt::column::best_of_n_column(
+                &w,
+                &tok,
+                &sft,
+                &rm,
+                &w.prompts.heldout,
+                n,
+                &cfg,
+            )?;
+            files::write_string_atomic(
+                &out.join(BEST_OF_N_COLUMN),
+                &serde_json::to_string_pretty(&col)?,
+            )?;
+            Some(col)
+        }
+    };
     let (s, r) = (&report.sft, &report.rlhf);
     println!(
         "ppo: {} iterations; held-out gold reward {:.2} (SFT) → {:.2} (RLHF), RM reward {:.2} → {:.2}, KL to SFT {:.2} → {}",
@@ -176,6 +200,7 @@ pub fn ppo_command(
     Ok(PpoSummary {
         report,
         base,
+        best_of_n,
         world: w,
     })
 }
@@ -222,11 +247,34 @@ pub fn report_section(p: &PpoSummary) -> String {
         cols.push(("base", b));
     }
     cols.push(("SFT", &r.sft));
+    let bon_name = format!("best-of-{}", r.config.best_of_n);
+    if let Some(b) = &p.best_of_n {
+        cols.push((&bon_name, b));
+    }
     cols.push(("RLHF", &r.rlhf));
     s += &ch06_ppo::table(&cols);
+    if p.best_of_n.is_some() {
+        let n = r.config.best_of_n;
+        writeln!(
+            s,
+            "\n{bon_name}: {n} samples of the SFT model per prompt at temperature {}, the one the reward model ranks first; no training. Its KL is ln {n} − {}/{n} = {:.2} nats, to the SFT model at that temperature — the KL PPO's penalty charges, which measured {:.2} at PPO's last iteration; the other columns' KL is at temperature 1.",
+            r.config.temperature,
+            n - 1,
+            ch07_overopt::bon::kl_best_of_n(n),
+            last.kl
+        )
+        .unwrap();
+    }
     s += "<!-- ANCHOR_END: capabilities -->\n\n";
     s += "How sure are these numbers? Each with its 95% interval (bootstrap over the held-out prompts), and the change from SFT to RLHF with its paired interval:\n\n<!-- ANCHOR: intervals -->\n";
-    s += &crate::worlds::interval_table(&p.world, p.base.as_ref(), &r.sft, &r.rlhf, 0);
+    s += &crate::worlds::interval_table(
+        &p.world,
+        p.base.as_ref(),
+        &r.sft,
+        &r.rlhf,
+        p.best_of_n.as_ref().map(|b| (bon_name.as_str(), b)),
+        0,
+    );
     s += "<!-- ANCHOR_END: intervals -->\n\n";
     s
 }

@@ -171,41 +171,88 @@ fn change_cell(m: Metric, i: &Interval) -> String {
     }
 }
 
-/// One run's capability table with intervals (the report's PPO section).
+/// One run's capability table with intervals (the report's PPO section); with a best-of-n
+/// column (its name and column), also RLHF's change over it.
 pub fn interval_table(
     w: &World,
     base: Option<&Column>,
     sft: &Column,
     rlhf: &Column,
+    bon: Option<(&str, &Column)>,
     seed: u64,
 ) -> String {
     let r = match measure(w, base, sft, rlhf, seed) {
         Ok(r) => r,
         Err(e) => return format!("(intervals unavailable: {e:#})\n"),
     };
+    // Best-of-n's intervals on their own random stream: the others stay as they were.
+    let bon_cells = match bon
+        .map(|(_, b)| bon_intervals(w, b, rlhf, seed))
+        .transpose()
+    {
+        Ok(c) => c,
+        Err(e) => return format!("(intervals unavailable: {e:#})\n"),
+    };
     let mut s = String::from("| capability |");
     if base.is_some() {
         s += " base |";
     }
-    s += " SFT | RLHF | RLHF − SFT |\n|---|";
-    s += &"---|".repeat(3 + usize::from(base.is_some()));
+    s += " SFT |";
+    if let Some((name, _)) = bon {
+        write!(s, " {name} |").unwrap();
+    }
+    s += " RLHF | RLHF − SFT |";
+    if let Some((name, _)) = bon {
+        write!(s, " RLHF − {name} |").unwrap();
+    }
+    s += "\n|---|";
+    s += &"---|".repeat(3 + usize::from(base.is_some()) + 2 * usize::from(bon.is_some()));
     s.push('\n');
-    for m in &r.metrics {
+    for (k, m) in r.metrics.iter().enumerate() {
         write!(s, "| {} |", m.metric.name()).unwrap();
         if let Some(b) = &m.base {
             write!(s, " {} |", cell(m.metric, b)).unwrap();
         }
-        writeln!(
+        write!(s, " {} |", cell(m.metric, &m.sft)).unwrap();
+        if let Some(c) = &bon_cells {
+            write!(s, " {} |", cell(m.metric, &c[k].0)).unwrap();
+        }
+        write!(
             s,
-            " {} | {} | {} |",
-            cell(m.metric, &m.sft),
+            " {} | {} |",
             cell(m.metric, &m.rlhf),
             change_cell(m.metric, &m.change)
         )
         .unwrap();
+        if let Some(c) = &bon_cells {
+            write!(s, " {} |", change_cell(m.metric, &c[k].1)).unwrap();
+        }
+        s.push('\n');
     }
     s += "\nChanges in percentage points (utility for the gold reward); **bold**: the interval excludes zero.\n";
     s
+}
+
+/// For every metric: best-of-n's value with its interval, and RLHF minus best-of-n with
+/// its paired interval (the same held-out prompts).
+fn bon_intervals(
+    w: &World,
+    bon: &Column,
+    rlhf: &Column,
+    seed: u64,
+) -> Result<Vec<(Interval, Interval)>> {
+    let prompts = &w.prompts.heldout;
+    let values =
+        |c: &Column| world::eval::per_prompt(&w.config.labeler, &w.entities, prompts, &c.responses);
+    let (b, r) = (values(bon)?, values(rlhf)?);
+    let mut rng = world::rng(seed, 91);
+    Ok(b.iter()
+        .zip(&r)
+        .map(|(b, r)| {
+            let value = stats::mean_interval(b, &mut rng);
+            (value, stats::paired_difference(b, r, &mut rng))
+        })
+        .collect())
 }
 
 /// The metrics whose change is claimed: RLHF raises the gold reward and is no worse on these.

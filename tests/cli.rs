@@ -114,6 +114,7 @@ fn pipeline_writes_every_stage_and_a_report() {
         "ppo/rewards.svg",
         "ppo/kl.svg",
         "ppo/clipfrac.svg",
+        "ppo/best_of_n_column.json",
         "report.md",
     ] {
         assert!(run.join(f).is_file(), "{f} missing");
@@ -129,10 +130,11 @@ fn pipeline_writes_every_stage_and_a_report() {
         "## Reward model",
         "ceiling: the labeler's own agreement",
         "## PPO",
-        "| capability | base | SFT | RLHF |",
+        "| capability | base | SFT | best-of-2 | RLHF |",
         "| KL to SFT (nats per response) |",
+        "| held-out corpus loss (nats per token) |",
         "| family | ideal | wrong | refusal | don't know | harmful | same order as the labeler |",
-        "| capability | base | SFT | RLHF | RLHF − SFT |",
+        "| capability | base | SFT | best-of-2 | RLHF | RLHF − SFT | RLHF − best-of-2 |",
         "| truthful and informative |",
         "## Speed",
         "| PPO updates |",
@@ -212,6 +214,13 @@ fn pipeline_writes_every_stage_and_a_report() {
         num(&r["capabilities"]["instruction_format"]) > 0.8,
         "PPO keeps the format"
     );
+    // Best-of-2 from the SFT model: one pick per held-out prompt, at its analytic KL.
+    let bon = json("ppo/best_of_n_column.json");
+    assert_eq!(
+        bon["responses"].as_array().unwrap().len(),
+        s["responses"].as_array().unwrap().len()
+    );
+    assert!((num(&bon["kl"]) - (2f64.ln() - 0.5)).abs() < 1e-12);
 
     // Ask the reward model directly: one normalised score per response, in order.
     let d = dir.path();

@@ -259,10 +259,14 @@ pub fn table(columns: &[(&str, &Column)]) -> String {
     for (_, c) in columns {
         write!(s, " {:.2} |", c.kl).unwrap();
     }
-    if columns.iter().all(|(_, c)| c.lm_loss.is_some()) {
+    // A column without weights of its own (best-of-n) has no corpus loss: "—".
+    if columns.iter().any(|(_, c)| c.lm_loss.is_some()) {
         s.push_str("\n| held-out corpus loss (nats per token) |");
         for (_, c) in columns {
-            write!(s, " {:.3} |", c.lm_loss.unwrap()).unwrap();
+            match c.lm_loss {
+                Some(l) => write!(s, " {l:.3} |").unwrap(),
+                None => s.push_str(" — |"),
+            }
         }
     }
     s.push('\n');

@@ -8,6 +8,7 @@
 //! overoptimization").
 //!
 //! - [`bon`]: best-of-n and its KL, `ln n − (n − 1)/n`, checked by Monte Carlo;
+//! - [`column`]: best-of-n as a column of chapter 6's capability table;
 //! - [`fit`]: Gao's forms `d (α − β d)` and `d (α − β ln d)`, fitted by least squares;
 //! - [`study`]: best-of-n against reward models trained on more or fewer comparisons, and
 //!   PPO at several fixed β, from a finished pipeline's models;
@@ -19,6 +20,7 @@
 //! - [`plots`]: proxy and gold against d = √KL.
 
 pub mod bon;
+pub mod column;
 pub mod exercises;
 pub mod fit;
 pub mod hacking;

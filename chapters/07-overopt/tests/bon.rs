@@ -111,3 +111,48 @@ fn proxy_of_the_best_never_falls_with_n() {
         assert!(curve.windows(2).all(|w| w[1] >= w[0] - 1e-12), "{curve:?}");
     }
 }
+
+/// Best-of-n as a policy keeps, for every prompt, the sample the proxy ranks first (the
+/// first of equals), so its mean proxy is the mean of each prompt's maximum.
+#[test]
+fn the_best_of_n_column_picks_the_proxys_first_choice() {
+    use ch07_overopt::column::pick_best;
+    use ch07_overopt::study::Samples;
+    use world::{Family, Prompt, Target};
+    let prompt = |i: usize| Prompt {
+        family: Family::Harmful,
+        text: format!("prompt {i}"),
+        target: Target::Harmful { act: 0 },
+    };
+    let samples = Samples {
+        prompts: vec![prompt(0), prompt(1), prompt(2)],
+        responses: vec![
+            vec!["a".into(), "b".into(), "c".into()],
+            vec!["d".into(), "e".into(), "f".into()],
+            vec!["g".into(), "h".into(), "i".into()],
+        ],
+        gold: vec![vec![0.0; 3]; 3],
+    };
+    let proxy = vec![
+        vec![0.1, 0.9, -3.0],
+        vec![-3.0, -3.0, -3.0],
+        vec![0.5, -1.0, 2.0],
+    ];
+    let picks = pick_best(&samples, &proxy);
+    assert_eq!(
+        picks,
+        vec![
+            (1, "b".to_string()),
+            (0, "d".to_string()),
+            (2, "i".to_string())
+        ]
+    );
+    let mean_pick: f64 = picks
+        .iter()
+        .zip(&proxy)
+        .map(|((j, _), p)| p[*j])
+        .sum::<f64>()
+        / 3.0;
+    let mean_first: f64 = proxy.iter().map(|p| p[0]).sum::<f64>() / 3.0;
+    assert!(mean_pick >= mean_first);
+}
