@@ -84,7 +84,7 @@ pub fn pretrain_command(
             bar.set_message(format!("loss {:.3}, {:.0} tok/s", r.loss, r.tokens_per_s));
         })?;
         t.save(&ckpt)?;
-        ch01_tokenizer::library::save(&tok, &ckpt.join("tokenizer.json"))?;
+        ch01_tokenizer::library::save_in_model_dir(&tok, &ckpt)?;
         if t.step() == total || t.step() == t.cfg.eval_every || t.step() == total / 2 {
             writeln!(samples, "\n**Step {}**\n", t.step()).unwrap();
             for prompt in SAMPLE_PROMPTS {
@@ -210,28 +210,82 @@ pub fn report_section(pre: &PretrainSummary) -> String {
     s
 }
 
-/// `rlhf export`: write the language model at `model` (any checkpoint of the project, or a
-/// GPT-2 directory) with its tokenizer as a Hugging Face GPT-2 directory that
-/// `transformers.GPT2LMHeadModel.from_pretrained` loads: `config.json`, `model.safetensors`
-/// (`transformer.*` names, the head tied to `wte`), `tokenizer.json`.
+/// `rlhf export`: write a checkpoint as a Hugging Face directory that transformers loads
+/// with no code of this project. A language model (any checkpoint of the project, or a
+/// GPT-2 directory) becomes a `GPT2LMHeadModel`: `config.json`, `model.safetensors`
+/// (`transformer.*` names, the head tied to `wte`), `generation_config.json` (generation
+/// stops at `<|end|>` or `<|endoftext|>`). A reward model (a directory with `reward.json`)
+/// becomes a `GPT2ForSequenceClassification` with one label whose logit is the raw score
+/// ([`ch05_reward::RewardModel::save`]). Both carry `tokenizer.json` and
+/// `tokenizer_config.json` with the chat template.
 pub fn export_command(model: &Path, out: &Path) -> Result<()> {
+    if model.join("reward.json").is_file() {
+        return export_reward_model(model, out);
+    }
     let gpt =
         crate::compute::load(model).with_context(|| format!("--model `{}`", model.display()))?;
-    let tok = ch01_tokenizer::library::load(&model.join("tokenizer.json"))?;
-    ensure!(
-        tok.get_vocab_size(true) <= gpt.cfg.vocab_size,
-        "tokenizer `{}` has {} tokens but the model only {}",
-        model.join("tokenizer.json").display(),
-        tok.get_vocab_size(true),
-        gpt.cfg.vocab_size
-    );
-    crate::sft::save_checkpoint(&gpt, &tok, out)?;
+    let tok = load_tokenizer_for(model, gpt.cfg.vocab_size)?;
+    let stops = ch04_sft::chat::stop_tokens(&tok);
+    files::write_dir_atomic(out, |dir| {
+        ch03_gpt::train::save_model(&gpt, dir)?;
+        ch01_tokenizer::library::save_in_model_dir(&tok, dir)?;
+        files::write_string_atomic(
+            &dir.join("generation_config.json"),
+            &serde_json::to_string_pretty(&serde_json::json!({
+                "eos_token_id": stops,
+                "pad_token_id": 0,
+            }))?,
+        )
+    })
+    .context("exported model")?;
     println!(
-        "export: {} parameters → {}",
+        "export: GPT2LMHeadModel, {} parameters → {}",
         gpt.params.count(),
         out.display()
     );
     Ok(())
+}
+
+fn export_reward_model(model: &Path, out: &Path) -> Result<()> {
+    let rm = ch05_reward::RewardModel::load(model, crate::compute::device())
+        .with_context(|| format!("--model `{}` (a reward model)", model.display()))?;
+    ensure!(
+        rm.knowledge.is_none(),
+        "--model `{}` is a reward model with the SFT model's knowledge as a second input \
+         (`knowledge.json`): GPT2ForSequenceClassification has no place for it; export a reward \
+         model trained without --knowledge",
+        model.display()
+    );
+    let tok = load_tokenizer_for(model, rm.gpt.cfg.vocab_size)?;
+    files::write_dir_atomic(out, |dir| {
+        rm.save(dir)?;
+        ch01_tokenizer::library::save_in_model_dir(&tok, dir)
+    })
+    .context("exported reward model")?;
+    println!(
+        "export: GPT2ForSequenceClassification (one label, the raw reward; r = {:.4} · raw {:+.4}), {} parameters → {}",
+        rm.norm.gain,
+        rm.norm.bias,
+        rm.params().count(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// The tokenizer beside a model, checked against the model's vocabulary.
+fn load_tokenizer_for(
+    model: &Path,
+    vocab_size: usize,
+) -> Result<ch01_tokenizer::tokenizers::Tokenizer> {
+    let path = model.join("tokenizer.json");
+    let tok = ch01_tokenizer::library::load(&path)?;
+    ensure!(
+        tok.get_vocab_size(true) <= vocab_size,
+        "tokenizer `{}` has {} tokens but the model only {vocab_size}",
+        path.display(),
+        tok.get_vocab_size(true),
+    );
+    Ok(tok)
 }
 
 /// The corpus file as token ids, each document followed by `<|endoftext|>` (id 0).

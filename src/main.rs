@@ -3,7 +3,9 @@
 
 mod bench;
 mod compute;
+mod export_data;
 mod gpt;
+mod loss;
 mod overopt;
 mod ppo;
 mod progress;
@@ -55,8 +57,12 @@ enum Command {
     Ppo(PpoArgs),
     /// Chapter 7: over-optimisation — best-of-n and PPO at several β, measured on the gold reward.
     Overopt(OveroptArgs),
-    /// Write any checkpoint of the project as a Hugging Face GPT-2 directory (GPT2LMHeadModel + tokenizer.json).
+    /// Write a checkpoint as a Hugging Face directory: a language model as GPT2LMHeadModel, a reward model as GPT2ForSequenceClassification, both with the tokenizer and chat template.
     Export(ExportArgs),
+    /// Write a run's data (demonstrations, comparisons, prompts) as a Hugging Face dataset directory.
+    ExportData(ExportDataArgs),
+    /// Chapter 4's or 5's loss on the first rows of an exported dataset, as one JSON line (to compare with TRL's).
+    Loss(LossArgs),
     /// Continue a prompt with a checkpoint or a Hugging Face GPT-2 directory.
     Generate(GenerateArgs),
     /// Run every stage that exists, in order, into runs/<name>/ (the default command).
@@ -214,6 +220,9 @@ struct ScoreArgs {
     /// A response to score (repeat for several); `<|end|>` is added when missing.
     #[arg(long, required = true)]
     response: Vec<String>,
+    /// One JSON line per response: its text, raw score and normalised score.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -279,12 +288,35 @@ struct PpoArgs {
 
 #[derive(Args, Debug, Clone)]
 struct ExportArgs {
-    /// A checkpoint of the project (pretrain, sft or ppo `checkpoint/`) or any GPT-2 directory with tokenizer.json.
+    /// A checkpoint of the project (pretrain, sft, reward or ppo `checkpoint/`) or any GPT-2 directory with tokenizer.json.
     #[arg(long)]
     model: PathBuf,
     /// The directory to write (replaced only once complete).
     #[arg(long)]
     out: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+struct LossArgs {
+    /// A language model (the SFT loss) or a reward model (the pairwise loss), e.g. as `rlhf export` wrote it.
+    #[arg(long)]
+    model: PathBuf,
+    /// An exported dataset file: `sft/*.jsonl` for a language model, `preference/*.jsonl` for a reward model.
+    #[arg(long)]
+    data: PathBuf,
+    /// How many rows, from the first, make the batch.
+    #[arg(long, default_value_t = 8)]
+    rows: usize,
+}
+
+#[derive(Args, Debug, Clone)]
+struct ExportDataArgs {
+    /// A pipeline run: its world, and the SFT split and reward comparisons where those stages ran.
+    #[arg(long, default_value = "runs/default")]
+    run: PathBuf,
+    /// The dataset directory to write (default: <run>/dataset; replaced only once complete).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -480,7 +512,7 @@ fn main() {
             },
         )
         .map(|_| ()),
-        Some(Command::Score(a)) => reward::score_command(&a.reward, &a.prompt, &a.response),
+        Some(Command::Score(a)) => reward::score_command(&a.reward, &a.prompt, &a.response, a.json),
         Some(Command::Ppo(a)) => ppo::ppo_command(
             &a.out,
             &a.world,
@@ -506,6 +538,11 @@ fn main() {
             overopt::overopt_command(&a.run, &out, &a.preset).map(|_| ())
         }
         Some(Command::Export(a)) => gpt::export_command(&a.model, &a.out),
+        Some(Command::Loss(a)) => loss::loss_command(&a.model, &a.data, a.rows),
+        Some(Command::ExportData(a)) => {
+            let out = a.out.clone().unwrap_or_else(|| a.run.join("dataset"));
+            export_data::export_data_command(&a.run, &out)
+        }
         Some(Command::Generate(a)) => {
             let sampling = if a.greedy {
                 ch03_gpt::sample::Sampling::GREEDY

@@ -101,12 +101,12 @@ pub fn reward_command(
     })?;
     bar.finish_and_clear();
     let ckpt = out.join("checkpoint");
-    let tmp = out.join(format!(".checkpoint.tmp{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    rm.save(&tmp)?;
-    ch01_tokenizer::library::save(&tok, &tmp.join("tokenizer.json"))?;
     // The old checkpoint is removed only once the new one is in place.
-    files::replace_dir(&tmp, &ckpt).context("reward model checkpoint")?;
+    files::write_dir_atomic(&ckpt, |dir| {
+        rm.save(dir)?;
+        ch01_tokenizer::library::save_in_model_dir(&tok, dir)
+    })
+    .context("reward model checkpoint")?;
     let m = &report.heldout;
     println!(
         "reward: {} training pairs; held-out accuracy {:.1}% (labeler's ceiling {:.1}%), gold order {:.1}%, correlation with gold {:.2} → {}",
@@ -170,7 +170,7 @@ pub fn report_section(r: &Report) -> String {
 }
 
 /// `rlhf score`: the reward model's normalised score of each response to `prompt`.
-pub fn score_command(reward: &Path, prompt: &str, responses: &[String]) -> Result<()> {
+pub fn score_command(reward: &Path, prompt: &str, responses: &[String], json: bool) -> Result<()> {
     let rm = ch05_reward::RewardModel::load(reward, crate::compute::device())
         .with_context(|| format!("--reward `{}`", reward.display()))?;
     let tok = ch01_tokenizer::library::load(&reward.join("tokenizer.json"))?;
@@ -186,8 +186,13 @@ pub fn score_command(reward: &Path, prompt: &str, responses: &[String]) -> Resul
         })
         .collect();
     let raw = ch05_reward::train::raw_scores(&rm, &tok, &texts, 64)?;
-    for (r, x) in responses.iter().zip(raw) {
-        println!("{:+.3}  {r}", rm.norm.apply(x));
+    for ((r, text), x) in responses.iter().zip(&texts).zip(raw) {
+        if json {
+            let v = serde_json::json!({ "text": text, "raw": x, "score": rm.norm.apply(x) });
+            println!("{v}");
+        } else {
+            println!("{:+.3}  {r}", rm.norm.apply(x));
+        }
     }
     Ok(())
 }

@@ -76,20 +76,11 @@ pub fn save_checkpoint(
     tok: &ch01_tokenizer::tokenizers::Tokenizer,
     dir: &Path,
 ) -> Result<()> {
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = dir
-        .file_name()
-        .context("checkpoint path has no name")?
-        .to_string_lossy()
-        .into_owned();
-    let tmp = parent.join(format!(".{name}.tmp{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    ch03_gpt::train::save_model(gpt, &tmp)?;
-    ch01_tokenizer::library::save(tok, &tmp.join("tokenizer.json"))?;
-    files::replace_dir(&tmp, dir).context("checkpoint")
+    files::write_dir_atomic(dir, |tmp| {
+        ch03_gpt::train::save_model(gpt, tmp)?;
+        ch01_tokenizer::library::save_in_model_dir(tok, tmp)
+    })
+    .context("checkpoint")
 }
 
 /// The report's SFT section.

@@ -272,6 +272,8 @@ fn pipeline_writes_every_stage_and_a_report() {
     let o = rlhf(&["score", "--reward", rm, "--prompt", "hi"], d);
     assert_eq!(o.status.code(), Some(2), "--response is required");
 
+    exports_carry_the_data_and_the_chat_template(d, &run);
+
     // Chapter 7 from the finished run: its files, best-of-n's proxy never falls with n, the
     // KL is the formula's, and the smaller reward model trained on fewer comparisons.
     let o = rlhf(&["overopt", "--run", "runs/check", "--preset", "tiny"], d);
@@ -954,5 +956,218 @@ fn sft_and_reward_name_a_missing_model() {
         !o.status.success() && stderr(&o).contains("temperature"),
         "{}",
         stderr(&o)
+    );
+}
+
+/// `rlhf export` and `rlhf export-data` on a finished run: the files transformers and
+/// datasets read, and — through those files only — the chat template gives exactly the ids
+/// chapter 4 trains on, for every held-out prompt and every demonstration.
+fn exports_carry_the_data_and_the_chat_template(d: &Path, run: &Path) {
+    let read =
+        |p: &Path| std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let o = rlhf(
+        &[
+            "export",
+            "--model",
+            "runs/check/sft/checkpoint",
+            "--out",
+            "hf-sft",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = rlhf(
+        &[
+            "export",
+            "--model",
+            "runs/check/reward/checkpoint",
+            "--out",
+            "hf-rm",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rm_cfg: serde_json::Value =
+        serde_json::from_str(&read(&d.join("hf-rm/config.json"))).unwrap();
+    assert_eq!(rm_cfg["architectures"][0], "GPT2ForSequenceClassification");
+    assert_eq!(
+        rm_cfg["id2label"]["0"], "reward",
+        "one label: num_labels = 1"
+    );
+    assert!(rm_cfg["reward_normalisation"]["gain"].as_f64().unwrap() > 0.0);
+    let generation: serde_json::Value =
+        serde_json::from_str(&read(&d.join("hf-sft/generation_config.json"))).unwrap();
+    assert_eq!(
+        generation["eos_token_id"].as_array().unwrap().len(),
+        2,
+        "<|end|> and <|endoftext|>"
+    );
+
+    let o = rlhf(&["export-data", "--run", "runs/check", "--out", "data"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let card = read(&d.join("data/README.md"));
+    let w = world::World::read_from(&run.join("world")).unwrap();
+    let rows = |rel: &str| -> Vec<serde_json::Value> {
+        read(&d.join("data").join(rel))
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    for sub in ["sft", "preference", "prompts"] {
+        assert!(
+            card.contains(&format!("- config_name: {sub}\n")),
+            "the card names {sub}"
+        );
+        for split in ["train", "test"] {
+            let path = format!("{sub}/{split}.jsonl");
+            assert!(
+                card.contains(&format!("path: {path}")),
+                "the card lists {path}"
+            );
+            let n = rows(&path).len();
+            assert!(n > 0, "{path} is empty");
+            assert!(
+                card.contains(&format!("- name: {split}\n"))
+                    && card.contains(&format!("num_examples: {n}\n")),
+                "the card's dataset_info gives {path}'s {n} rows"
+            );
+        }
+    }
+    assert_eq!(rows("prompts/test.jsonl").len(), w.prompts.heldout.len());
+    assert_eq!(
+        rows("sft/train.jsonl").len() + rows("sft/validation.jsonl").len(),
+        w.demonstrations.len()
+    );
+    let heldout_pairs = read(&run.join("reward/heldout_pairs.jsonl"))
+        .lines()
+        .count();
+    assert_eq!(rows("preference/test.jsonl").len(), heldout_pairs);
+    let pref = &rows("preference/train.jsonl")[0];
+    assert_eq!(pref["prompt"][0]["role"], "user");
+    assert_eq!(pref["chosen"][0]["role"], "assistant");
+    assert!(pref["u_chosen"].is_f64() && pref["p_chosen"].is_f64());
+
+    // The template, rendered as transformers renders it (Jinja with trim_blocks and
+    // lstrip_blocks), tokenized by the exported tokenizer.json.
+    let cfg: serde_json::Value =
+        serde_json::from_str(&read(&d.join("hf-sft/tokenizer_config.json"))).unwrap();
+    assert_eq!(cfg["tokenizer_class"], "PreTrainedTokenizerFast");
+    let mut env = minijinja::Environment::new();
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.add_function(
+        "raise_exception",
+        |msg: String| -> Result<String, minijinja::Error> {
+            Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                msg,
+            ))
+        },
+    );
+    env.add_template("chat", cfg["chat_template"].as_str().unwrap())
+        .unwrap();
+    let template = env.get_template("chat").unwrap();
+    let tok = ch01_tokenizer::library::load(&d.join("hf-sft/tokenizer.json")).unwrap();
+    let ids = |text: &str| ch01_tokenizer::library::encode(&tok, text).unwrap();
+    let render = |messages: &serde_json::Value, generation: bool| {
+        template
+            .render(
+                minijinja::context! { messages => messages, add_generation_prompt => generation },
+            )
+            .unwrap()
+    };
+    let prompts = rows("prompts/test.jsonl");
+    for (row, p) in prompts.iter().zip(&w.prompts.heldout) {
+        let ours = ch04_sft::data::examples(
+            &tok,
+            &[world::demos::Demonstration {
+                prompt: p.clone(),
+                response: world::chat::finished("x"),
+                quality: world::demos::Quality::Ideal,
+            }],
+            usize::MAX,
+        )
+        .unwrap()
+        .0[0]
+            .prompt
+            .clone();
+        assert_eq!(ids(&render(&row["prompt"], true)), ours, "{}", p.text);
+    }
+    let demos: Vec<serde_json::Value> =
+        [rows("sft/train.jsonl"), rows("sft/validation.jsonl")].concat();
+    let (ours, _) = ch04_sft::data::examples(&tok, &w.demonstrations, usize::MAX).unwrap();
+    assert_eq!(ours.len(), demos.len());
+    let mut theirs: Vec<Vec<u32>> = demos
+        .iter()
+        .map(|r| ids(&render(&r["messages"], false)))
+        .collect();
+    let mut ours: Vec<Vec<u32>> = ours
+        .iter()
+        .map(|e| [e.prompt.clone(), e.response.clone()].concat())
+        .collect();
+    theirs.sort();
+    ours.sort();
+    assert!(
+        theirs == ours,
+        "the template's conversations are chapter 4's token for token"
+    );
+    // The losses that scripts/check-trl.py compares with TRL's, and bad input named.
+    let o = rlhf(
+        &[
+            "loss",
+            "--model",
+            "hf-sft",
+            "--data",
+            "data/sft/train.jsonl",
+            "--rows",
+            "4",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let l: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(l["loss"].as_f64().unwrap() > 0.0 && l["rows"] == 4, "{l}");
+    let o = rlhf(
+        &[
+            "loss",
+            "--model",
+            "hf-rm",
+            "--data",
+            "data/preference/test.jsonl",
+            "--rows",
+            "4",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let l: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(l["chosen"].as_array().unwrap().len(), 4, "{l}");
+    let o = rlhf(
+        &[
+            "loss",
+            "--model",
+            "hf-sft",
+            "--data",
+            "data/preference/test.jsonl",
+        ],
+        d,
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("messages"),
+        "{}",
+        stderr(&o)
+    );
+    let o = rlhf(&["export-data", "--run", "nowhere", "--out", "x"], d);
+    assert!(
+        !o.status.success() && stderr(&o).contains("nowhere") && stderr(&o).contains("world"),
+        "{}",
+        stderr(&o)
+    );
+    let bad = serde_json::json!([{ "role": "system", "content": "hi" }]);
+    assert!(
+        template
+            .render(minijinja::context! { messages => bad, add_generation_prompt => true })
+            .is_err(),
+        "an unknown role is an error"
     );
 }

@@ -88,6 +88,18 @@ pub fn save(tok: &Tokenizer, path: &Path) -> Result<()> {
     files::write_string_atomic(path, &json)
 }
 
+/// Save into a model directory as Hugging Face tools expect it: `tokenizer.json` and
+/// `tokenizer_config.json` (the tokenizer class, the special tokens and the chat template of
+/// [`world::chat::CHAT_TEMPLATE`]), so that `AutoTokenizer.from_pretrained(dir)` loads it
+/// and `apply_chat_template` gives the ids chapter 4 trains on.
+pub fn save_in_model_dir(tok: &Tokenizer, dir: &Path) -> Result<()> {
+    save(tok, &dir.join("tokenizer.json"))?;
+    files::write_string_atomic(
+        &dir.join("tokenizer_config.json"),
+        &serde_json::to_string_pretty(&world::chat::tokenizer_config())?,
+    )
+}
+
 /// Load a `tokenizer.json`, with an error that names the file.
 pub fn load(path: &Path) -> Result<Tokenizer> {
     let json = files::read_string(path, "tokenizer")?;

@@ -15,6 +15,8 @@ use world::demos::Demonstration;
 pub struct Example {
     pub prompt: Vec<u32>,
     pub response: Vec<u32>,
+    /// Which demonstration it came from (its index in the list given to [`examples`]).
+    pub demo: usize,
 }
 
 impl Example {
@@ -38,10 +40,11 @@ pub fn examples(
 ) -> Result<(Vec<Example>, usize)> {
     let mut out = Vec::with_capacity(demos.len());
     let mut too_long = 0;
-    for d in demos {
+    for (demo, d) in demos.iter().enumerate() {
         let e = Example {
             prompt: encode(tok, &d.prompt.chat())?,
             response: encode(tok, &d.response)?,
+            demo,
         };
         ensure!(
             !e.prompt.is_empty() && !e.response.is_empty(),

@@ -102,6 +102,9 @@ pub struct Report {
     pub sft: Capabilities,
     /// Markdown: a few held-out prompts of each family, with the base and SFT responses.
     pub samples: String,
+    /// The demonstrations kept aside (indices into the world's list, ascending).
+    #[serde(default)]
+    pub heldout_demonstrations: Vec<usize>,
 }
 
 // ANCHOR: run
@@ -155,6 +158,11 @@ pub fn run(
         base,
         sft,
         samples,
+        heldout_demonstrations: {
+            let mut held: Vec<usize> = heldout_set.iter().map(|e| e.demo).collect();
+            held.sort_unstable();
+            held
+        },
     };
     files::write_string_atomic(
         &out.join("sft_report.json"),

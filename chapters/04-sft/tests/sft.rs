@@ -11,10 +11,12 @@ fn the_loss_mask_covers_exactly_the_response_tokens() {
     let a = Example {
         prompt: vec![1, 10, 11, 2],
         response: vec![20, 21, 3],
+        demo: 0,
     };
     let b = Example {
         prompt: vec![1, 12, 13, 14, 15, 2],
         response: vec![22, 3],
+        demo: 1,
     };
     let batch = collate(&[&a, &b], &Device::Cpu).unwrap();
     let w: Vec<Vec<f32>> = batch.weights.to_vec2().unwrap();

@@ -33,6 +33,12 @@ pub struct Pair {
     /// (0.5 when the gold utilities are equal): averaged, the ceiling of any model's
     /// accuracy on its labels.
     pub agreement: f64,
+    /// The labeler's probability of this choice, P(chosen ≻ rejected).
+    #[serde(default)]
+    pub p_chosen: f64,
+    /// Which labeler made it: the member of a population (chapter 7), 0 for one labeler.
+    #[serde(default)]
+    pub labeler: usize,
 }
 
 /// `k` sampled responses to each prompt, the prompts' copies batched 128 rows at a time.
@@ -142,6 +148,8 @@ pub fn label_pairs<R: Rng, L: Labeler>(
                     u_chosen: c.u_chosen,
                     u_rejected: c.u_rejected,
                     agreement,
+                    p_chosen: c.p_chosen,
+                    labeler: c.labeler,
                 });
             }
         }

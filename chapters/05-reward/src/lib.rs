@@ -63,7 +63,16 @@ pub struct Report {
     /// the gold utility ([`probe`]).
     #[serde(default)]
     pub probe: probe::Probe,
+    /// The labeler of the comparisons ([`Labeler::describe`]).
+    #[serde(default)]
+    pub labeler: serde_json::Value,
 }
+
+/// The file of the training comparisons beside a reward model's report (one [`Pair`]
+/// per line, `prompt` indexing the world's training prompts).
+pub const TRAIN_PAIRS: &str = "train_pairs.jsonl";
+/// The same for the held-out comparisons (indexing the held-out prompts).
+pub const HELDOUT_PAIRS: &str = "heldout_pairs.jsonl";
 
 /// Responses per held-out prompt whose pairs measure every reward model.
 pub const HELDOUT_K: usize = 4;
@@ -199,12 +208,15 @@ pub fn run_with<L: Labeler>(
         norm: rm.norm,
         calibration,
         probe,
+        labeler: labeler.describe(),
     };
     files::write_string_atomic(
         &out.join("reward_report.json"),
         &serde_json::to_string_pretty(&report)?,
     )?;
-    write_pairs(&out.join("heldout_pairs.jsonl"), &heldout_pairs)?;
+    // The comparisons themselves, for `rlhf export-data` and anyone who wants to read them.
+    write_pairs(&out.join(TRAIN_PAIRS), &train_pairs)?;
+    write_pairs(&out.join(HELDOUT_PAIRS), &heldout_pairs)?;
     Ok((rm, report))
 }
 

@@ -204,9 +204,11 @@ impl RewardModel {
         Params { vars }
     }
 
-    /// Write a Hugging Face `GPT2ForSequenceClassification` directory: `config.json`,
-    /// `model.safetensors` (`transformer.*` and `score.weight`), and `reward.json` with the
-    /// normalisation. Files are written to temporary names and renamed.
+    /// Write a Hugging Face `GPT2ForSequenceClassification` directory: `config.json` (one
+    /// label, `reward`; padding id 0, which transformers uses to find the last real token;
+    /// the normalisation as `reward_normalisation`), `model.safetensors` (`transformer.*` and
+    /// `score.weight`), and `reward.json` with the normalisation. Files are written to
+    /// temporary names and renamed.
     pub fn save(&self, dir: &Path) -> Result<()> {
         ch03_gpt::train::save_model(&self.gpt, dir)?;
         let cfg_path = dir.join("config.json");
@@ -215,6 +217,13 @@ impl RewardModel {
         cfg["architectures"] = serde_json::json!(["GPT2ForSequenceClassification"]);
         cfg["num_labels"] = serde_json::json!(1);
         cfg["pad_token_id"] = serde_json::json!(0);
+        cfg["id2label"] = serde_json::json!({ "0": "reward" });
+        cfg["label2id"] = serde_json::json!({ "reward": 0 });
+        // transformers returns the raw score; r = gain · raw + bias is this project's.
+        cfg["reward_normalisation"] = serde_json::to_value(self.norm)?;
+        // The same as OpenRLHF reads it: r = (raw − mean) / std.
+        cfg["mean"] = serde_json::json!(-self.norm.bias / self.norm.gain);
+        cfg["std"] = serde_json::json!(1.0 / self.norm.gain);
         files::write_string_atomic(&cfg_path, &serde_json::to_string_pretty(&cfg)?)?;
         let mut tensors: std::collections::HashMap<String, Tensor> = self
             .gpt

@@ -31,6 +31,8 @@ fn pair(prompt: usize, chosen: &str, rejected: &str) -> ch05_reward::data::Pair 
         u_chosen: 1.0,
         u_rejected: 0.0,
         agreement: 0.9,
+        p_chosen: 0.9,
+        labeler: 0,
     }
 }
 

@@ -83,6 +83,36 @@ pub fn replace_dir(new: &Path, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Write a whole directory atomically: `fill` writes it under a temporary name beside
+/// `dir` (its parent is created if needed), which then takes `dir`'s place
+/// ([`replace_dir`]). If `fill` fails, the temporary directory is removed and `dir` is left
+/// as it was.
+pub fn write_dir_atomic(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = dir
+        .file_name()
+        .with_context(|| {
+            format!(
+                "cannot write `{}`: expected a directory path",
+                dir.display()
+            )
+        })?
+        .to_string_lossy()
+        .into_owned();
+    ensure_dir(&parent, "parent")?;
+    let tmp = parent.join(format!(".{name}.tmp{}", std::process::id()));
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir(&tmp).with_context(|| format!("cannot create `{}`", tmp.display()))?;
+    if let Err(e) = fill(&tmp) {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    replace_dir(&tmp, dir)
+}
+
 /// [`write_atomic`] for text.
 pub fn write_string_atomic(path: &Path, text: &str) -> Result<()> {
     write_atomic(path, text.as_bytes())
@@ -118,6 +148,24 @@ pub fn read_string(path: &Path, what: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_directory_that_fails_to_fill_leaves_the_old_one() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("ckpt");
+        write_dir_atomic(&dir, |d| write_string_atomic(&d.join("a"), "old")).unwrap();
+        let err = write_dir_atomic(&dir, |d| {
+            write_string_atomic(&d.join("a"), "new")?;
+            bail!("disk full")
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("disk full"));
+        assert_eq!(read_string(&dir.join("a"), "a").unwrap(), "old");
+        let left: Vec<_> = fs::read_dir(root.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary directory is left behind");
+        write_dir_atomic(&dir, |d| write_string_atomic(&d.join("b"), "new")).unwrap();
+        assert!(!dir.join("a").exists() && dir.join("b").is_file());
+    }
 
     #[test]
     fn atomic_write_replaces_and_leaves_no_temporary() {

@@ -33,6 +33,43 @@ pub fn finished(answer: &str) -> String {
     format!("{answer}{END}")
 }
 
+// ANCHOR: chat_template
+/// The same template as a Jinja chat template, for Hugging Face tokenizers
+/// (`tokenizer_config.json`'s `chat_template`): `tokenizer.apply_chat_template(messages,
+/// add_generation_prompt=True)` in transformers renders a user message exactly as
+/// [`prompt_text`] does, and an assistant message as [`finished`] after `<|assistant|>`.
+/// One line, so that Jinja's whitespace settings (transformers uses `trim_blocks` and
+/// `lstrip_blocks`) cannot change it; roles other than `user` and `assistant` are an error.
+pub const CHAT_TEMPLATE: &str = concat!(
+    "{%- for message in messages -%}",
+    "{%- if message['role'] == 'user' -%}",
+    "{{ '<|user|>' + message['content'] + '\\n' }}",
+    "{%- elif message['role'] == 'assistant' -%}",
+    "{{ '<|assistant|>' + message['content'] + '<|end|>' }}",
+    "{%- else -%}",
+    "{{ raise_exception('this chat template knows the roles user and assistant, not ' + message['role']) }}",
+    "{%- endif -%}",
+    "{%- endfor -%}",
+    "{%- if add_generation_prompt -%}{{ '<|assistant|>' }}{%- endif -%}",
+);
+// ANCHOR_END: chat_template
+
+/// What a Hugging Face tokenizer directory needs beside `tokenizer.json` for
+/// `AutoTokenizer.from_pretrained` to load it with this template: the class, the special
+/// tokens (a turn ends with `<|end|>`, padding is `<|endoftext|>`) and [`CHAT_TEMPLATE`].
+pub fn tokenizer_config() -> serde_json::Value {
+    serde_json::json!({
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "eos_token": END,
+        "pad_token": ENDOFTEXT,
+        "bos_token": null,
+        "unk_token": null,
+        "additional_special_tokens": [USER, ASSISTANT],
+        "clean_up_tokenization_spaces": false,
+        "chat_template": CHAT_TEMPLATE,
+    })
+}
+
 /// The answer inside a response: the text before the first `<|end|>`, or all of it when
 /// the model never ended (it hit the length limit).
 pub fn answer_part(response: &str) -> &str {

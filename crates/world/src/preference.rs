@@ -49,6 +49,9 @@ pub struct Comparison {
     /// Gold utilities, for evaluation only (a reward model must not train on them).
     pub u_chosen: f64,
     pub u_rejected: f64,
+    /// Which labeler made it: the member of a [`Population`], 0 for a single labeler.
+    #[serde(default)]
+    pub labeler: usize,
 }
 
 impl BradleyTerry {
@@ -111,6 +114,7 @@ impl BradleyTerry {
                 p_chosen: p_a,
                 u_chosen: gold(a),
                 u_rejected: gold(b),
+                labeler: 0,
             }
         } else {
             Comparison {
@@ -119,6 +123,7 @@ impl BradleyTerry {
                 p_chosen: 1.0 - p_a,
                 u_chosen: gold(b),
                 u_rejected: gold(a),
+                labeler: 0,
             }
         })
     }
@@ -147,6 +152,8 @@ pub trait Labeler {
     /// How often the labels agree with the noiseless gold order on a pair with gold
     /// utilities `ua != ub`, in expectation: the ceiling of a reward model's accuracy.
     fn agreement(&self, ua: f64, ub: f64) -> f64;
+    /// Who this is, as data: recorded with the comparisons it labels.
+    fn describe(&self) -> serde_json::Value;
 }
 
 impl Labeler for BradleyTerry {
@@ -162,6 +169,13 @@ impl Labeler for BradleyTerry {
     }
     fn agreement(&self, ua: f64, ub: f64) -> f64 {
         BradleyTerry::agreement(self, ua, ub)
+    }
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({
+            "kind": "Bradley–Terry",
+            "temperature": self.temperature,
+            "bias_per_word": self.bias_per_word,
+        })
     }
 }
 
@@ -206,17 +220,19 @@ impl Labeler for Population {
         rng: &mut R,
     ) -> Result<Comparison> {
         let mut x = rng.random::<f64>() * self.total();
-        for (w, l) in &self.members {
+        let mut member = self.members.len() - 1;
+        for (i, (w, _)) in self.members.iter().enumerate() {
             if x < *w {
-                return l.compare(world, prompt, a, b, rng);
+                member = i;
+                break;
             }
             x -= w;
         }
-        self.members
-            .last()
-            .expect("a population has members")
-            .1
-            .compare(world, prompt, a, b, rng)
+        let c = self.members[member].1.compare(world, prompt, a, b, rng)?;
+        Ok(Comparison {
+            labeler: member,
+            ..c
+        })
     }
 
     /// The members' agreements, weighted.
@@ -226,6 +242,20 @@ impl Labeler for Population {
             .map(|(w, l)| w * l.agreement(ua, ub))
             .sum::<f64>()
             / self.total()
+    }
+
+    /// Each member (its index is `labeler` in the comparisons) with its share of the labels.
+    fn describe(&self) -> serde_json::Value {
+        let members: Vec<serde_json::Value> = self
+            .members
+            .iter()
+            .map(|(w, l)| {
+                let mut m = l.describe();
+                m["share"] = serde_json::json!(w / self.total());
+                m
+            })
+            .collect();
+        serde_json::json!({ "kind": "population", "members": members })
     }
 }
 // ANCHOR_END: population

@@ -302,20 +302,31 @@ fn a_population_of_labelers_votes_by_share() {
     let crowd = Population::new(vec![(3.0, member(2.0)), (1.0, member(-2.0))]).unwrap();
     let mut rng = world::rng(8, 0);
     let n = 20_000;
-    let wins = (0..n)
-        .filter(|_| {
-            crowd
-                .compare(&w, p, &verbose, &right, &mut rng)
-                .unwrap()
-                .chosen
-                == verbose
-        })
-        .count();
-    let rate = wins as f64 / n as f64;
+    let votes: Vec<_> = (0..n)
+        .map(|_| crowd.compare(&w, p, &verbose, &right, &mut rng).unwrap())
+        .collect();
+    let share = |f: &dyn Fn(&world::preference::Comparison) -> bool| {
+        votes.iter().filter(|c| f(c)).count() as f64 / n as f64
+    };
+    let rate = share(&|c| c.chosen == verbose);
     assert!(
         (rate - 0.75).abs() < 0.015,
         "the verbose answer wins {rate} of the votes"
     );
+    // Each comparison records which member made it, and each member votes its own taste.
+    let first = share(&|c| c.labeler == 0);
+    assert!(
+        (first - 0.75).abs() < 0.015,
+        "member 0 made {first} of the votes"
+    );
+    assert!(
+        votes
+            .iter()
+            .all(|c| (c.chosen == verbose) == (c.labeler == 0))
+    );
+    let d = crowd.describe();
+    assert_eq!(d["members"][1]["share"], 0.25);
+    assert_eq!(d["members"][1]["bias_per_word"], -2.0);
     // Its agreement with the gold order is the members' agreement, weighted.
     let (a, b) = (
         member(2.0).agreement(3.0, 1.0),
