@@ -53,20 +53,7 @@ pub fn replace_dir(new: &Path, dir: &Path) -> Result<()> {
             new.display()
         );
     }
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = dir
-        .file_name()
-        .with_context(|| {
-            format!(
-                "cannot replace `{}`: expected a directory path",
-                dir.display()
-            )
-        })?
-        .to_string_lossy()
-        .into_owned();
+    let (parent, name) = parent_and_name(dir, "replace")?;
     let old = parent.join(format!(".{name}.old{}", std::process::id()));
     let _ = fs::remove_dir_all(&old);
     let had_old = dir.exists();
@@ -83,11 +70,9 @@ pub fn replace_dir(new: &Path, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Write a whole directory atomically: `fill` writes it under a temporary name beside
-/// `dir` (its parent is created if needed), which then takes `dir`'s place
-/// ([`replace_dir`]). If `fill` fails, the temporary directory is removed and `dir` is left
-/// as it was.
-pub fn write_dir_atomic(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+/// The directory `dir` is in (`.` for a bare name) and its own name; `verb` says what
+/// could not be done in the error.
+fn parent_and_name(dir: &Path, verb: &str) -> Result<(PathBuf, String)> {
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -96,12 +81,21 @@ pub fn write_dir_atomic(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> R
         .file_name()
         .with_context(|| {
             format!(
-                "cannot write `{}`: expected a directory path",
+                "cannot {verb} `{}`: expected a directory path",
                 dir.display()
             )
         })?
         .to_string_lossy()
         .into_owned();
+    Ok((parent, name))
+}
+
+/// Write a whole directory atomically: `fill` writes it under a temporary name beside
+/// `dir` (its parent is created if needed), which then takes `dir`'s place
+/// ([`replace_dir`]). If `fill` fails, the temporary directory is removed and `dir` is left
+/// as it was.
+pub fn write_dir_atomic(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let (parent, name) = parent_and_name(dir, "write")?;
     ensure_dir(&parent, "parent")?;
     let tmp = parent.join(format!(".{name}.tmp{}", std::process::id()));
     let _ = fs::remove_dir_all(&tmp);
