@@ -42,3 +42,31 @@ pub fn prepare(gpt: Gpt) -> Result<Gpt> {
 pub fn load(dir: &std::path::Path) -> Result<Gpt> {
     prepare(ch03_gpt::load_hf(dir, device())?)
 }
+
+/// A checkpoint directory's model and its `tokenizer.json`, checked to fit each other;
+/// errors name `--model`.
+pub fn load_with_tokenizer(
+    model: &std::path::Path,
+) -> Result<(Gpt, ch01_tokenizer::tokenizers::Tokenizer)> {
+    use anyhow::Context;
+    let gpt = load(model).with_context(|| format!("--model `{}`", model.display()))?;
+    let tok = tokenizer_for(model, gpt.cfg.vocab_size)?;
+    Ok((gpt, tok))
+}
+
+/// The `tokenizer.json` beside a model with `vocab_size` embedding rows, checked to fit it
+/// (every token id has a row).
+pub fn tokenizer_for(
+    model: &std::path::Path,
+    vocab_size: usize,
+) -> Result<ch01_tokenizer::tokenizers::Tokenizer> {
+    let path = model.join("tokenizer.json");
+    let tok = ch01_tokenizer::library::load(&path)?;
+    anyhow::ensure!(
+        tok.get_vocab_size(true) <= vocab_size,
+        "tokenizer `{}` has {} tokens but the model only {vocab_size}",
+        path.display(),
+        tok.get_vocab_size(true),
+    );
+    Ok(tok)
+}

@@ -143,15 +143,7 @@ pub fn generate_command(
     logits: bool,
 ) -> Result<()> {
     sampling.validate()?;
-    let gpt = crate::compute::load(model)?;
-    let tok = ch01_tokenizer::library::load(&model.join("tokenizer.json"))?;
-    ensure!(
-        tok.get_vocab_size(true) <= gpt.cfg.vocab_size,
-        "tokenizer `{}` has {} tokens but the model only {}",
-        model.join("tokenizer.json").display(),
-        tok.get_vocab_size(true),
-        gpt.cfg.vocab_size
-    );
+    let (gpt, tok) = crate::compute::load_with_tokenizer(model)?;
     let prompt_ids = ch01_tokenizer::library::encode(&tok, prompt)?;
     ensure!(!prompt_ids.is_empty(), "--prompt is empty");
     ensure!(
@@ -222,9 +214,7 @@ pub fn export_command(model: &Path, out: &Path) -> Result<()> {
     if model.join("reward.json").is_file() {
         return export_reward_model(model, out);
     }
-    let gpt =
-        crate::compute::load(model).with_context(|| format!("--model `{}`", model.display()))?;
-    let tok = load_tokenizer_for(model, gpt.cfg.vocab_size)?;
+    let (gpt, tok) = crate::compute::load_with_tokenizer(model)?;
     let stops = ch04_sft::chat::stop_tokens(&tok);
     files::write_dir_atomic(out, |dir| {
         ch03_gpt::train::save_model(&gpt, dir)?;
@@ -256,7 +246,7 @@ fn export_reward_model(model: &Path, out: &Path) -> Result<()> {
          model trained without --knowledge",
         model.display()
     );
-    let tok = load_tokenizer_for(model, rm.gpt.cfg.vocab_size)?;
+    let tok = crate::compute::tokenizer_for(model, rm.gpt.cfg.vocab_size)?;
     files::write_dir_atomic(out, |dir| {
         rm.save(dir)?;
         ch01_tokenizer::library::save_in_model_dir(&tok, dir)
@@ -270,22 +260,6 @@ fn export_reward_model(model: &Path, out: &Path) -> Result<()> {
         out.display()
     );
     Ok(())
-}
-
-/// The tokenizer beside a model, checked against the model's vocabulary.
-fn load_tokenizer_for(
-    model: &Path,
-    vocab_size: usize,
-) -> Result<ch01_tokenizer::tokenizers::Tokenizer> {
-    let path = model.join("tokenizer.json");
-    let tok = ch01_tokenizer::library::load(&path)?;
-    ensure!(
-        tok.get_vocab_size(true) <= vocab_size,
-        "tokenizer `{}` has {} tokens but the model only {vocab_size}",
-        path.display(),
-        tok.get_vocab_size(true),
-    );
-    Ok(tok)
 }
 
 /// The corpus file as token ids, each document followed by `<|endoftext|>` (id 0).

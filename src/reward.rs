@@ -75,16 +75,7 @@ pub fn reward_command(
         cfg.epochs = e;
     }
     let w = World::read_from(world_dir)?;
-    let sft =
-        crate::compute::load(model).with_context(|| format!("--model `{}`", model.display()))?;
-    let tok = ch01_tokenizer::library::load(&model.join("tokenizer.json"))?;
-    ensure!(
-        tok.get_vocab_size(true) <= sft.cfg.vocab_size,
-        "tokenizer `{}` has {} tokens but the model only {}",
-        model.join("tokenizer.json").display(),
-        tok.get_vocab_size(true),
-        sft.cfg.vocab_size
-    );
+    let (sft, tok) = crate::compute::load_with_tokenizer(model)?;
     files::ensure_dir(out, "--out")?;
     let bar = progress::steps(0);
     bar.set_message("sampling and labelling comparisons");

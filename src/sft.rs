@@ -27,17 +27,7 @@ pub fn sft_command(
         cfg.warmup = cfg.warmup.min(s / 5);
     }
     let w = World::read_from(world_dir)?;
-    let gpt =
-        crate::compute::load(model).with_context(|| format!("--model `{}`", model.display()))?;
-    let tok_path = model.join("tokenizer.json");
-    let tok = ch01_tokenizer::library::load(&tok_path)?;
-    ensure!(
-        tok.get_vocab_size(true) <= gpt.cfg.vocab_size,
-        "tokenizer `{}` has {} tokens but the model only {}",
-        tok_path.display(),
-        tok.get_vocab_size(true),
-        gpt.cfg.vocab_size
-    );
+    let (gpt, tok) = crate::compute::load_with_tokenizer(model)?;
     files::ensure_dir(out, "--out")?;
     let bar = progress::steps(cfg.steps as u64);
     bar.set_message("evaluating the base model");
