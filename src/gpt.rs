@@ -90,7 +90,8 @@ pub fn pretrain_command(
             for prompt in SAMPLE_PROMPTS {
                 let ids: Vec<u32> = ch01_tokenizer::library::encode(&tok, prompt)?;
                 let mut rng = world::rng(7, 0);
-                let new = generate(&t.gpt, &ids, 40, &Sampling::GREEDY, &[0], true, &mut rng)?;
+                let stop = [world::chat::ENDOFTEXT_ID];
+                let new = generate(&t.gpt, &ids, 40, &Sampling::GREEDY, &stop, true, &mut rng)?;
                 let text = ch01_tokenizer::library::decode(&tok, &new)?;
                 writeln!(
                     samples,
@@ -223,7 +224,7 @@ pub fn export_command(model: &Path, out: &Path) -> Result<()> {
             &dir.join("generation_config.json"),
             &serde_json::to_string_pretty(&serde_json::json!({
                 "eos_token_id": stops,
-                "pad_token_id": 0,
+                "pad_token_id": world::chat::PAD_ID,
             }))?,
         )
     })
@@ -262,13 +263,13 @@ fn export_reward_model(model: &Path, out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The corpus file as token ids, each document followed by `<|endoftext|>` (id 0).
-/// Pretraining learns from the first nine tenths of the corpus's tokens and measures its
-/// held-out loss on the last tenth; PPO-ptx keeps to the same nine tenths.
+/// Where the corpus's tokens split: pretraining learns from the first nine tenths and
+/// measures its held-out loss on the last tenth; PPO-ptx keeps to the same nine tenths.
 pub fn pretraining_split(tokens: usize) -> usize {
     tokens * 9 / 10
 }
 
+/// The corpus file as token ids, each document followed by `<|endoftext|>`.
 pub fn corpus_ids(tok: &ch01_tokenizer::tokenizers::Tokenizer, corpus: &Path) -> Result<Vec<u32>> {
     let text = files::read_string(corpus, "corpus")?;
     let docs = world::split_corpus(&text);
@@ -277,10 +278,5 @@ pub fn corpus_ids(tok: &ch01_tokenizer::tokenizers::Tokenizer, corpus: &Path) ->
         "corpus `{}` holds no documents",
         corpus.display()
     );
-    let mut ids = Vec::new();
-    for d in &docs {
-        ids.extend(ch01_tokenizer::library::encode(tok, d)?);
-        ids.push(0); // <|endoftext|>
-    }
-    Ok(ids)
+    ch01_tokenizer::library::encode_documents(tok, &docs)
 }

@@ -80,6 +80,17 @@ fn from_json(json: &str, what: &str) -> Result<Tokenizer> {
     Ok(Tokenizer::from(tok))
 }
 
+/// Token ids of `documents`, each followed by `<|endoftext|>` ([`world::chat::ENDOFTEXT_ID`]):
+/// the stream the language models pretrain on.
+pub fn encode_documents<S: AsRef<str>>(tok: &Tokenizer, documents: &[S]) -> Result<Vec<u32>> {
+    let mut ids = Vec::new();
+    for d in documents {
+        ids.extend(encode(tok, d.as_ref())?);
+        ids.push(world::chat::ENDOFTEXT_ID);
+    }
+    Ok(ids)
+}
+
 /// Save as `tokenizer.json` (the Hugging Face format), atomically.
 pub fn save(tok: &Tokenizer, path: &Path) -> Result<()> {
     let json = tok

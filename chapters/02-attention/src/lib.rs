@@ -106,12 +106,10 @@ pub struct Report {
 
 /// Token ids of the documents, each followed by `<|endoftext|>`.
 pub fn tokenize(tok: &Tokenizer, documents: &[&str]) -> Result<Vec<usize>> {
-    let mut ids = Vec::new();
-    for d in documents {
-        ids.extend(library::encode(tok, d)?.into_iter().map(|i| i as usize));
-        ids.push(0); // <|endoftext|> has id 0
-    }
-    Ok(ids)
+    Ok(library::encode_documents(tok, documents)?
+        .into_iter()
+        .map(|i| i as usize)
+        .collect())
 }
 
 /// Train the hand-written GPT on `documents` (90% train, 10% held out), then draw the

@@ -99,12 +99,6 @@ pub struct StepProfile {
     pub adamw_ms: f64,
 }
 
-impl StepProfile {
-    pub fn total_ms(&self) -> f64 {
-        self.forward_ms + self.loss_ms + self.backward_ms + self.clip_ms + self.adamw_ms
-    }
-}
-
 /// Training throughput.
 #[derive(Clone, Debug, Serialize)]
 pub struct TrainBench {

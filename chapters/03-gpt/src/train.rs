@@ -497,9 +497,13 @@ impl Trainer {
 /// Write `config.json` and `model.safetensors` into `dir`, as a Hugging Face GPT-2
 /// directory (names with the `transformer.` prefix, as `GPT2LMHeadModel` saves them).
 pub fn save_model(gpt: &Gpt, dir: &Path) -> Result<()> {
-    files::ensure_dir(dir, "model directory")?;
-    let c = &gpt.cfg;
-    let config = serde_json::json!({
+    write_hf(dir, &hf_config(&gpt.cfg), &hf_tensors(gpt))
+}
+
+/// `config.json` of a Hugging Face GPT-2 (`GPT2LMHeadModel`) with this shape.
+pub fn hf_config(c: &GptConfig) -> serde_json::Value {
+    let eot = world::chat::ENDOFTEXT_ID;
+    serde_json::json!({
         "architectures": ["GPT2LMHeadModel"],
         "model_type": "gpt2",
         "activation_function": "gelu_new",
@@ -512,20 +516,33 @@ pub fn save_model(gpt: &Gpt, dir: &Path) -> Result<()> {
         "layer_norm_epsilon": c.layer_norm_epsilon,
         "tie_word_embeddings": true,
         "attn_pdrop": 0.0, "embd_pdrop": 0.0, "resid_pdrop": 0.0,
-        "bos_token_id": 0, "eos_token_id": 0,
-    });
-    files::write_string_atomic(
-        &dir.join("config.json"),
-        &serde_json::to_string_pretty(&config)?,
-    )?;
-    let tensors: HashMap<String, Tensor> = gpt
-        .params
+        "bos_token_id": eot, "eos_token_id": eot,
+    })
+}
+
+/// The model's weights under their Hugging Face names (`transformer.` prefix).
+pub fn hf_tensors(gpt: &Gpt) -> HashMap<String, Tensor> {
+    gpt.params
         .vars
         .iter()
         .map(|(n, v)| (format!("transformer.{n}"), v.as_tensor().clone()))
-        .collect();
+        .collect()
+}
+
+/// Write `config` as `config.json` and `tensors` as `model.safetensors` into `dir` (each
+/// to a temporary name, then renamed).
+pub fn write_hf(
+    dir: &Path,
+    config: &serde_json::Value,
+    tensors: &HashMap<String, Tensor>,
+) -> Result<()> {
+    files::ensure_dir(dir, "model directory")?;
+    files::write_string_atomic(
+        &dir.join("config.json"),
+        &serde_json::to_string_pretty(config)?,
+    )?;
     let tmp = dir.join(".model.safetensors.tmp");
-    candle_core::safetensors::save(&tensors, &tmp)?;
+    candle_core::safetensors::save(tensors, &tmp)?;
     std::fs::rename(&tmp, dir.join("model.safetensors"))
         .with_context(|| format!("cannot write weights into `{}`", dir.display()))?;
     Ok(())

@@ -71,7 +71,8 @@ pub struct Batch {
     pub weights: Tensor,
 }
 
-/// Collate `examples` into a [`Batch`]; padding uses token id 0, which the mask hides.
+/// Collate `examples` into a [`Batch`]; padding uses [`world::chat::PAD_ID`], which the
+/// mask hides.
 pub fn collate(examples: &[&Example], dev: &Device) -> Result<Batch> {
     ensure!(!examples.is_empty(), "cannot collate an empty batch");
     let w = examples.iter().map(|e| e.len()).max().unwrap();
@@ -81,7 +82,7 @@ pub fn collate(examples: &[&Example], dev: &Device) -> Result<Batch> {
     for e in examples {
         let mut ids = [e.prompt.as_slice(), e.response.as_slice()].concat();
         let real = ids.len();
-        ids.resize(w, 0);
+        ids.resize(w, world::chat::PAD_ID);
         inputs.extend_from_slice(&ids[..w - 1]);
         targets.extend_from_slice(&ids[1..]);
         mask.extend((0..w - 1).map(|i| u32::from(i < real)));

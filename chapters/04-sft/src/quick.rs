@@ -15,11 +15,7 @@ pub fn base_model(steps: usize) -> Result<(World, Tokenizer, Gpt)> {
     let texts: Vec<String> = w.corpus(|_| {}).into_iter().map(|d| d.text).collect();
     let views: Vec<&str> = texts.iter().map(String::as_str).collect();
     let tok = ch01_tokenizer::library::train(&views, 512)?;
-    let mut ids = Vec::new();
-    for t in &views {
-        ids.extend(ch01_tokenizer::library::encode(&tok, t)?);
-        ids.push(0);
-    }
+    let ids = ch01_tokenizer::library::encode_documents(&tok, &views)?;
     let split = ids.len() * 9 / 10;
     let cfg = TrainConfig {
         steps,

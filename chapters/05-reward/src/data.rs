@@ -181,7 +181,11 @@ pub fn padded(
     let mut mask = Vec::with_capacity(ids.len() * w);
     for r in &ids {
         ensure!(!r.is_empty(), "an empty text cannot be scored");
-        flat.extend(r.iter().copied().chain(std::iter::repeat_n(0, w - r.len())));
+        flat.extend(
+            r.iter()
+                .copied()
+                .chain(std::iter::repeat_n(world::chat::PAD_ID, w - r.len())),
+        );
         mask.extend((0..w).map(|i| u32::from(i < r.len())));
     }
     Ok((

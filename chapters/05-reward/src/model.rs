@@ -210,13 +210,10 @@ impl RewardModel {
     /// `score.weight`), and `reward.json` with the normalisation. Files are written to
     /// temporary names and renamed.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        ch03_gpt::train::save_model(&self.gpt, dir)?;
-        let cfg_path = dir.join("config.json");
-        let mut cfg: serde_json::Value =
-            serde_json::from_str(&files::read_string(&cfg_path, "model config")?)?;
+        let mut cfg = ch03_gpt::train::hf_config(&self.gpt.cfg);
         cfg["architectures"] = serde_json::json!(["GPT2ForSequenceClassification"]);
         cfg["num_labels"] = serde_json::json!(1);
-        cfg["pad_token_id"] = serde_json::json!(0);
+        cfg["pad_token_id"] = serde_json::json!(world::chat::PAD_ID);
         cfg["id2label"] = serde_json::json!({ "0": "reward" });
         cfg["label2id"] = serde_json::json!({ "reward": 0 });
         // transformers returns the raw score; r = gain · raw + bias is this project's.
@@ -224,19 +221,9 @@ impl RewardModel {
         // The same as OpenRLHF reads it: r = (raw − mean) / std.
         cfg["mean"] = serde_json::json!(-self.norm.bias / self.norm.gain);
         cfg["std"] = serde_json::json!(1.0 / self.norm.gain);
-        files::write_string_atomic(&cfg_path, &serde_json::to_string_pretty(&cfg)?)?;
-        let mut tensors: std::collections::HashMap<String, Tensor> = self
-            .gpt
-            .params
-            .vars
-            .iter()
-            .map(|(n, v)| (format!("transformer.{n}"), v.as_tensor().clone()))
-            .collect();
+        let mut tensors = ch03_gpt::train::hf_tensors(&self.gpt);
         tensors.insert("score.weight".into(), self.score.as_tensor().clone());
-        let tmp = dir.join(".model.safetensors.tmp");
-        candle_core::safetensors::save(&tensors, &tmp)?;
-        std::fs::rename(&tmp, dir.join("model.safetensors"))
-            .with_context(|| format!("cannot write `{}`", dir.display()))?;
+        ch03_gpt::train::write_hf(dir, &cfg, &tensors)?;
         files::write_string_atomic(
             &dir.join("reward.json"),
             &serde_json::to_string_pretty(&self.norm)?,

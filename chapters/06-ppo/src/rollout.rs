@@ -10,6 +10,7 @@ use ch03_gpt::Gpt;
 use ch03_gpt::sample::{Sampling, generate_batch};
 use ch05_reward::RewardModel;
 use rand::Rng;
+use world::chat::PAD_ID;
 use world::{Prompt, World};
 
 /// A batch of sampled responses and their measurements. Tensors are (B, P + R) for the
@@ -58,10 +59,10 @@ pub fn layout(
     let (mut ids, mut mask, mut rmask) = (Vec::new(), Vec::new(), Vec::new());
     for (pi, ri) in prompt_ids.iter().zip(response_ids) {
         ids.extend(
-            std::iter::repeat_n(0, p - pi.len())
+            std::iter::repeat_n(PAD_ID, p - pi.len())
                 .chain(pi.iter().copied())
                 .chain(ri.iter().copied())
-                .chain(std::iter::repeat_n(0, r - ri.len())),
+                .chain(std::iter::repeat_n(PAD_ID, r - ri.len())),
         );
         mask.extend(
             std::iter::repeat_n(0u32, p - pi.len())

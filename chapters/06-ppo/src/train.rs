@@ -101,7 +101,7 @@ pub fn ptx_stream(corpus: &[u32], demos: &[Vec<u32>], demo_share: f64) -> Vec<u3
     for _ in 0..k {
         for d in demos {
             out.extend_from_slice(d);
-            out.push(0); // <|endoftext|>
+            out.push(world::chat::ENDOFTEXT_ID);
         }
     }
     out

@@ -23,6 +23,11 @@ pub const ENDOFTEXT: &str = "<|endoftext|>";
 /// Every special token, in the order they get their ids (0, 1, 2, 3) in the tokenizer.
 pub const SPECIAL_TOKENS: [&str; 4] = [ENDOFTEXT, USER, ASSISTANT, END];
 
+/// The id of `<|endoftext|>`: first of [`SPECIAL_TOKENS`].
+pub const ENDOFTEXT_ID: u32 = 0;
+/// The id batches are padded with: `<|endoftext|>`'s, which the attention mask hides.
+pub const PAD_ID: u32 = ENDOFTEXT_ID;
+
 /// The text a model is prompted with for a user's message: `<|user|>{text}\n<|assistant|>`.
 pub fn prompt_text(user: &str) -> String {
     format!("{USER}{user}\n{ASSISTANT}")

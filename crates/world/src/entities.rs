@@ -79,11 +79,6 @@ impl Relation {
     ];
     /// Relations whose subject is a person.
     pub const PERSON: [Relation; 3] = [Relation::Home, Relation::Pet, Relation::Job];
-
-    /// Whether the subject of this relation is a town (else a person).
-    pub fn about_town(self) -> bool {
-        Self::TOWN.contains(&self)
-    }
 }
 
 /// An invented town.
