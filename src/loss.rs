@@ -37,11 +37,11 @@ pub fn loss_command(model: &Path, data: &Path, rows: usize) -> Result<()> {
         })
         .collect::<Result<_>>()?;
     ensure!(!table.is_empty(), "--data `{}` has no rows", data.display());
-    let tok = ch01_tokenizer::library::load(&model.join("tokenizer.json"))?;
     let dev = crate::compute::device();
     let out = if model.join("reward.json").is_file() {
         let rm = ch05_reward::RewardModel::load(model, dev)
             .with_context(|| format!("--model `{}`", model.display()))?;
+        let tok = crate::compute::tokenizer_for(model, rm.gpt.cfg.vocab_size)?;
         let (mut chosen, mut rejected) = (Vec::new(), Vec::new());
         for (i, r) in table.iter().enumerate() {
             let p = prompt_text(content(r, "prompt", 0, "user", i + 1)?);
@@ -64,8 +64,7 @@ pub fn loss_command(model: &Path, data: &Path, rows: usize) -> Result<()> {
             "chosen": rc, "rejected": rr,
         })
     } else {
-        let gpt = crate::compute::load(model)
-            .with_context(|| format!("--model `{}`", model.display()))?;
+        let (gpt, tok) = crate::compute::load_with_tokenizer(model)?;
         let mut examples = Vec::new();
         for (i, r) in table.iter().enumerate() {
             let p = ch01_tokenizer::library::encode(
