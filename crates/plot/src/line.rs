@@ -11,6 +11,8 @@ use plotters::prelude::*;
 pub struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
+    /// An interval (low, high) of y at each point, drawn as a vertical error bar; empty: none.
+    pub errors: Vec<(f64, f64)>,
 }
 
 /// A line chart. Non-finite points (and, on a log axis, non-positive ones) are skipped.
@@ -53,6 +55,21 @@ impl LineChart {
         self.series.push(Series {
             name: name.into(),
             points,
+            errors: Vec::new(),
+        });
+        self
+    }
+    /// Add a series whose points carry intervals of y, (x, y, low, high): a marker at each
+    /// point, a vertical bar from low to high (on linear axes).
+    pub fn series_with_errors(
+        mut self,
+        name: impl Into<String>,
+        points: Vec<(f64, f64, f64, f64)>,
+    ) -> Self {
+        self.series.push(Series {
+            name: name.into(),
+            points: points.iter().map(|p| (p.0, p.1)).collect(),
+            errors: points.iter().map(|p| (p.2, p.3)).collect(),
         });
         self
     }
@@ -104,10 +121,26 @@ impl Chart for LineChart {
             .iter()
             .map(|s| s.points.iter().filter_map(|&p| self.project(p)).collect())
             .collect();
+        // Error bars, on linear axes only: (x, y, low, high) per point of each series.
+        let bars: Vec<Vec<(f64, f64, f64, f64)>> = self
+            .series
+            .iter()
+            .map(|s| match self.log_x || self.log_y {
+                true => Vec::new(),
+                false => s
+                    .points
+                    .iter()
+                    .zip(&s.errors)
+                    .filter(|(p, e)| p.0.is_finite() && e.0.is_finite() && e.1.is_finite())
+                    .map(|(p, e)| (p.0, p.1, e.0, e.1))
+                    .collect(),
+            })
+            .collect();
         let all = || lines.iter().flatten();
         let (x0, x1) = padded_range(all().map(|p| p.0))
             .ok_or(format!("line chart `{}` has no point to draw", self.title))?;
-        let (y0, y1) = padded_range(all().map(|p| p.1)).ok_or("no point")?;
+        let bar_ends = bars.iter().flatten().flat_map(|b| [b.2, b.3]);
+        let (y0, y1) = padded_range(all().map(|p| p.1).chain(bar_ends)).ok_or("no point")?;
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, TITLE_FONT)
@@ -157,10 +190,14 @@ impl Chart for LineChart {
             .draw()?;
         for (i, (s, pts)) in self.series.iter().zip(&lines).enumerate() {
             let c = colour(i);
-            // A lone point draws no line: mark every point of short series.
-            if pts.len() <= 2 {
-                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
+            // A lone point draws no line: mark every point of short series, and of series
+            // with intervals.
+            if pts.len() <= 2 || !s.errors.is_empty() {
+                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
             }
+            chart.draw_series(bars[i].iter().map(|&(x, y, lo, hi)| {
+                ErrorBar::new_vertical(x, lo, y, hi, c.stroke_width(2), 8)
+            }))?;
             chart
                 .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))?
                 .label(s.name.as_str())

@@ -232,3 +232,42 @@ fn save_svg_writes_the_file() {
         .save_svg(&dir.path().join("no/such/dir.svg"));
     assert!(format!("{:#}", err.unwrap_err()).contains("no/such/dir.svg"));
 }
+
+#[test]
+fn error_bars_span_their_interval_and_widen_the_axis() {
+    // One point at y = 1 with the interval [0, 5]: the y axis must reach 5, and the bar is
+    // a vertical `<line>` in the series' colour from 0 to 5 (with two caps).
+    let svg = LineChart::new("Intervals")
+        .series_with_errors("method", vec![(1.0, 1.0, 0.0, 5.0)])
+        .series("other", vec![(0.0, 1.0), (2.0, 1.2)])
+        .to_svg()
+        .unwrap();
+    assert!(
+        texts(&svg).iter().any(|t| t == "5"),
+        "the axis reaches the interval's top"
+    );
+    let bars = svg
+        .split("<line")
+        .skip(1)
+        .filter(|l| {
+            l.split("/>")
+                .next()
+                .unwrap()
+                .to_uppercase()
+                .contains("STROKE=\"#1F77B4\"")
+        })
+        .count();
+    assert_eq!(bars, 3, "one vertical line and two caps");
+    assert!(count(&svg, "<circle") >= 1, "the point itself is marked");
+    // On a log axis the bars are left out (not drawn wrongly).
+    let svg = LineChart::new("log")
+        .log_y()
+        .series_with_errors("m", vec![(1.0, 1.0, 0.5, 50.0)])
+        .to_svg()
+        .unwrap();
+    assert_eq!(
+        count(&svg, "<line") - count(&svg, "opacity=\"0.2\""),
+        0,
+        "{svg}"
+    );
+}
