@@ -70,3 +70,24 @@ pub fn tokenizer_for(
     );
     Ok(tok)
 }
+
+/// The reward model in `dir`, on the chosen device and precision, checked to share the
+/// vocabulary of `policy` (the model whose responses it will score); errors name `flag`.
+pub fn load_reward_for(
+    dir: &std::path::Path,
+    policy: &Gpt,
+    flag: &str,
+) -> Result<ch05_reward::RewardModel> {
+    use anyhow::Context;
+    let mut rm = ch05_reward::RewardModel::load(dir, device())
+        .with_context(|| format!("{flag} `{}`", dir.display()))?;
+    anyhow::ensure!(
+        rm.gpt.cfg.vocab_size == policy.cfg.vocab_size,
+        "{flag} `{}`: the reward model's vocabulary ({}) differs from the SFT model's ({})",
+        dir.display(),
+        rm.gpt.cfg.vocab_size,
+        policy.cfg.vocab_size
+    );
+    rm.gpt = prepare(rm.gpt)?;
+    Ok(rm)
+}

@@ -76,24 +76,9 @@ fn jsonl(rows: &[Value]) -> String {
 
 /// The comparisons a reward stage wrote (`rlhf reward`), as preference rows.
 fn preference_rows(prompts: &[Prompt], path: &Path) -> Result<Vec<Value>> {
-    let text = files::read_string(path, "comparisons")?;
     let mut rows = Vec::new();
-    for (i, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let p: ch05_reward::data::Pair = serde_json::from_str(line)
-            .with_context(|| format!("`{}` line {}: not a comparison", path.display(), i + 1))?;
-        let prompt = prompts.get(p.prompt).with_context(|| {
-            format!(
-                "`{}` line {}: prompt {} is not one of the world's {} (a reward stage of another world?)",
-                path.display(),
-                i + 1,
-                p.prompt,
-                prompts.len()
-            )
-        })?;
+    for p in ch05_reward::read_pairs(path, prompts.len())? {
+        let prompt = &prompts[p.prompt];
         let (chosen, chosen_finished) = response_message(&p.chosen);
         let (rejected, rejected_finished) = response_message(&p.rejected);
         rows.push(json!({

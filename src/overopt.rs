@@ -1,13 +1,11 @@
 //! Chapter 7's command: `rlhf overopt`, the over-optimisation studies from a finished run.
 
 use crate::progress;
-use anyhow::{Context, Result, ensure};
-use ch05_reward::RewardModel;
+use anyhow::{Context, Result};
 use ch05_reward::train::RmConfig;
 use ch06_ppo::PpoConfig;
 use ch07_overopt::OveroptConfig;
 use std::path::Path;
-use world::World;
 
 /// `rlhf overopt`: best-of-n against reward models trained on more or fewer comparisons,
 /// and PPO at several β, from the models of the pipeline run in `run` (its world, SFT
@@ -15,31 +13,14 @@ use world::World;
 pub fn overopt_command(run: &Path, out: &Path, preset: &str) -> Result<ch07_overopt::Report> {
     let cfg = OveroptConfig::preset(preset)?;
     let (rm_config, ppo_config) = (RmConfig::preset(preset)?, PpoConfig::preset(preset)?);
-    let (world_dir, sft_dir, reward_dir) = (
-        run.join("world"),
-        run.join("sft").join("checkpoint"),
-        run.join("reward"),
-    );
-    for (what, dir) in [
-        ("world", &world_dir),
-        ("SFT checkpoint", &sft_dir),
-        ("reward model", &reward_dir),
-    ] {
-        ensure!(
-            dir.is_dir(),
-            "--run `{}` has no {what} (`{}`): run the pipeline first (`cargo run --release`)",
-            run.display(),
-            dir.display()
-        );
-    }
-    let dev = crate::compute::device();
-    let world = World::read_from(&world_dir)?;
-    let sft = crate::compute::load(&sft_dir)
-        .with_context(|| format!("SFT checkpoint `{}`", sft_dir.display()))?;
-    let tok = ch01_tokenizer::library::load(&sft_dir.join("tokenizer.json"))?;
-    let mut rm = RewardModel::load(&reward_dir.join("checkpoint"), dev)
-        .with_context(|| format!("reward model `{}`", reward_dir.display()))?;
-    rm.gpt = crate::compute::prepare(rm.gpt)?;
+    let (world_dir, reward_dir) = (run.join("world"), run.join("reward"));
+    // The run's world, SFT model (with its tokenizer) and reward model, checked to fit.
+    let crate::beyond::RunModels {
+        world,
+        sft,
+        tok,
+        rm,
+    } = crate::beyond::load_run(run)?;
     let report_file = reward_dir.join("reward_report.json");
     let rm_summary: ch07_overopt::RmSummary =
         serde_json::from_str(&files::read_string(&report_file, "reward report")?).with_context(

@@ -3,7 +3,6 @@
 use crate::progress;
 use anyhow::{Context, Result, ensure};
 use ch04_sft::EvalConfig;
-use ch05_reward::RewardModel;
 use ch06_ppo::{Column, PpoConfig, Report};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -100,20 +99,11 @@ pub fn ppo_command(
         );
         cfg.temperature = t;
     }
-    let dev = crate::compute::device();
     let w = World::read_from(world_dir)?;
     let sft =
         crate::compute::load(sft_dir).with_context(|| format!("--sft `{}`", sft_dir.display()))?;
     let tok = ch01_tokenizer::library::load(&sft_dir.join("tokenizer.json"))?;
-    let mut rm = RewardModel::load(reward_dir, dev)
-        .with_context(|| format!("--reward `{}`", reward_dir.display()))?;
-    ensure!(
-        rm.gpt.cfg.vocab_size == sft.cfg.vocab_size,
-        "the reward model's vocabulary ({}) differs from the SFT model's ({})",
-        rm.gpt.cfg.vocab_size,
-        sft.cfg.vocab_size
-    );
-    rm.gpt = crate::compute::prepare(rm.gpt)?;
+    let rm = crate::compute::load_reward_for(reward_dir, &sft, "--reward")?;
     files::ensure_dir(out, "--out")?;
     let bar = progress::steps(cfg.iterations as u64);
     bar.set_message("PPO");

@@ -137,40 +137,6 @@ pub fn measure_draws(
     })
 }
 
-/// "61% [55, 67]" or "1.74 [1.60, 1.88]".
-fn cell(m: Metric, i: &Interval) -> String {
-    if m.is_fraction() {
-        format!(
-            "{:.0}% [{:.0}, {:.0}]",
-            100.0 * i.value,
-            100.0 * i.low,
-            100.0 * i.high
-        )
-    } else {
-        format!("{:.2} [{:.2}, {:.2}]", i.value, i.low, i.high)
-    }
-}
-
-/// A change: "+6 [+1, +11]" in percentage points, or "+0.17 [+0.05, +0.30]"; bold where
-/// the interval excludes zero.
-fn change_cell(m: Metric, i: &Interval) -> String {
-    let s = if m.is_fraction() {
-        format!(
-            "{:+.0} [{:+.0}, {:+.0}]",
-            100.0 * i.value,
-            100.0 * i.low,
-            100.0 * i.high
-        )
-    } else {
-        format!("{:+.2} [{:+.2}, {:+.2}]", i.value, i.low, i.high)
-    };
-    if i.above_zero() || i.below_zero() {
-        format!("**{s}**")
-    } else {
-        s
-    }
-}
-
 /// One run's capability table with intervals (the report's PPO section); with a best-of-n
 /// column (its name and column), also RLHF's change over it.
 pub fn interval_table(
@@ -211,21 +177,21 @@ pub fn interval_table(
     for (k, m) in r.metrics.iter().enumerate() {
         write!(s, "| {} |", m.metric.name()).unwrap();
         if let Some(b) = &m.base {
-            write!(s, " {} |", cell(m.metric, b)).unwrap();
+            write!(s, " {} |", Metric::cell(m.metric, b)).unwrap();
         }
-        write!(s, " {} |", cell(m.metric, &m.sft)).unwrap();
+        write!(s, " {} |", Metric::cell(m.metric, &m.sft)).unwrap();
         if let Some(c) = &bon_cells {
-            write!(s, " {} |", cell(m.metric, &c[k].0)).unwrap();
+            write!(s, " {} |", Metric::cell(m.metric, &c[k].0)).unwrap();
         }
         write!(
             s,
             " {} | {} |",
-            cell(m.metric, &m.rlhf),
-            change_cell(m.metric, &m.change)
+            Metric::cell(m.metric, &m.rlhf),
+            Metric::change_cell(m.metric, &m.change)
         )
         .unwrap();
         if let Some(c) = &bon_cells {
-            write!(s, " {} |", change_cell(m.metric, &c[k].1)).unwrap();
+            write!(s, " {} |", Metric::change_cell(m.metric, &c[k].1)).unwrap();
         }
         s.push('\n');
     }
@@ -353,7 +319,7 @@ pub fn worlds_table(results: &[WorldResult]) -> String {
     for r in results {
         write!(s, "| {} |", r.seed).unwrap();
         for m in shown {
-            write!(s, " {} |", change_cell(m, &r.get(m).change)).unwrap();
+            write!(s, " {} |", Metric::change_cell(m, &r.get(m).change)).unwrap();
         }
         let g = r.get(Metric::GoldReward);
         let verdict = claims_verdict(r);
@@ -408,7 +374,7 @@ pub fn draws_table(r: &WorldResult) -> String {
             m.metric.name(),
             ms(&sft),
             ms(&rlhf),
-            change_cell(m.metric, &m.change),
+            Metric::change_cell(m.metric, &m.change),
             each.join(", ")
         )
         .unwrap();

@@ -90,6 +90,19 @@ impl TrainConfig {
         }
     }
 
+    /// A constant learning rate, AdamW without weight decay, gradients clipped to a global
+    /// norm of `grad_clip`: the optimiser of the RL-style stages (chapters 6 and 8, as in TRL).
+    pub fn constant(lr: f64, grad_clip: f64) -> Self {
+        TrainConfig {
+            lr,
+            min_lr: lr,
+            warmup: 0,
+            weight_decay: 0.0,
+            grad_clip,
+            ..Self::tiny()
+        }
+    }
+
     /// Learning rate at `step` (0-based): linear warmup to `lr`, then cosine decay to `min_lr`.
     ///
     /// ```text

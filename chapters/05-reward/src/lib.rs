@@ -220,6 +220,30 @@ pub fn run_with<L: Labeler>(
     Ok((rm, report))
 }
 
+/// The comparisons a reward stage wrote (`train_pairs.jsonl`, `heldout_pairs.jsonl`), each
+/// checked to answer one of `n_prompts` prompts; errors name the file and line.
+pub fn read_pairs(path: &Path, n_prompts: usize) -> Result<Vec<Pair>> {
+    let text = files::read_string(path, "comparisons")?;
+    let mut pairs = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let p: Pair = serde_json::from_str(line)
+            .with_context(|| format!("`{}` line {}: not a comparison", path.display(), i + 1))?;
+        anyhow::ensure!(
+            p.prompt < n_prompts,
+            "`{}` line {}: prompt {} is not one of the world's {n_prompts} (a reward stage of another world?)",
+            path.display(),
+            i + 1,
+            p.prompt
+        );
+        pairs.push(p);
+    }
+    Ok(pairs)
+}
+
 fn write_pairs(path: &Path, pairs: &[Pair]) -> Result<()> {
     let mut s = String::new();
     for p in pairs {

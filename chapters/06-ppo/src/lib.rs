@@ -87,7 +87,31 @@ pub fn measure(
     let (capabilities, responses) = ch04_sft::evaluate(world, model, tok, prompts, eval)?;
     let rm_scores = ch05_reward::train::normalised_scores(rm, tok, prompts, &responses)?;
     let rm_reward = rm_scores.iter().sum::<f64>() / rm_scores.len() as f64;
-    // KL on sampled responses.
+    let kl = sampled_kl(model, reference, tok, prompts, eval, 61)?;
+    Ok(Column {
+        capabilities,
+        rm_reward,
+        kl,
+        responses,
+        rm_scores,
+        lm_loss: None,
+    })
+}
+// ANCHOR_END: measure
+
+// ANCHOR: sampled_kl
+/// KL(π ‖ π_ref) in nats per response on `prompts`: one response sampled from `model` per
+/// prompt at temperature 1 (on random stream `stream` of `eval.seed`, `eval.batch` prompts
+/// at a time), and the mean over prompts of Σ_t log π − log π_ref over its tokens.
+pub fn sampled_kl(
+    model: &Gpt,
+    reference: &Gpt,
+    tok: &Tokenizer,
+    prompts: &[world::Prompt],
+    eval: &EvalConfig,
+    stream: u64,
+) -> Result<f64> {
+    anyhow::ensure!(!prompts.is_empty(), "the KL needs at least one prompt");
     let prompt_ids: Vec<Vec<u32>> = prompts
         .iter()
         .map(|p| encode(tok, &p.chat()))
@@ -98,7 +122,7 @@ pub fn measure(
         top_p: 1.0,
     };
     let stop = ch04_sft::chat::stop_tokens(tok);
-    let mut rng = world::rng(eval.seed, 61);
+    let mut rng = world::rng(eval.seed, stream);
     let mut total = 0.0;
     for p_chunk in prompt_ids.chunks(eval.batch) {
         let resp = ch03_gpt::sample::generate_batch(
@@ -115,16 +139,9 @@ pub fn measure(
         let lr = policy::reference_logp(reference, &ids, &mask, pw, 1.0)?;
         total += ((lp - lr)? * rmask)?.sum_all()?.to_scalar::<f32>()? as f64;
     }
-    Ok(Column {
-        capabilities,
-        rm_reward,
-        kl: total / prompts.len() as f64,
-        responses,
-        rm_scores,
-        lm_loss: None,
-    })
+    Ok(total / prompts.len() as f64)
 }
-// ANCHOR_END: measure
+// ANCHOR_END: sampled_kl
 
 /// What a PPO run did.
 #[derive(Clone, Debug, Serialize, Deserialize)]

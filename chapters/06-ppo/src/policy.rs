@@ -90,9 +90,11 @@ pub fn entropy(logits: &Tensor) -> Result<Tensor> {
     Ok((log_p.exp()? * &log_p)?.sum(D::Minus1)?.neg()?)
 }
 
-/// The frozen reference's log-probabilities of the response tokens, at `temperature`.
-pub fn reference_logp(
-    reference: &Gpt,
+/// log π(token) of each response token of `ids` (B, P + R) under `model`, logits divided by
+/// `temperature`: (B, R), differentiable. The logits at position P − 1 + j predict
+/// response token j.
+pub fn response_logp(
+    model: &Gpt,
     ids: &Tensor,
     attention_mask: &Tensor,
     prompt_width: usize,
@@ -100,7 +102,19 @@ pub fn reference_logp(
 ) -> Result<Tensor> {
     let total = ids.dim(1)?;
     let r = total - prompt_width;
-    let hidden = reference.hidden(ids, Some(attention_mask), None)?;
-    let logits = (reference.head(&hidden.narrow(1, prompt_width - 1, r)?)? / temperature)?;
-    Ok(ch03_gpt::model::token_log_probs(&logits, &ids.narrow(1, prompt_width, r)?)?.detach())
+    let hidden = model.hidden(ids, Some(attention_mask), None)?;
+    let logits = (model.head(&hidden.narrow(1, prompt_width - 1, r)?)? / temperature)?;
+    ch03_gpt::model::token_log_probs(&logits, &ids.narrow(1, prompt_width, r)?)
+}
+
+/// The frozen reference's log-probabilities of the response tokens, at `temperature`:
+/// [`response_logp`], detached.
+pub fn reference_logp(
+    reference: &Gpt,
+    ids: &Tensor,
+    attention_mask: &Tensor,
+    prompt_width: usize,
+    temperature: f64,
+) -> Result<Tensor> {
+    Ok(response_logp(reference, ids, attention_mask, prompt_width, temperature)?.detach())
 }

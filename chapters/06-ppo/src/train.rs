@@ -124,14 +124,7 @@ impl Trainer {
             KlControl::Fixed => (f64::NAN, f64::INFINITY),
         };
         // Constant learning rate; AdamW without weight decay (as in TRL's PPO).
-        let opt_cfg = TrainConfig {
-            lr: cfg.lr,
-            min_lr: cfg.lr,
-            warmup: 0,
-            weight_decay: 0.0,
-            grad_clip: cfg.grad_clip,
-            ..TrainConfig::tiny()
-        };
+        let opt_cfg = TrainConfig::constant(cfg.lr, cfg.grad_clip);
         Ok(Trainer {
             opt: AdamW::new(&policy.params())?,
             opt_cfg,

@@ -131,6 +131,40 @@ impl Metric {
         }
     }
 
+    /// A value with its interval as a table shows it: "61% [55, 67]" or "1.74 [1.60, 1.88]".
+    pub fn cell(self, i: &crate::stats::Interval) -> String {
+        if self.is_fraction() {
+            format!(
+                "{:.0}% [{:.0}, {:.0}]",
+                100.0 * i.value,
+                100.0 * i.low,
+                100.0 * i.high
+            )
+        } else {
+            format!("{:.2} [{:.2}, {:.2}]", i.value, i.low, i.high)
+        }
+    }
+
+    /// A change with its interval: "+6 [+1, +11]" in percentage points, or
+    /// "+0.17 [+0.05, +0.30]"; bold where the interval excludes zero.
+    pub fn change_cell(self, i: &crate::stats::Interval) -> String {
+        let s = if self.is_fraction() {
+            format!(
+                "{:+.0} [{:+.0}, {:+.0}]",
+                100.0 * i.value,
+                100.0 * i.low,
+                100.0 * i.high
+            )
+        } else {
+            format!("{:+.2} [{:+.2}, {:+.2}]", i.value, i.low, i.high)
+        };
+        if i.above_zero() || i.below_zero() {
+            format!("**{s}**")
+        } else {
+            s
+        }
+    }
+
     /// `x` as the table shows it: a percentage or a utility.
     pub fn format(self, x: f64) -> String {
         if x.is_nan() {
