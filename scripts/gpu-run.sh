@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Chapter 8 on the GPU machine, in one command (about 9 minutes on an H100/H200):
+# Chapter 9 on the GPU machine, in one command (about 9 minutes on an H100/H200):
 #   1. the benchmark: GPT-2 small (124M) training at 8 × 1024 in bf16 and in TF32, with
 #      tokens/s and MFU, side by side with PyTorch eager on the same model and batch, and
 #      batched generation with the KV cache;

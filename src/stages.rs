@@ -290,7 +290,7 @@ pub fn draw(src: &Path, out: &Path, preset: &str, draw: u64) -> Result<()> {
 }
 
 /// Training throughput of each stage that trains the GPT: tokens/s, and MFU on a GPU whose
-/// peak is known (chapter 8).
+/// peak is known (chapter 9).
 fn speed_section(
     model: &ch03_gpt::GptConfig,
     pre: &crate::gpt::PretrainSummary,

@@ -1,4 +1,4 @@
-//! # Chapter 8 — GPT-2 on a GPU
+//! # Chapter 9 — GPT-2 on a GPU
 //!
 //! Chapter 3's model, unchanged, at GPT-2 small's size (124M parameters) on an NVIDIA GPU.
 //! What is new is around the model:

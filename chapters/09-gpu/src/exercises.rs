@@ -3,25 +3,25 @@
 //! Fill in each `todo!()`, then check your work with
 //!
 //! ```sh
-//! cargo test -p ch08-gpu --features exercises --test exercises
+//! cargo test -p ch09-gpu --features exercises --test exercises
 //! ```
 //!
 //! The tests are the ones that check the reference solutions in `ch03_gpt::device`.
-//! Hints: `chapters/08-gpu/HINTS.md`.
+//! Hints: `chapters/09-gpu/HINTS.md`.
 #![allow(unused_variables)]
 
 use ch03_gpt::GptConfig;
 
-/// Exercise 8.1 — training FLOPs per token of `cfg` on sequences of `seq_len` tokens:
+/// Exercise 9.1 — training FLOPs per token of `cfg` on sequences of `seq_len` tokens:
 /// `6N + 12·L·C·T`, with N the parameters that take part in matrix products (every
 /// parameter but the position embeddings), L layers, C channels, T the sequence length.
 pub fn flops_per_token(cfg: &GptConfig, seq_len: usize) -> f64 {
     // TODO: `ch03_gpt::model::shapes(cfg)` lists every parameter's name and shape.
-    todo!("exercise 8.1: flops_per_token")
+    todo!("exercise 9.1: flops_per_token")
 }
 
-/// Exercise 8.2 — model FLOPs utilisation: the fraction of the GPU's peak FLOP/s that
+/// Exercise 9.2 — model FLOPs utilisation: the fraction of the GPU's peak FLOP/s that
 /// `tokens_per_s` tokens per second of `flops_per_token` FLOPs each would need.
 pub fn mfu(flops_per_token: f64, tokens_per_s: f64, peak: f64) -> f64 {
-    todo!("exercise 8.2: mfu")
+    todo!("exercise 9.2: mfu")
 }

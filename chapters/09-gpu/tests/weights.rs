@@ -1,8 +1,8 @@
 //! Weights out and back in, in both layouts: the very same logits.
 
 use candle_core::{Device, Tensor};
-use ch08_gpu::ch03_gpt::{Gpt, GptConfig, load_hf, model};
-use ch08_gpu::weights::{Layout, layout, max_logit_difference, save};
+use ch09_gpu::ch03_gpt::{Gpt, GptConfig, load_hf, model};
+use ch09_gpu::weights::{Layout, layout, max_logit_difference, save};
 
 fn tiny_model(seed: u64) -> Gpt {
     let cfg = GptConfig {

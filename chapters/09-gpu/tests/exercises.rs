@@ -1,9 +1,9 @@
-//! Chapter 8's exercises, checked on the solutions (`cargo test -p ch08-gpu`) or on your
-//! versions (`cargo test -p ch08-gpu --features exercises --test exercises`).
+//! Chapter 9's exercises, checked on the solutions (`cargo test -p ch09-gpu`) or on your
+//! versions (`cargo test -p ch09-gpu --features exercises --test exercises`).
 
-use ch08_gpu::ch03_gpt::{GptConfig, model};
-use ch08_gpu::ex::{flops_per_token, mfu};
-use ch08_gpu::{Precision, peak_flops};
+use ch09_gpu::ch03_gpt::{GptConfig, model};
+use ch09_gpu::ex::{flops_per_token, mfu};
+use ch09_gpu::{Precision, peak_flops};
 
 #[test]
 fn exercise_flops_per_token_by_hand() {

@@ -1,10 +1,10 @@
-//! Chapter 8's CPU path: the bf16 model with f32 master weights, device and precision
+//! Chapter 9's CPU path: the bf16 model with f32 master weights, device and precision
 //! choices, and the GPUs whose peak is known.
 
 use candle_core::{DType, Device, Tensor};
-use ch08_gpu::ch03_gpt::sample::{Sampling, generate_batch};
-use ch08_gpu::ch03_gpt::{Gpt, GptConfig, model};
-use ch08_gpu::{Compute, Precision, peak_flops};
+use ch09_gpu::ch03_gpt::sample::{Sampling, generate_batch};
+use ch09_gpu::ch03_gpt::{Gpt, GptConfig, model};
+use ch09_gpu::{Compute, Precision, peak_flops};
 
 fn tiny_model(seed: u64) -> Gpt {
     let cfg = GptConfig {
