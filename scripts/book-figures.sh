@@ -26,6 +26,8 @@ cp $run/ppo/*.svg "$out/ch06/"
 # Chapter 7's studies from the default world's models (about 15 minutes on 2 cores).
 cargo run --release -q -- overopt --run $run --out $run/overopt >/dev/null
 cp $run/overopt/*.svg $run/overopt/overopt.md "$out/ch07/"
+# Chapter 8's figures are committed (book/src/ch08/, made by scripts/ch08-figures.sh):
+# its runs do not fit in CI's time.
 # This build's own speed: one round of the reference benchmark, as a table.
 cargo run --release -q -- bench --rounds 1 --steps 5 | python3 scripts/bench-table.py > "$out/ch03/bench.md"
 cp $run/report.md "$out/report.md"

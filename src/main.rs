@@ -2,6 +2,7 @@
 //! (the default) runs every stage into `runs/<name>/` and writes `report.md`.
 
 mod bench;
+mod beyond;
 mod compute;
 mod export_data;
 mod gpt;
@@ -15,6 +16,7 @@ mod stages;
 mod worlds;
 
 use anyhow::Result;
+use ch08_beyond::PreferenceLoss;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -57,6 +59,12 @@ enum Command {
     Ppo(PpoArgs),
     /// Chapter 7: over-optimisation — best-of-n and PPO at several β, measured on the gold reward.
     Overopt(OveroptArgs),
+    /// Chapter 8: DPO (or IPO) from the SFT model on the reward stage's comparisons — no reward model, no sampling.
+    Dpo(DpoArgs),
+    /// Chapter 8: GRPO from the SFT model on the world's arithmetic, rewarded by a program that checks the answer.
+    Grpo(GrpoArgs),
+    /// Chapter 8: SFT, best-of-n, PPO, DPO, IPO and GRPO on one gold-reward-against-KL frontier, with intervals.
+    Frontier(FrontierArgs),
     /// Write a checkpoint as a Hugging Face directory: a language model as GPT2LMHeadModel, a reward model as GPT2ForSequenceClassification, both with the tokenizer and chat template.
     Export(ExportArgs),
     /// Write a run's data (demonstrations, comparisons, prompts) as a Hugging Face dataset directory.
@@ -284,6 +292,63 @@ struct PpoArgs {
     /// (default: the preset's).
     #[arg(long)]
     ptx_demo_share: Option<f64>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct DpoArgs {
+    /// A finished pipeline run: its world, SFT model, reward model and comparisons.
+    #[arg(long, default_value = "runs/default")]
+    run: PathBuf,
+    /// Output directory (default: <run>/dpo, or <run>/ipo with `--loss ipo`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Preset: `tiny` or `small`.
+    #[arg(long, default_value = "small")]
+    preset: String,
+    /// The loss: `dpo` or `ipo`.
+    #[arg(long, default_value = "dpo")]
+    loss: String,
+    /// β (default: the preset's).
+    #[arg(long)]
+    beta: Option<f64>,
+    /// Optimiser steps (default: the preset's).
+    #[arg(long)]
+    steps: Option<usize>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct GrpoArgs {
+    /// A finished pipeline run: its world, SFT model and reward model (to measure with).
+    #[arg(long, default_value = "runs/default")]
+    run: PathBuf,
+    /// Output directory (default: <run>/grpo).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Preset: `tiny` or `small`.
+    #[arg(long, default_value = "small")]
+    preset: String,
+    /// Iterations (default: the preset's).
+    #[arg(long)]
+    iterations: Option<usize>,
+    /// Learning rate (default: the preset's).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// RLOO's leave-one-out baseline instead of GRPO's standardised advantage.
+    #[arg(long)]
+    rloo: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+struct FrontierArgs {
+    /// A finished run, with whichever of ppo/, dpo/, ipo/, grpo/ it has.
+    #[arg(long, default_value = "runs/default")]
+    run: PathBuf,
+    /// Output directory (default: <run>/frontier).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Best-of-n columns, comma-separated n.
+    #[arg(long, value_delimiter = ',', default_value = "4,16")]
+    best_of: Vec<usize>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -536,6 +601,30 @@ fn main() {
         Some(Command::Overopt(a)) => {
             let out = a.out.clone().unwrap_or_else(|| a.run.join("overopt"));
             overopt::overopt_command(&a.run, &out, &a.preset).map(|_| ())
+        }
+        Some(Command::Dpo(a)) => {
+            let out = a.out.clone().unwrap_or_else(|| a.run.join(a.loss.as_str()));
+            match a.loss.as_str() {
+                "dpo" => Ok(PreferenceLoss::Dpo),
+                "ipo" => Ok(PreferenceLoss::Ipo),
+                other => Err(anyhow::anyhow!("--loss `{other}`: expected `dpo` or `ipo`")),
+            }
+            .and_then(|loss| {
+                let o = beyond::DpoOverrides {
+                    loss: Some(loss),
+                    beta: a.beta,
+                    steps: a.steps,
+                };
+                beyond::dpo_command(&a.run, &out, &a.preset, o).map(|_| ())
+            })
+        }
+        Some(Command::Grpo(a)) => {
+            let out = a.out.clone().unwrap_or_else(|| a.run.join("grpo"));
+            beyond::grpo_command(&a.run, &out, &a.preset, a.iterations, a.lr, a.rloo).map(|_| ())
+        }
+        Some(Command::Frontier(a)) => {
+            let out = a.out.clone().unwrap_or_else(|| a.run.join("frontier"));
+            beyond::frontier_command(&a.run, &out, &a.best_of).map(|_| ())
         }
         Some(Command::Export(a)) => gpt::export_command(&a.model, &a.out),
         Some(Command::Loss(a)) => loss::loss_command(&a.model, &a.data, a.rows),

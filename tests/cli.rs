@@ -374,6 +374,103 @@ fn pipeline_writes_every_stage_and_a_report() {
         stderr(&o)
     );
 
+    // Chapter 8 from the finished run: DPO and IPO on the reward stage's comparisons, GRPO
+    // on easier arithmetic, and every policy on one frontier.
+    for loss in ["dpo", "ipo"] {
+        let o = rlhf(
+            &[
+                "dpo",
+                "--run",
+                "runs/check",
+                "--preset",
+                "tiny",
+                "--loss",
+                loss,
+            ],
+            d,
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        for f in [
+            "dpo_report.json",
+            "loss.svg",
+            "accuracy.svg",
+            "log_ratios.svg",
+            "checkpoint/model.safetensors",
+        ] {
+            assert!(run.join(loss).join(f).is_file(), "{loss}/{f} missing");
+        }
+        let r = json(&format!("{loss}/dpo_report.json"));
+        assert_eq!(
+            r["history"].as_array().unwrap().len(),
+            30,
+            "the tiny preset's 30 steps"
+        );
+        assert!(r["n_train_pairs"].as_u64().unwrap() > 0);
+        let h = &r["heldout"];
+        assert!((0.0..=1.0).contains(&num(&h["accuracy"])), "{h}");
+        assert!(num(&h["kl"]).is_finite(), "the KL along training: {h}");
+        assert!(num(&r["column"]["kl"]).is_finite());
+    }
+    // Bad settings are refused with an error that names them.
+    for (flag, value, says) in [("--loss", "kto", "--loss `kto`"), ("--beta", "0", "--beta")] {
+        let o = rlhf(
+            &[
+                "dpo",
+                "--run",
+                "runs/check",
+                "--preset",
+                "tiny",
+                flag,
+                value,
+            ],
+            d,
+        );
+        assert!(
+            !o.status.success() && stderr(&o).contains(says),
+            "{}",
+            stderr(&o)
+        );
+    }
+    let o = rlhf(
+        &[
+            "grpo",
+            "--run",
+            "runs/check",
+            "--preset",
+            "tiny",
+            "--iterations",
+            "3",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = json("grpo/grpo_report.json");
+    assert_eq!(r["history"].as_array().unwrap().len(), 3);
+    for h in r["history"].as_array().unwrap() {
+        assert!((0.0..=1.0).contains(&num(&h["reward"])), "{h}");
+    }
+    assert!(run.join("grpo/reward.svg").is_file() && run.join("grpo/checkpoint").is_dir());
+    let o = rlhf(&["frontier", "--run", "runs/check", "--best-of", "2"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(run.join("frontier/frontier.md")).unwrap();
+    for name in ["SFT", "best-of-2", "PPO", "DPO", "IPO", "GRPO"] {
+        assert!(
+            md.lines().next().unwrap().contains(&format!(" {name} |")),
+            "{md}"
+        );
+    }
+    assert!(
+        md.contains("| gold − SFT |") && md.contains("| arithmetic right |"),
+        "{md}"
+    );
+    assert!(run.join("frontier/frontier.svg").is_file());
+    let o = rlhf(&["dpo", "--run", "nowhere", "--preset", "tiny"], d);
+    assert!(
+        !o.status.success() && stderr(&o).contains("nowhere") && stderr(&o).contains("world"),
+        "{}",
+        stderr(&o)
+    );
+
     // `rlhf worlds` reuses a finished run (this one is world seed 1234, the preset's) and
     // writes the table over worlds, with the claims checked per world.
     std::fs::create_dir_all(d.join("runs/study")).unwrap();
