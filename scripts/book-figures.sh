@@ -8,11 +8,17 @@
 # 39417 (drawn at random, never tuned on; see chapter 6).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Prints how long each long step took (to stderr), so that CI's log shows where its time goes.
+timed() {
+    local t0=$SECONDS
+    "$@"
+    echo "    book-figures: $((SECONDS - t0)) s for: ${*:1:6}" >&2
+}
 # The default world with three draws of SFT, the reward model and PPO (the capability
 # table's mean and spread over draws), then the two evaluation worlds with one each; the
 # second call reuses the first's runs and pools the default world's draws.
-cargo run --release -q -- worlds --name book --seeds 1234 --draws 3 >/dev/null
-cargo run --release -q -- worlds --name book --seeds 1234,15223,39417 >/dev/null
+timed cargo run --release -q -- worlds --name book --seeds 1234 --draws 3 >/dev/null
+timed cargo run --release -q -- worlds --name book --seeds 1234,15223,39417 >/dev/null
 run=runs/book/seed-1234 # the default world: the same run as `cargo run --release`
 out=book/src/generated
 rm -rf "$out"
@@ -24,7 +30,7 @@ cp $run/sft/loss.svg $run/sft/format_by_family.svg $run/sft/right_by_family.svg 
 cp $run/reward/accuracy.svg $run/reward/scores.svg $run/reward/calibration.svg "$out/ch05/"
 cp $run/ppo/*.svg "$out/ch06/"
 # Chapter 7's studies from the default world's models (about 15 minutes on 2 cores).
-cargo run --release -q -- overopt --run $run --out $run/overopt >/dev/null
+timed cargo run --release -q -- overopt --run $run --out $run/overopt >/dev/null
 cp $run/overopt/*.svg $run/overopt/overopt.md "$out/ch07/"
 # Chapter 8's figures are committed (book/src/ch08/, made by scripts/ch08-figures.sh):
 # its runs do not fit in CI's time.
