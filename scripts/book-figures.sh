@@ -30,7 +30,7 @@ cp $run/sft/loss.svg $run/sft/format_by_family.svg $run/sft/right_by_family.svg 
 cp $run/reward/accuracy.svg $run/reward/scores.svg $run/reward/calibration.svg "$out/ch05/"
 cp $run/ppo/*.svg "$out/ch06/"
 # Chapters 7 and 8's figures are committed (book/src/ch07/ and ch08/, made by
-# scripts/ch07-figures.sh and ch08-figures.sh): their runs (15 and 8 minutes) do not fit in
+# scripts/ch07-figures.sh and ch08-figures.sh): their runs (about 10 and 5 minutes) do not fit in
 # CI's time.
 # This build's own speed: one round of the reference benchmark, as a table.
 cargo run --release -q -- bench --rounds 1 --steps 5 | python3 scripts/bench-table.py > "$out/ch03/bench.md"

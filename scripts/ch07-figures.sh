@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Chapter 7's figures and tables, from a finished pipeline run (default: runs/default, the
 # default world), into book/src/ch07/ — committed, unlike book/src/generated/: `rlhf overopt`
-# takes about 15 minutes on 2 cores, which CI's time has no room for, and the chapter's prose
+# takes about 10 minutes on 2 cores, which CI's time has no room for, and the chapter's prose
 # quotes these very numbers. Run it again after changing chapter 7 and commit the result;
 # the end-to-end test (`tests/cli.rs`) runs the same command on the tiny preset.
 #   scripts/ch07-figures.sh [RUN]
