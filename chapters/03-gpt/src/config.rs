@@ -29,6 +29,17 @@ impl GptConfig {
         }
     }
 
+    /// For unit tests: width 32, 2 layers, 4 heads — a model whose forward and backward
+    /// passes take milliseconds, with whatever vocabulary and context the test needs.
+    pub fn toy(vocab_size: usize, n_positions: usize) -> Self {
+        GptConfig {
+            vocab_size,
+            n_positions,
+            n_embd: 32,
+            ..Self::tiny(vocab_size)
+        }
+    }
+
     /// The CPU pipeline's model: context 128, width 128, 4 layers, 4 heads.
     pub fn small(vocab_size: usize) -> Self {
         GptConfig {

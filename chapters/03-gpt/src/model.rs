@@ -379,6 +379,12 @@ impl Gpt {
         }
     }
 
+    /// A freshly initialised model, drawn from stream 0 of `world::rng(seed, ..)`: the
+    /// same weights that pretraining with `TrainConfig::seed = seed` starts from.
+    pub fn seeded(cfg: GptConfig, seed: u64, dev: &Device) -> Result<Gpt> {
+        Ok(Gpt::new(cfg, init(&cfg, &mut world::rng(seed, 0), dev)?))
+    }
+
     /// The same model with the fused CPU kernels on or off (see [`Gpt::fused`]).
     pub fn with_fused(mut self, fused: bool) -> Gpt {
         self.fused = fused;

@@ -2,7 +2,7 @@
 //! held-out loss, checkpoints written atomically, and a resume that continues exactly.
 
 use crate::config::GptConfig;
-use crate::model::{self, Gpt, Params};
+use crate::model::{Gpt, Params};
 use anyhow::{Context, Result, ensure};
 use candle_core::{Device, Tensor, Var};
 use rand::Rng;
@@ -358,8 +358,7 @@ impl Trainer {
     /// A fresh run from a seeded initialisation.
     pub fn new(model_cfg: GptConfig, cfg: TrainConfig, dev: &Device) -> Result<Trainer> {
         cfg.validate(&model_cfg)?;
-        let params = model::init(&model_cfg, &mut world::rng(cfg.seed, 0), dev)?;
-        let gpt = Gpt::new(model_cfg, params);
+        let gpt = Gpt::seeded(model_cfg, cfg.seed, dev)?;
         let opt = AdamW::new(&gpt.params)?;
         Ok(Trainer {
             gpt,

@@ -322,18 +322,7 @@ fn attention_matches_the_composed_one_with_padding_on_either_side() {
 }
 
 fn tiny_model(seed: u64) -> Gpt {
-    let cfg = GptConfig {
-        vocab_size: 37,
-        n_positions: 32,
-        n_embd: 32,
-        n_head: 4,
-        n_layer: 2,
-        layer_norm_epsilon: 1e-5,
-    };
-    Gpt::new(
-        cfg,
-        model::init(&cfg, &mut world::rng(seed, 0), &DEV).unwrap(),
-    )
+    Gpt::seeded(GptConfig::toy(37, 32), seed, &DEV).unwrap()
 }
 
 /// The loss and every parameter's gradient of `gpt`, on a padded batch (or not).
@@ -412,7 +401,7 @@ fn one_block_matches_finite_differences() {
         n_layer: 1,
         layer_norm_epsilon: 1e-5,
     };
-    let gpt = Gpt::new(cfg, model::init(&cfg, &mut world::rng(5, 0), &DEV).unwrap());
+    let gpt = Gpt::seeded(cfg, 5, &DEV).unwrap();
     let parts: Vec<Tensor> = BLOCK_PARAMS
         .iter()
         .map(|n| {

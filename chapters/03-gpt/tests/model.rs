@@ -7,18 +7,7 @@ use ch03_gpt::sample::{Sampling, generate, generate_batch, sample};
 use ch03_gpt::{Gpt, GptConfig, model};
 
 fn tiny_model(seed: u64) -> Gpt {
-    let cfg = GptConfig {
-        vocab_size: 37,
-        n_positions: 32,
-        n_embd: 32,
-        n_head: 4,
-        n_layer: 2,
-        layer_norm_epsilon: 1e-5,
-    };
-    Gpt::new(
-        cfg,
-        model::init(&cfg, &mut world::rng(seed, 0), &Device::Cpu).unwrap(),
-    )
+    Gpt::seeded(GptConfig::toy(37, 32), seed, &Device::Cpu).unwrap()
 }
 
 #[test]

@@ -2,24 +2,13 @@
 //! preferences.
 
 use candle_core::{Device, Tensor};
-use ch03_gpt::{Gpt, GptConfig, model};
+use ch03_gpt::{Gpt, GptConfig};
 use ch04_sft::train::SftConfig;
 use ch05_reward::train::RmConfig;
 use ch05_reward::{Normalisation, RewardModel, loss, model::last_token_index};
 
 fn small_gpt(seed: u64) -> Gpt {
-    let cfg = GptConfig {
-        vocab_size: 41,
-        n_positions: 24,
-        n_embd: 32,
-        n_head: 4,
-        n_layer: 2,
-        layer_norm_epsilon: 1e-5,
-    };
-    Gpt::new(
-        cfg,
-        model::init(&cfg, &mut world::rng(seed, 0), &Device::Cpu).unwrap(),
-    )
+    Gpt::seeded(GptConfig::toy(41, 24), seed, &Device::Cpu).unwrap()
 }
 
 /// A labelled pair of two responses to prompt `prompt` (utilities 1 and 0).

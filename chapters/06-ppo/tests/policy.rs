@@ -2,24 +2,13 @@
 //! temperature, and gradients.
 
 use candle_core::{Device, Tensor};
-use ch03_gpt::{Gpt, GptConfig, model};
+use ch03_gpt::{Gpt, GptConfig};
 use ch06_ppo::core::{masked_mean, policy_loss, value_loss};
 use ch06_ppo::policy::{Policy, reference_logp};
 use ch06_ppo::rollout::layout;
 
 fn gpt(seed: u64) -> Gpt {
-    let cfg = GptConfig {
-        vocab_size: 29,
-        n_positions: 24,
-        n_embd: 32,
-        n_head: 4,
-        n_layer: 2,
-        layer_norm_epsilon: 1e-5,
-    };
-    Gpt::new(
-        cfg,
-        model::init(&cfg, &mut world::rng(seed, 0), &Device::Cpu).unwrap(),
-    )
+    Gpt::seeded(GptConfig::toy(29, 24), seed, &Device::Cpu).unwrap()
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Chapter 8's equations and trainers on hand-computed values and tiny runs.
 
 use candle_core::{Device, Tensor};
-use ch03_gpt::{Gpt, GptConfig, model};
+use ch03_gpt::{Gpt, GptConfig};
 use ch05_reward::data::Pair;
 use ch08_beyond::dpo::{self, EncodedPair};
 use ch08_beyond::dpo_train::{self, Encoded};
@@ -11,18 +11,7 @@ use world::phrases::Op;
 use world::{Family, Prompt, Target};
 
 fn gpt(seed: u64) -> Gpt {
-    let cfg = GptConfig {
-        vocab_size: 29,
-        n_positions: 24,
-        n_embd: 32,
-        n_head: 4,
-        n_layer: 2,
-        layer_norm_epsilon: 1e-5,
-    };
-    Gpt::new(
-        cfg,
-        model::init(&cfg, &mut world::rng(seed, 0), &Device::Cpu).unwrap(),
-    )
+    Gpt::seeded(GptConfig::toy(29, 24), seed, &Device::Cpu).unwrap()
 }
 
 fn close(a: f64, b: f64, tol: f64) -> bool {

@@ -3,22 +3,11 @@
 
 use candle_core::{DType, Device, Tensor};
 use ch09_gpu::ch03_gpt::sample::{Sampling, generate_batch};
-use ch09_gpu::ch03_gpt::{Gpt, GptConfig, model};
+use ch09_gpu::ch03_gpt::{Gpt, GptConfig};
 use ch09_gpu::{Compute, Precision, peak_flops};
 
 fn tiny_model(seed: u64) -> Gpt {
-    let cfg = GptConfig {
-        vocab_size: 37,
-        n_positions: 32,
-        n_embd: 32,
-        n_head: 4,
-        n_layer: 2,
-        layer_norm_epsilon: 1e-5,
-    };
-    Gpt::new(
-        cfg,
-        model::init(&cfg, &mut world::rng(seed, 0), &Device::Cpu).unwrap(),
-    )
+    Gpt::seeded(GptConfig::toy(37, 32), seed, &Device::Cpu).unwrap()
 }
 
 fn batch() -> (Tensor, Tensor) {

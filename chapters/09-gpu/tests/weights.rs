@@ -1,22 +1,11 @@
 //! Weights out and back in, in both layouts: the very same logits.
 
 use candle_core::{Device, Tensor};
-use ch09_gpu::ch03_gpt::{Gpt, GptConfig, load_hf, model};
+use ch09_gpu::ch03_gpt::{Gpt, GptConfig, load_hf};
 use ch09_gpu::weights::{Layout, layout, max_logit_difference, save};
 
 fn tiny_model(seed: u64) -> Gpt {
-    let cfg = GptConfig {
-        vocab_size: 37,
-        n_positions: 32,
-        n_embd: 32,
-        n_head: 4,
-        n_layer: 2,
-        layer_norm_epsilon: 1e-5,
-    };
-    Gpt::new(
-        cfg,
-        model::init(&cfg, &mut world::rng(seed, 0), &Device::Cpu).unwrap(),
-    )
+    Gpt::seeded(GptConfig::toy(37, 32), seed, &Device::Cpu).unwrap()
 }
 
 #[test]
