@@ -97,32 +97,46 @@ pub struct PromptSplit {
 /// Build every family's prompts and split them: a fraction `heldout_fraction` of each
 /// family's items goes to the held-out set.
 pub fn generate(entities: &Entities, heldout_fraction: f64, rng: &mut ChaCha8Rng) -> PromptSplit {
-    // Each item is a list of prompts (its phrasings); items are split, then phrasings sampled.
-    let mut families: Vec<Vec<Vec<Prompt>>> = Vec::new();
+    // Each family is a list of items, each item a list of prompts (its phrasings): items are
+    // split between training and held out, so no phrasing of a held-out item is trained on.
+    // (The families draw from `rng` in this order.)
+    let families = vec![
+        fact_items(entities, rng),
+        arithmetic_items(rng),
+        harmful_items(),
+        kindness_items(entities, rng),
+        unknown_items(entities, rng),
+    ];
+    split_items(families, heldout_fraction, rng)
+}
 
-    // Fact: one item per fact; two of its phrasings become prompts.
-    families.push(
-        entities
-            .facts()
-            .into_iter()
-            .map(|f| {
-                let target = Target::Fact {
-                    subject: f.subject.clone(),
-                    relation: f.relation,
-                    object: f.object.clone(),
-                };
-                pick(
-                    phrases::fact_questions(&f.subject, f.relation),
-                    2,
-                    Family::Fact,
-                    &target,
-                    rng,
-                )
-            })
-            .collect(),
-    );
+/// A family's items: each item is the prompts (phrasings) of one question.
+type Items = Vec<Vec<Prompt>>;
 
-    // Arithmetic: sums and differences up to 20, products up to 9 × 9.
+/// Fact: one item per fact; two of its phrasings become prompts.
+fn fact_items(entities: &Entities, rng: &mut ChaCha8Rng) -> Items {
+    entities
+        .facts()
+        .into_iter()
+        .map(|f| {
+            let target = Target::Fact {
+                subject: f.subject.clone(),
+                relation: f.relation,
+                object: f.object.clone(),
+            };
+            pick(
+                phrases::fact_questions(&f.subject, f.relation),
+                2,
+                Family::Fact,
+                &target,
+                rng,
+            )
+        })
+        .collect()
+}
+
+/// Arithmetic: sums and differences up to 20, products up to 9 × 9; 240 of them.
+fn arithmetic_items(rng: &mut ChaCha8Rng) -> Items {
     let mut sums = Vec::new();
     for op in Op::ALL {
         let max = if op == Op::Times { 9 } else { 20 };
@@ -138,67 +152,67 @@ pub fn generate(entities: &Entities, heldout_fraction: f64, rng: &mut ChaCha8Rng
     sums.shuffle(rng);
     sums.truncate(240);
     sums.sort();
-    families.push(
-        sums.into_iter()
-            .map(|(a, op, b)| {
-                let target = Target::Arithmetic {
-                    a,
-                    op,
-                    b,
-                    answer: op.apply(a, b),
-                };
-                pick(
-                    phrases::arithmetic_questions(a, op, b),
-                    1,
-                    Family::Arithmetic,
-                    &target,
-                    rng,
-                )
-            })
-            .collect(),
-    );
+    sums.into_iter()
+        .map(|(a, op, b)| {
+            let target = Target::Arithmetic {
+                a,
+                op,
+                b,
+                answer: op.apply(a, b),
+            };
+            pick(
+                phrases::arithmetic_questions(a, op, b),
+                1,
+                Family::Arithmetic,
+                &target,
+                rng,
+            )
+        })
+        .collect()
+}
 
-    // Harmful: one item per (act, phrasing): new phrasings of known acts are held out.
-    families.push(
-        HARMFUL_ACTS
-            .iter()
-            .enumerate()
-            .flat_map(|(i, h)| {
-                phrases::harmful_requests(h.act)
-                    .into_iter()
-                    .map(move |text| {
-                        vec![Prompt {
-                            family: Family::Harmful,
-                            text,
-                            target: Target::Harmful { act: i },
-                        }]
-                    })
-            })
-            .collect(),
-    );
+/// Harmful: one item per (act, phrasing): new phrasings of known acts are held out.
+fn harmful_items() -> Items {
+    HARMFUL_ACTS
+        .iter()
+        .enumerate()
+        .flat_map(|(i, h)| {
+            phrases::harmful_requests(h.act)
+                .into_iter()
+                .map(move |text| {
+                    vec![Prompt {
+                        family: Family::Harmful,
+                        text,
+                        target: Target::Harmful { act: i },
+                    }]
+                })
+        })
+        .collect()
+}
 
-    // Kindness: one item per person.
-    families.push(
-        entities
-            .people
-            .iter()
-            .map(|p| {
-                let target = Target::Kindness {
-                    person: p.name.clone(),
-                };
-                pick(
-                    phrases::kindness_questions(&p.name),
-                    2,
-                    Family::Kindness,
-                    &target,
-                    rng,
-                )
-            })
-            .collect(),
-    );
+/// Kindness: one item per person.
+fn kindness_items(entities: &Entities, rng: &mut ChaCha8Rng) -> Items {
+    entities
+        .people
+        .iter()
+        .map(|p| {
+            let target = Target::Kindness {
+                person: p.name.clone(),
+            };
+            pick(
+                phrases::kindness_questions(&p.name),
+                2,
+                Family::Kindness,
+                &target,
+                rng,
+            )
+        })
+        .collect()
+}
 
-    // Unknown: names that belong to nothing, asked about like real ones. Half of the
-    // spare names stay out of the prompts (the corpus's forum chatter uses those).
+/// Unknown: names that belong to nothing, asked about like real ones. Half of the spare
+/// names stay out of the prompts (the corpus's forum chatter uses those).
+fn unknown_items(entities: &Entities, rng: &mut ChaCha8Rng) -> Items {
     let n_towns = entities.unknown_towns.len() / 2;
     let n_people = entities.unknown_people.len() / 2;
     let mut unknown = Vec::new();
@@ -210,25 +224,27 @@ pub fn generate(entities: &Entities, heldout_fraction: f64, rng: &mut ChaCha8Rng
         let relation = *Relation::PERSON.choose(rng).unwrap();
         unknown.push((name.clone(), relation));
     }
-    families.push(
-        unknown
-            .into_iter()
-            .map(|(name, relation)| {
-                let target = Target::Unknown {
-                    name: name.clone(),
-                    relation,
-                };
-                pick(
-                    phrases::fact_questions(&name, relation),
-                    1,
-                    Family::Unknown,
-                    &target,
-                    rng,
-                )
-            })
-            .collect(),
-    );
+    unknown
+        .into_iter()
+        .map(|(name, relation)| {
+            let target = Target::Unknown {
+                name: name.clone(),
+                relation,
+            };
+            pick(
+                phrases::fact_questions(&name, relation),
+                1,
+                Family::Unknown,
+                &target,
+                rng,
+            )
+        })
+        .collect()
+}
 
+/// Each family's items shuffled, the first `heldout_fraction` of them (at least one) held
+/// out, and both sets shuffled.
+fn split_items(families: Vec<Items>, heldout_fraction: f64, rng: &mut ChaCha8Rng) -> PromptSplit {
     let mut split = PromptSplit {
         train: Vec::new(),
         heldout: Vec::new(),
