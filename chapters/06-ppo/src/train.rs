@@ -146,33 +146,43 @@ impl Trainer {
         cfg: &PpoConfig,
         corpus: &[u32],
     ) -> Result<Stats> {
-        let dev = policy.gpt.device();
         let beta = self.kl.beta;
-        // 1. Per-token rewards: −β·KL at every token, the score at the last.
-        let mut rewards: Vec<Vec<f64>> = (0..r.score.len())
-            .map(|i| {
-                core::shaped_rewards(
-                    r.score[i],
-                    &r.logp[i],
-                    &r.ref_logp[i],
-                    beta,
-                    cfg.kl_estimator,
-                )
-            })
-            .collect();
-        if cfg.whiten_rewards {
-            rewards = core::whiten_nested(&rewards, false);
+        // 1–2. Per-token rewards, then advantages and returns by GAE.
+        let (adv, ret) = advantages(r, beta, cfg);
+        // 3. Epochs of minibatch updates.
+        let sums = self.update(policy, r, &adv, &ret, cfg, corpus)?;
+        // 4. β for the next batch, from this batch's KL.
+        let n = r.score.len();
+        let kl: f64 = r
+            .logp
+            .iter()
+            .zip(&r.ref_logp)
+            .map(|(l, rl)| l.iter().zip(rl).map(|(a, b)| a - b).sum::<f64>())
+            .sum::<f64>()
+            / n as f64;
+        if let KlControl::Adaptive { .. } = cfg.kl_control {
+            self.kl.update(kl, n);
         }
-        // 2. Advantages and returns by GAE, per response; advantages whitened over the batch.
-        let (mut adv, mut ret) = (Vec::new(), Vec::new());
-        for (rw, v) in rewards.iter().zip(&r.values) {
-            let (a, g) = core::gae(rw, v, cfg.gamma, cfg.lambda);
-            adv.push(a);
-            ret.push(g);
-        }
-        if cfg.whiten_advantages {
-            adv = core::whiten_nested(&adv, true);
-        }
+        self.iteration += 1;
+        // ANCHOR_END: step
+        sums.stats(self.iteration, r, &ret, kl, beta, cfg)
+    }
+
+    // ANCHOR: update
+    /// Step 3: `cfg.ppo_epochs` passes over the batch in shuffled minibatches, each a step on
+    /// the clipped policy loss + `vf_coef` · the value loss − `entropy_coef` · the entropy
+    /// (+ `ptx_coef` · the pretraining loss with PPO-ptx), stopped early once the approximate
+    /// KL to the policy that sampled the batch passes `cfg.target_approx_kl`.
+    fn update(
+        &mut self,
+        policy: &Policy,
+        r: &Rollout,
+        adv: &[Vec<f64>],
+        ret: &[Vec<f64>],
+        cfg: &PpoConfig,
+        corpus: &[u32],
+    ) -> Result<UpdateSums> {
+        let dev = policy.gpt.device();
         let width = r.response_mask.dim(1)?;
         let pad = |x: &[Vec<f64>]| -> Result<Tensor> {
             let flat: Vec<f32> = x
@@ -182,13 +192,10 @@ impl Trainer {
             Ok(Tensor::from_vec(flat, (x.len(), width), &dev)?)
         };
         let (adv_t, ret_t, logp_old, v_old) =
-            (pad(&adv)?, pad(&ret)?, pad(&r.logp)?, pad(&r.values)?);
-        // 3. Epochs of minibatch updates.
+            (pad(adv)?, pad(ret)?, pad(&r.logp)?, pad(&r.values)?);
         let params = policy.params();
         let mut rng = world::rng(cfg.seed, 1000 + self.iteration as u64);
-        let (mut pl_sum, mut vl_sum, mut cf_sum, mut ent_sum, mut akl_sum, mut updates) =
-            (0.0, 0.0, 0.0, 0.0, 0.0, 0usize);
-        let mut ptx_sum = 0.0;
+        let mut s = UpdateSums::default();
         let ptx_on = cfg.ptx_coef > 0.0 && cfg.ptx_batch > 0 && !corpus.is_empty();
         let n = r.score.len();
         let t0 = std::time::Instant::now();
@@ -220,60 +227,108 @@ impl Trainer {
                 if ptx_on {
                     // PPO-ptx: L = L_PPO + γ · (−log π on pretraining text).
                     let lm = ptx_loss(policy, corpus, cfg, &mut rng)?;
-                    ptx_sum += lm.to_scalar::<f32>()? as f64;
+                    s.ptx_loss += lm.to_scalar::<f32>()? as f64;
                     loss = (loss + (lm * cfg.ptx_coef)?)?;
                 }
                 let (grads, _) = clipped_grads(&params, &loss, cfg.grad_clip)?;
                 self.opt.step(&params, &grads, cfg.lr, &self.opt_cfg)?;
                 let akl = core::approx_kl(&out.logp.detach(), &old, &mask)?;
-                pl_sum += pl.to_scalar::<f32>()? as f64;
-                vl_sum += vl.to_scalar::<f32>()? as f64;
-                ent_sum += ent.to_scalar::<f32>()? as f64;
-                cf_sum += clipfrac;
-                akl_sum += akl;
-                updates += 1;
+                s.policy_loss += pl.to_scalar::<f32>()? as f64;
+                s.value_loss += vl.to_scalar::<f32>()? as f64;
+                s.entropy += ent.to_scalar::<f32>()? as f64;
+                s.clipfrac += clipfrac;
+                s.approx_kl += akl;
+                s.updates += 1;
                 if cfg.target_approx_kl.is_some_and(|t| akl > t) {
                     break 'epochs;
                 }
             }
         }
-        // ANCHOR_END: step
-        let update_seconds = t0.elapsed().as_secs_f64(); // the to_scalar calls above waited for the GPU
-        let update_tokens = updates * cfg.minibatch.min(n) * r.ids.dim(1)?;
-        // 4. β for the next batch, from this batch's KL.
-        let kl: f64 = r
-            .logp
-            .iter()
-            .zip(&r.ref_logp)
-            .map(|(l, rl)| l.iter().zip(rl).map(|(a, b)| a - b).sum::<f64>())
-            .sum::<f64>()
-            / n as f64;
-        if let KlControl::Adaptive { .. } = cfg.kl_control {
-            self.kl.update(kl, n);
-        }
-        self.iteration += 1;
+        s.seconds = t0.elapsed().as_secs_f64(); // the to_scalar calls above waited for the GPU
+        Ok(s)
+    }
+    // ANCHOR_END: update
+}
+
+// ANCHOR: advantages
+/// Steps 1–2 of an iteration: per-token rewards (−β·KL at every token, the score at the
+/// last), then advantages and returns by GAE, per response; the advantages whitened over
+/// the batch. Returns (advantages, returns), one row per response.
+pub fn advantages(r: &Rollout, beta: f64, cfg: &PpoConfig) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    let mut rewards: Vec<Vec<f64>> = (0..r.score.len())
+        .map(|i| {
+            core::shaped_rewards(
+                r.score[i],
+                &r.logp[i],
+                &r.ref_logp[i],
+                beta,
+                cfg.kl_estimator,
+            )
+        })
+        .collect();
+    if cfg.whiten_rewards {
+        rewards = core::whiten_nested(&rewards, false);
+    }
+    let (mut adv, mut ret) = (Vec::new(), Vec::new());
+    for (rw, v) in rewards.iter().zip(&r.values) {
+        let (a, g) = core::gae(rw, v, cfg.gamma, cfg.lambda);
+        adv.push(a);
+        ret.push(g);
+    }
+    if cfg.whiten_advantages {
+        adv = core::whiten_nested(&adv, true);
+    }
+    (adv, ret)
+}
+// ANCHOR_END: advantages
+
+/// Sums over one iteration's minibatch updates, and their seconds.
+#[derive(Default)]
+struct UpdateSums {
+    policy_loss: f64,
+    value_loss: f64,
+    clipfrac: f64,
+    entropy: f64,
+    approx_kl: f64,
+    ptx_loss: f64,
+    updates: usize,
+    seconds: f64,
+}
+
+impl UpdateSums {
+    /// The iteration's [`Stats`]: the rollout's means and the updates' averages.
+    fn stats(
+        &self,
+        iteration: usize,
+        r: &Rollout,
+        ret: &[Vec<f64>],
+        kl: f64,
+        beta: f64,
+        cfg: &PpoConfig,
+    ) -> Result<Stats> {
+        let n = r.score.len();
         let flat = |x: &[Vec<f64>]| x.iter().flatten().copied().collect::<Vec<f64>>();
-        let u = updates.max(1) as f64;
+        let u = self.updates.max(1) as f64;
         let mean = |x: &[f64]| x.iter().sum::<f64>() / x.len() as f64;
         Ok(Stats {
-            iteration: self.iteration,
+            iteration,
             rm_reward: mean(&r.rm_score),
             gold_reward: mean(&r.gold),
             kl,
             beta,
-            approx_kl: akl_sum / u,
-            clipfrac: cf_sum / u,
-            entropy: ent_sum / u,
-            policy_loss: pl_sum / u,
-            value_loss: vl_sum / u,
-            explained_variance: core::explained_variance(&flat(&r.values), &flat(&ret)),
-            ptx_loss: ptx_sum / u,
+            approx_kl: self.approx_kl / u,
+            clipfrac: self.clipfrac / u,
+            entropy: self.entropy / u,
+            policy_loss: self.policy_loss / u,
+            value_loss: self.value_loss / u,
+            explained_variance: core::explained_variance(&flat(&r.values), &flat(ret)),
+            ptx_loss: self.ptx_loss / u,
             length: r.logp.iter().map(Vec::len).sum::<usize>() as f64 / n as f64,
             ended: r.ended.iter().filter(|&&e| e).count() as f64 / n as f64,
-            updates,
+            updates: self.updates,
             rollout_seconds: 0.0,
-            update_seconds,
-            update_tokens,
+            update_seconds: self.seconds,
+            update_tokens: self.updates * cfg.minibatch.min(n) * r.ids.dim(1)?,
             update_seq_len: r.ids.dim(1)?,
         })
     }
