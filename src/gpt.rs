@@ -58,21 +58,7 @@ pub fn pretrain_command(
     let split = pretraining_split(ids.len());
     let (train, heldout) = ids.split_at(split);
     let ckpt = out.join("checkpoint");
-    let mut t = if resume && ckpt.join("trainer.json").is_file() {
-        let mut t = Trainer::resume_on(&ckpt, crate::compute::device())?;
-        t.gpt = crate::compute::prepare(t.gpt)?;
-        ensure!(
-            t.gpt.cfg == model_cfg,
-            "checkpoint `{}` is a different model than preset `{preset}`",
-            ckpt.display()
-        );
-        println!("pretrain: resuming at step {}", t.step());
-        t
-    } else {
-        let mut t = Trainer::new(model_cfg, train_cfg.clone(), crate::compute::device())?;
-        t.gpt = crate::compute::prepare(t.gpt)?;
-        t
-    };
+    let mut t = start_or_resume(&ckpt, resume, model_cfg, train_cfg, preset)?;
     let total = t.cfg.steps;
     let bar = progress::steps(total as u64);
     bar.set_position(t.step() as u64);
@@ -86,40 +72,13 @@ pub fn pretrain_command(
         t.save(&ckpt)?;
         ch01_tokenizer::library::save_in_model_dir(&tok, &ckpt)?;
         if t.step() == total || t.step() == t.cfg.eval_every || t.step() == total / 2 {
-            writeln!(samples, "\n**Step {}**\n", t.step()).unwrap();
-            for prompt in SAMPLE_PROMPTS {
-                let ids: Vec<u32> = ch01_tokenizer::library::encode(&tok, prompt)?;
-                let mut rng = world::rng(7, 0);
-                let stop = [world::chat::ENDOFTEXT_ID];
-                let new = generate(&t.gpt, &ids, 40, &Sampling::GREEDY, &stop, true, &mut rng)?;
-                let text = ch01_tokenizer::library::decode(&tok, &new)?;
-                writeln!(
-                    samples,
-                    "- `{}`→ `{}`",
-                    prompt,
-                    text.replace('\n', "⏎").replace('`', "'")
-                )
-                .unwrap();
-            }
+            samples += &greedy_samples(&t, &tok)?;
         }
     }
     bar.finish_and_clear();
-    let evals: Vec<(f64, f64)> = t
-        .history
-        .iter()
-        .filter_map(|r| r.heldout.map(|h| (r.step as f64, h)))
-        .collect();
     ch03_gpt::plots::loss_curve(&t.history).save_svg(&out.join("loss.svg"))?;
     files::write_string_atomic(&out.join("samples.md"), &samples)?;
-    let speeds: Vec<f64> = t.history.iter().skip(1).map(|r| r.tokens_per_s).collect();
-    let s = PretrainSummary {
-        parameters: t.gpt.params.count(),
-        steps: t.step(),
-        first_heldout: evals.first().map_or(f64::NAN, |e| e.1),
-        last_heldout: evals.last().map_or(f64::NAN, |e| e.1),
-        tokens_per_s: speeds.iter().sum::<f64>() / speeds.len().max(1) as f64,
-        seq_len: t.cfg.seq_len,
-    };
+    let s = summary(&t);
     println!(
         "pretrain: {} parameters, {} steps, held-out loss {:.2} (first evaluation) → {:.2}, {:.0} tokens/s → {}",
         s.parameters,
@@ -130,6 +89,70 @@ pub fn pretrain_command(
         ckpt.display()
     );
     Ok(s)
+}
+
+/// A fresh trainer for `model_cfg`/`train_cfg`, or with `resume` the one checkpointed in
+/// `ckpt` (which must be the same model), on the chosen device.
+fn start_or_resume(
+    ckpt: &Path,
+    resume: bool,
+    model_cfg: GptConfig,
+    train_cfg: TrainConfig,
+    preset: &str,
+) -> Result<Trainer> {
+    if resume && ckpt.join("trainer.json").is_file() {
+        let mut t = Trainer::resume_on(ckpt, crate::compute::device())?;
+        t.gpt = crate::compute::prepare(t.gpt)?;
+        ensure!(
+            t.gpt.cfg == model_cfg,
+            "checkpoint `{}` is a different model than preset `{preset}`",
+            ckpt.display()
+        );
+        println!("pretrain: resuming at step {}", t.step());
+        Ok(t)
+    } else {
+        let mut t = Trainer::new(model_cfg, train_cfg, crate::compute::device())?;
+        t.gpt = crate::compute::prepare(t.gpt)?;
+        Ok(t)
+    }
+}
+
+/// The model's greedy continuations of [`SAMPLE_PROMPTS`] at this step, as Markdown.
+fn greedy_samples(t: &Trainer, tok: &ch01_tokenizer::tokenizers::Tokenizer) -> Result<String> {
+    let mut samples = format!("\n**Step {}**\n\n", t.step());
+    for prompt in SAMPLE_PROMPTS {
+        let ids: Vec<u32> = ch01_tokenizer::library::encode(tok, prompt)?;
+        let mut rng = world::rng(7, 0);
+        let stop = [world::chat::ENDOFTEXT_ID];
+        let new = generate(&t.gpt, &ids, 40, &Sampling::GREEDY, &stop, true, &mut rng)?;
+        let text = ch01_tokenizer::library::decode(tok, &new)?;
+        writeln!(
+            samples,
+            "- `{}`→ `{}`",
+            prompt,
+            text.replace('\n', "⏎").replace('`', "'")
+        )
+        .unwrap();
+    }
+    Ok(samples)
+}
+
+/// What pretraining reached: held-out loss at the first and last evaluation, mean speed.
+fn summary(t: &Trainer) -> PretrainSummary {
+    let evals: Vec<(f64, f64)> = t
+        .history
+        .iter()
+        .filter_map(|r| r.heldout.map(|h| (r.step as f64, h)))
+        .collect();
+    let speeds: Vec<f64> = t.history.iter().skip(1).map(|r| r.tokens_per_s).collect();
+    PretrainSummary {
+        parameters: t.gpt.params.count(),
+        steps: t.step(),
+        first_heldout: evals.first().map_or(f64::NAN, |e| e.1),
+        last_heldout: evals.last().map_or(f64::NAN, |e| e.1),
+        tokens_per_s: speeds.iter().sum::<f64>() / speeds.len().max(1) as f64,
+        seq_len: t.cfg.seq_len,
+    }
 }
 
 /// `rlhf generate`: continue a prompt with any checkpoint of the project or any Hugging
