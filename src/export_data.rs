@@ -111,54 +111,8 @@ pub fn export_data_command(run: &Path, out: &Path) -> Result<()> {
     );
     let w = World::read_from(&world_dir)?;
 
-    // SFT: the demonstrations, split as chapter 4 split them when the stage ran.
-    let sft_report = run.join("sft").join("sft_report.json");
-    let held: Option<Vec<usize>> = if sft_report.is_file() {
-        // Only the split is read (the report's metrics may hold NaN, written as null).
-        let r: Value = serde_json::from_str(&files::read_string(&sft_report, "SFT report")?)
-            .with_context(|| format!("`{}` is not JSON", sft_report.display()))?;
-        let held: Vec<usize> = serde_json::from_value(r["heldout_demonstrations"].clone())
-            .with_context(|| {
-                format!(
-                    "`{}` has no list of held-out demonstrations: an SFT stage of an older build? \
-                     Run `rlhf sft` again",
-                    sft_report.display()
-                )
-            })?;
-        Some(held)
-    } else {
-        None
-    };
-    let demo_row = |d: &world::demos::Demonstration| {
-        json!({
-            "messages": [user(&d.prompt.text), assistant(answer_part(&d.response))],
-            "family": d.prompt.family.name(),
-            "quality": format!("{:?}", d.quality).to_lowercase(),
-            "gold_utility": w.utility(&d.prompt, &d.response).total,
-        })
-    };
-    let (mut sft_train, mut sft_val) = (Vec::new(), Vec::new());
-    for (i, d) in w.demonstrations.iter().enumerate() {
-        match &held {
-            Some(h) if h.binary_search(&i).is_ok() => sft_val.push(demo_row(d)),
-            _ => sft_train.push(demo_row(d)),
-        }
-    }
-    let sft_test: Vec<Value> = w
-        .prompts
-        .heldout
-        .iter()
-        .map(|p| {
-            let r = world::chat::finished(&reference(&w, p));
-            json!({
-                "messages": [user(&p.text), assistant(answer_part(&r))],
-                "family": p.family.name(),
-                "quality": "ideal",
-                "gold_utility": w.utility(p, &r).total,
-            })
-        })
-        .collect();
-
+    let held = sft_split(run)?;
+    let (sft_train, sft_val, sft_test) = sft_rows(&w, held.as_deref());
     let prompts_train: Vec<Value> = w.prompts.train.iter().map(|p| prompt_row(&w, p)).collect();
     let prompts_test: Vec<Value> = w
         .prompts
@@ -166,29 +120,8 @@ pub fn export_data_command(run: &Path, out: &Path) -> Result<()> {
         .iter()
         .map(|p| prompt_row(&w, p))
         .collect();
-
-    // Preferences: the reward stage's own comparisons, if it ran.
     let reward = run.join("reward");
-    let (train_pairs, heldout_pairs) = (
-        reward.join(ch05_reward::TRAIN_PAIRS),
-        reward.join(ch05_reward::HELDOUT_PAIRS),
-    );
-    let prefs = if train_pairs.is_file() && heldout_pairs.is_file() {
-        let report = reward.join("reward_report.json");
-        let labeler: Value =
-            serde_json::from_str::<Value>(&files::read_string(&report, "reward report")?)
-                .with_context(|| format!("`{}` is not JSON", report.display()))?
-                .get("labeler")
-                .cloned()
-                .unwrap_or(Value::Null);
-        Some((
-            preference_rows(&w.prompts.train, &train_pairs)?,
-            preference_rows(&w.prompts.heldout, &heldout_pairs)?,
-            labeler,
-        ))
-    } else {
-        None
-    };
+    let prefs = preference_subset(&reward, &w)?;
 
     // Every file of the dataset: (subset, split, its rows as JSON lines).
     let mut parts: Vec<(&str, &str, &[Value])> = vec![("sft", "train", &sft_train)];
@@ -237,6 +170,86 @@ pub fn export_data_command(run: &Path, out: &Path) -> Result<()> {
         out.display()
     );
     Ok(())
+}
+
+/// SFT: which demonstrations chapter 4 kept aside (`sft_report.json`), when the stage ran.
+fn sft_split(run: &Path) -> Result<Option<Vec<usize>>> {
+    let sft_report = run.join("sft").join("sft_report.json");
+    if !sft_report.is_file() {
+        return Ok(None);
+    }
+    // Only the split is read (the report's metrics may hold NaN, written as null).
+    let r: Value = serde_json::from_str(&files::read_string(&sft_report, "SFT report")?)
+        .with_context(|| format!("`{}` is not JSON", sft_report.display()))?;
+    let held: Vec<usize> = serde_json::from_value(r["heldout_demonstrations"].clone())
+        .with_context(|| {
+            format!(
+                "`{}` has no list of held-out demonstrations: an SFT stage of an older build? \
+                 Run `rlhf sft` again",
+                sft_report.display()
+            )
+        })?;
+    Ok(Some(held))
+}
+
+/// The SFT subset's rows: the demonstrations, split as chapter 4 split them (all in
+/// train when `held` is `None`), and the held-out prompts' reference answers as test.
+fn sft_rows(w: &World, held: Option<&[usize]>) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
+    let demo_row = |d: &world::demos::Demonstration| {
+        json!({
+            "messages": [user(&d.prompt.text), assistant(answer_part(&d.response))],
+            "family": d.prompt.family.name(),
+            "quality": format!("{:?}", d.quality).to_lowercase(),
+            "gold_utility": w.utility(&d.prompt, &d.response).total,
+        })
+    };
+    let (mut train, mut val) = (Vec::new(), Vec::new());
+    for (i, d) in w.demonstrations.iter().enumerate() {
+        match held {
+            Some(h) if h.binary_search(&i).is_ok() => val.push(demo_row(d)),
+            _ => train.push(demo_row(d)),
+        }
+    }
+    let test: Vec<Value> = w
+        .prompts
+        .heldout
+        .iter()
+        .map(|p| {
+            let r = world::chat::finished(&reference(w, p));
+            json!({
+                "messages": [user(&p.text), assistant(answer_part(&r))],
+                "family": p.family.name(),
+                "quality": "ideal",
+                "gold_utility": w.utility(p, &r).total,
+            })
+        })
+        .collect();
+    (train, val, test)
+}
+
+/// Preferences: the reward stage's own comparisons (train and held out) and its labeler's
+/// description, if the stage ran.
+#[allow(clippy::type_complexity)]
+fn preference_subset(reward: &Path, w: &World) -> Result<Option<(Vec<Value>, Vec<Value>, Value)>> {
+    let (train_pairs, heldout_pairs) = (
+        reward.join(ch05_reward::TRAIN_PAIRS),
+        reward.join(ch05_reward::HELDOUT_PAIRS),
+    );
+    if !(train_pairs.is_file() && heldout_pairs.is_file()) {
+        return Ok(None);
+    }
+    let report = reward.join("reward_report.json");
+    let labeler: Value =
+        serde_json::from_str::<Value>(&files::read_string(&report, "reward report")?)
+            .with_context(|| format!("`{}` is not JSON", report.display()))?
+            .get("labeler")
+            .cloned()
+            .unwrap_or(Value::Null);
+    Ok(Some((
+        preference_rows(&w.prompts.train, &train_pairs)?,
+        preference_rows(&w.prompts.heldout, &heldout_pairs)?,
+        labeler,
+    )))
 }
 
 /// One file of the dataset.
