@@ -32,7 +32,12 @@ fn batch() -> (Tensor, Tensor) {
 #[test]
 fn our_loss_is_candle_nn_cross_entropy_with_the_same_gradient() {
     let (b, t, v) = (3, 5, 11);
-    let logits = Var::from_tensor(&(Tensor::randn(0f32, 3.0, (b, t, v), &DEV).unwrap())).unwrap();
+    // Deterministic logits spread over [−3, 3]: 3·sin(i).
+    let spread = Tensor::arange(0u32, (b * t * v) as u32, &DEV)
+        .and_then(|i| i.to_dtype(DType::F32)?.sin()? * 3.0)
+        .and_then(|x| x.reshape((b, t, v)))
+        .unwrap();
+    let logits = Var::from_tensor(&spread).unwrap();
     let targets = Tensor::new(
         (0..(b * t) as u32)
             .map(|i| (i * 7) % v as u32)
