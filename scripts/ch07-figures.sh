@@ -8,12 +8,13 @@
 #   scripts/ch07-figures.sh --from-overopt DIR   (copy a finished `rlhf overopt` directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/made-with.sh
 if [ "${1:-}" = "--from-overopt" ]; then
     src=$2
     run=$(dirname "$src")
 else
     run=${1:-runs/default}
-    [ -d "$run/reward/checkpoint" ] || { echo "$run has no reward model: run the pipeline first (cargo run --release)" >&2; exit 1; }
+    need_run "$run"
     cargo build --release -q
     target/release/rlhf overopt --run "$run" --out "$run/overopt" >/dev/null
     src=$run/overopt
@@ -23,6 +24,5 @@ out=book/src/ch07
 rm -rf "$out"
 mkdir -p "$out"
 cp "$src"/*.svg "$src/overopt.md" "$out/"
-seed=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['config']['seed'])" "$run/world/world.json" 2>/dev/null || echo '?')
-echo "world $seed, commit $(git rev-parse --short HEAD)" > "$out/MADE_WITH"
+made_with "$run" "$out"
 echo "chapter 7's figures written to $out"

@@ -7,8 +7,9 @@
 #   scripts/ch08-figures.sh [RUN]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/made-with.sh
 run=${1:-runs/default}
-[ -d "$run/reward/checkpoint" ] || { echo "$run has no reward model: run the pipeline first (cargo run --release)" >&2; exit 1; }
+need_run "$run"
 cargo build --release -q
 rlhf=target/release/rlhf
 $rlhf dpo --run "$run" >/dev/null                              # DPO, 300 steps (2.5 min)
@@ -23,5 +24,5 @@ for m in dpo ipo grpo; do
     cp "$run/$m"/*.svg "$out/$m/"
 done
 cp "$run/grpo/grpo.md" "$run/frontier/frontier.md" "$run/frontier/frontier.svg" "$out/"
-echo "world $(python3 -c "import json,sys; print(json.load(open('$run/world/world.json'))['config']['seed'])" 2>/dev/null || echo '?'), commit $(git rev-parse --short HEAD)" > "$out/MADE_WITH"
+made_with "$run" "$out"
 echo "chapter 8's figures written to $out"
