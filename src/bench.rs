@@ -1,20 +1,42 @@
 //! `rlhf bench`: chapter 3's throughput, optionally side by side with PyTorch.
 
+use crate::args::count;
 use anyhow::{Context, Result, ensure};
 use ch03_gpt::bench::{self, BenchConfig};
 use ch03_gpt::device::Precision;
+use clap::Args;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub struct BenchOptions {
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Model shape: `reference` (vocab 1024, context 128, width 128, 4 layers, 4 heads),
+    /// `tiny`, `small` or `gpt2`.
+    #[arg(long, default_value = "reference")]
     pub preset: String,
+    /// Sequences per training step.
+    #[arg(long, value_parser = count)]
     pub batch: Option<usize>,
+    /// Tokens per sequence (default: the preset's; at most the model's context).
+    #[arg(long)]
     pub seq_len: Option<usize>,
+    /// Timed training steps.
+    #[arg(long, value_parser = count)]
     pub steps: Option<usize>,
-    pub generate: bool,
+    /// Skip the generation measurements.
+    #[arg(long)]
+    pub no_generate: bool,
+    /// A Python with PyTorch: also run bench/pytorch_gpt.py on the same configuration,
+    /// alternating with the Rust measurement, and print the ratio.
+    #[arg(long)]
     pub pytorch: Option<PathBuf>,
+    /// Rounds of (Rust, PyTorch) training measurements; the medians are compared.
+    #[arg(long, default_value_t = 3, value_parser = count)]
     pub rounds: usize,
+    /// Also measure the model composed from candle's operations (`Gpt::with_fused(false)`,
+    /// the path the fused kernels are tested against), for the speed-up they bring.
+    #[arg(long)]
     pub composed: bool,
 }
 
@@ -127,10 +149,9 @@ fn precision_name(p: Precision) -> &'static str {
     }
 }
 
-pub fn bench_command(o: &BenchOptions) -> Result<()> {
+pub fn bench_command(o: &BenchArgs) -> Result<()> {
     let mut cfg = BenchConfig::preset(&o.preset, 1024)?;
     if let Some(b) = o.batch {
-        ensure!(b > 0, "--batch must be positive");
         cfg.batch = b;
     }
     if let Some(t) = o.seq_len {
@@ -142,10 +163,8 @@ pub fn bench_command(o: &BenchOptions) -> Result<()> {
         cfg.seq_len = t;
     }
     if let Some(s) = o.steps {
-        ensure!(s > 0, "--steps must be positive");
         cfg.steps = s;
     }
-    ensure!(o.rounds > 0, "--rounds must be positive");
     let compute = crate::compute::get();
     let gpu = if compute.device.is_cpu() {
         None
@@ -204,7 +223,7 @@ pub fn bench_command(o: &BenchOptions) -> Result<()> {
             "ratio": a / b, "meaning": "median rlhf tokens/s over median PyTorch eager tokens/s; above 1 is faster",
         }));
     }
-    if o.generate {
+    if !o.no_generate {
         // With the cache, alternating with PyTorch's (its own cache) for `rounds` rounds;
         // without, once (the quadratic cost the cache removes).
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());

@@ -1,14 +1,92 @@
 //! Chapter 8's commands: `rlhf dpo`, `rlhf grpo` and `rlhf frontier`, from a finished run.
 
+use crate::args::{FromRun, Preset, count, positive};
 use crate::progress;
+use crate::run_dir::RunDir;
 use anyhow::{Context, Result, ensure};
 use ch04_sft::EvalConfig;
 use ch05_reward::RewardModel;
 use ch06_ppo::{Column, Env};
 use ch08_beyond::dpo_train::Comparisons;
 use ch08_beyond::{DpoConfig, GrpoConfig, PreferenceLoss};
+use clap::{Args, ValueEnum};
 use std::path::Path;
 use world::World;
+
+/// DPO's loss, or IPO's (chapter 8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LossArg {
+    Dpo,
+    Ipo,
+}
+
+impl LossArg {
+    pub fn name(self) -> &'static str {
+        match self {
+            LossArg::Dpo => "dpo",
+            LossArg::Ipo => "ipo",
+        }
+    }
+}
+
+impl From<LossArg> for PreferenceLoss {
+    fn from(l: LossArg) -> Self {
+        match l {
+            LossArg::Dpo => PreferenceLoss::Dpo,
+            LossArg::Ipo => PreferenceLoss::Ipo,
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DpoArgs {
+    /// The run, and the output directory (default: <run>/dpo, or <run>/ipo with `--loss ipo`).
+    #[command(flatten)]
+    pub from: FromRun,
+    /// The size of the run: `tiny` or `small`.
+    #[arg(long, value_enum, default_value_t)]
+    pub preset: Preset,
+    /// The loss.
+    #[arg(long, value_enum, default_value = "dpo")]
+    pub loss: LossArg,
+    /// β (default: the preset's).
+    #[arg(long, value_parser = positive)]
+    pub beta: Option<f64>,
+    /// Optimiser steps (default: the preset's).
+    #[arg(long, value_parser = count)]
+    pub steps: Option<usize>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GrpoArgs {
+    /// The run (its world, SFT model and reward model, to measure with), and the output
+    /// directory (default: <run>/grpo).
+    #[command(flatten)]
+    pub from: FromRun,
+    /// The size of the run: `tiny` or `small`.
+    #[arg(long, value_enum, default_value_t)]
+    pub preset: Preset,
+    /// Iterations (default: the preset's).
+    #[arg(long, value_parser = count)]
+    pub iterations: Option<usize>,
+    /// Learning rate (default: the preset's).
+    #[arg(long, value_parser = positive)]
+    pub lr: Option<f64>,
+    /// RLOO's leave-one-out baseline instead of GRPO's standardised advantage.
+    #[arg(long)]
+    pub rloo: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct FrontierArgs {
+    /// The run, with whichever of ppo/, dpo/, ipo/, grpo/ it has, and the output directory
+    /// (default: <run>/frontier).
+    #[command(flatten)]
+    pub from: FromRun,
+    /// Best-of-n columns, comma-separated n.
+    #[arg(long, value_delimiter = ',', default_value = "4,16")]
+    pub best_of: Vec<usize>,
+}
 
 /// A finished run's world, SFT model (and tokenizer) and reward model.
 pub struct RunModels {
@@ -20,11 +98,8 @@ pub struct RunModels {
 
 /// Load what the chapter starts from, with errors that say which stage is missing.
 pub fn load_run(run: &Path) -> Result<RunModels> {
-    let (world_dir, sft_dir, reward_dir) = (
-        run.join("world"),
-        run.join("sft").join("checkpoint"),
-        run.join("reward").join("checkpoint"),
-    );
+    let r = RunDir::new(run);
+    let (world_dir, sft_dir, reward_dir) = (r.world(), r.sft(), r.reward_model());
     for (what, dir) in [
         ("world", &world_dir),
         ("SFT checkpoint", &sft_dir),
@@ -61,36 +136,20 @@ impl RunModels {
     }
 }
 
-/// Settings of `rlhf dpo` that replace the preset's.
-#[derive(Clone, Copy, Default)]
-pub struct DpoOverrides {
-    pub loss: Option<PreferenceLoss>,
-    pub beta: Option<f64>,
-    pub steps: Option<usize>,
-}
-
 /// `rlhf dpo`: DPO (or IPO) from the run's SFT model on its reward stage's comparisons;
 /// the policy goes to `out/checkpoint`, plots and `dpo_report.json` beside it.
-pub fn dpo_command(
-    run: &Path,
-    out: &Path,
-    preset: &str,
-    o: DpoOverrides,
-) -> Result<ch08_beyond::DpoReport> {
-    let mut cfg = DpoConfig::preset(preset)?;
-    if let Some(l) = o.loss {
-        cfg.loss = l;
-    }
-    if let Some(b) = o.beta {
-        ensure!(b > 0.0 && b.is_finite(), "--beta must be positive, got {b}");
+pub fn dpo_command(a: &DpoArgs) -> Result<ch08_beyond::DpoReport> {
+    let (run, out) = (&a.from.run, &a.from.out_or(a.loss.name()));
+    let mut cfg = DpoConfig::preset(a.preset)?;
+    cfg.loss = a.loss.into();
+    if let Some(b) = a.beta {
         cfg.beta = b;
     }
-    if let Some(s) = o.steps {
-        ensure!(s > 0, "--steps must be positive");
+    if let Some(s) = a.steps {
         cfg.steps = s;
     }
     let m = load_run(run)?;
-    let reward = run.join("reward");
+    let reward = RunDir::new(run).stage("reward");
     let (train, heldout) = (
         ch05_reward::read_pairs(
             &reward.join(ch05_reward::TRAIN_PAIRS),
@@ -144,27 +203,16 @@ pub fn dpo_command(
 
 /// `rlhf grpo`: GRPO from the run's SFT model on the world's arithmetic, rewarded by a
 /// checker; the policy goes to `out/checkpoint`, plots and `grpo_report.json` beside it.
-pub fn grpo_command(
-    run: &Path,
-    out: &Path,
-    preset: &str,
-    iterations: Option<usize>,
-    lr: Option<f64>,
-    rloo: bool,
-) -> Result<ch08_beyond::GrpoReport> {
-    let mut cfg = GrpoConfig::preset(preset)?;
-    if let Some(n) = iterations {
-        ensure!(n > 0, "--iterations must be positive");
+pub fn grpo_command(a: &GrpoArgs) -> Result<ch08_beyond::GrpoReport> {
+    let (run, out) = (&a.from.run, &a.from.out_or("grpo"));
+    let mut cfg = GrpoConfig::preset(a.preset)?;
+    if let Some(n) = a.iterations {
         cfg.iterations = n;
     }
-    if let Some(lr) = lr {
-        ensure!(
-            lr > 0.0 && lr.is_finite(),
-            "--lr must be positive, got {lr}"
-        );
+    if let Some(lr) = a.lr {
         cfg.lr = lr;
     }
-    cfg.rloo = rloo;
+    cfg.rloo = a.rloo;
     let m = load_run(run)?;
     files::ensure_dir(out, "--out")?;
     let bar = progress::steps(cfg.iterations as u64);
@@ -191,11 +239,8 @@ pub fn grpo_command(
 /// `rlhf frontier`: SFT, best-of-n, PPO, and every chapter 8 policy the run has (`dpo-60`:
 /// DPO stopped early, `rlhf dpo --steps 60 --out <run>/dpo-60`), measured
 /// on the same held-out prompts; `frontier.md`, `frontier.json` and `frontier.svg` in `out`.
-pub fn frontier_command(
-    run: &Path,
-    out: &Path,
-    best_of: &[usize],
-) -> Result<Vec<ch08_beyond::frontier::Point>> {
+pub fn frontier_command(a: &FrontierArgs) -> Result<Vec<ch08_beyond::frontier::Point>> {
+    let (run, out, best_of) = (&a.from.run, &a.from.out_or("frontier"), &a.best_of);
     let m = load_run(run)?;
     let eval = EvalConfig::default();
     let heldout = &m.world.prompts.heldout;
@@ -216,7 +261,7 @@ pub fn frontier_command(
         ("IPO", "ipo"),
         ("GRPO", "grpo"),
     ] {
-        let ckpt = run.join(dir).join("checkpoint");
+        let ckpt = RunDir::new(run).checkpoint(dir);
         if ckpt.is_dir() {
             let g = crate::compute::load(&ckpt).with_context(|| format!("`{}`", ckpt.display()))?;
             columns.push((name.into(), measure(&g)?));

@@ -15,7 +15,10 @@
 //! with no code. Messages carry the answer without `<|end|>`: the chat template
 //! (`tokenizer_config.json` of every exported checkpoint) adds it.
 
+use crate::args::FromRun;
+use crate::run_dir::RunDir;
 use anyhow::{Context, Result, ensure};
+use clap::Args;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -98,11 +101,21 @@ fn preference_rows(prompts: &[Prompt], path: &Path) -> Result<Vec<Value>> {
     Ok(rows)
 }
 
+#[derive(Args, Debug, Clone)]
+pub struct ExportDataArgs {
+    /// A pipeline run (its world, and the SFT split and reward comparisons where those
+    /// stages ran), and the dataset directory to write (default: <run>/dataset; replaced
+    /// only once complete).
+    #[command(flatten)]
+    pub from: FromRun,
+}
+
 /// `rlhf export-data`: write the world of `run` (and its SFT split and reward comparisons,
 /// where those stages ran) as a Hugging Face dataset directory `out`, replaced only once
 /// complete.
-pub fn export_data_command(run: &Path, out: &Path) -> Result<()> {
-    let world_dir = run.join("world");
+pub fn export_data_command(a: &ExportDataArgs) -> Result<()> {
+    let (run, out) = (a.from.run.as_path(), &a.from.out_or("dataset"));
+    let world_dir = RunDir::new(run).world();
     ensure!(
         world_dir.join("world.json").is_file(),
         "--run `{}` has no world (`{}`): run `rlhf world` or the pipeline first",
@@ -120,7 +133,7 @@ pub fn export_data_command(run: &Path, out: &Path) -> Result<()> {
         .iter()
         .map(|p| prompt_row(&w, p))
         .collect();
-    let reward = run.join("reward");
+    let reward = RunDir::new(run).stage("reward");
     let prefs = preference_subset(&reward, &w)?;
 
     // Every file of the dataset: (subset, split, its rows as JSON lines).
@@ -174,7 +187,7 @@ pub fn export_data_command(run: &Path, out: &Path) -> Result<()> {
 
 /// SFT: which demonstrations chapter 4 kept aside (`sft_report.json`), when the stage ran.
 fn sft_split(run: &Path) -> Result<Option<Vec<usize>>> {
-    let sft_report = run.join("sft").join("sft_report.json");
+    let sft_report = RunDir::new(run).stage("sft").join("sft_report.json");
     if !sft_report.is_file() {
         return Ok(None);
     }

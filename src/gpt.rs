@@ -1,13 +1,86 @@
 //! Chapter 3's commands: `rlhf pretrain` and `rlhf generate`.
 
+use crate::args::{Preset, TrainInputs};
 use crate::progress;
 use anyhow::{Context, Result, ensure};
 use ch03_gpt::GptConfig;
 use ch03_gpt::sample::{Sampling, generate};
 use ch03_gpt::train::{Record, TrainConfig, Trainer};
+use clap::Args;
 use plot::Chart;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+#[derive(Args, Debug, Clone)]
+pub struct PretrainArgs {
+    /// Output directory.
+    #[arg(long, default_value = "runs/default/pretrain")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub input: TrainInputs,
+    /// Continue the checkpoint in <out>/checkpoint instead of starting afresh.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GenerateArgs {
+    /// A checkpoint directory or a Hugging Face GPT-2 directory (config.json, model.safetensors, tokenizer.json).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The text to continue.
+    #[arg(long)]
+    pub prompt: String,
+    /// Always take the most likely token.
+    #[arg(long, conflicts_with_all = ["temperature", "top_k", "top_p"])]
+    pub greedy: bool,
+    /// Sampling temperature (0 = greedy).
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
+    /// Sample only among the k most likely tokens (0 = all).
+    #[arg(long, default_value_t = 0)]
+    pub top_k: usize,
+    /// Sample only among the most likely tokens that make up probability p.
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f64,
+    #[arg(long, default_value_t = 64)]
+    pub max_new_tokens: usize,
+    /// Seed of the sampler.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print one JSON object: prompt_ids, new_ids, text.
+    #[arg(long)]
+    pub json: bool,
+    /// With --json: also the logits at the prompt's last position (`last_logits`), to compare
+    /// with another implementation (scripts/check-export.py).
+    #[arg(long, requires = "json")]
+    pub logits: bool,
+}
+
+impl GenerateArgs {
+    /// The sampler the flags ask for.
+    fn sampling(&self) -> Sampling {
+        if self.greedy {
+            Sampling::GREEDY
+        } else {
+            Sampling {
+                temperature: self.temperature,
+                top_k: self.top_k,
+                top_p: self.top_p,
+            }
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExportArgs {
+    /// A checkpoint of the project (pretrain, sft, reward or ppo `checkpoint/`) or any GPT-2 directory with tokenizer.json.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The directory to write (replaced only once complete).
+    #[arg(long)]
+    pub out: PathBuf,
+}
 
 /// What `rlhf pretrain` reports.
 pub struct PretrainSummary {
@@ -20,12 +93,12 @@ pub struct PretrainSummary {
     pub seq_len: usize,
 }
 
-fn presets(preset: &str, vocab: usize) -> Result<(GptConfig, TrainConfig)> {
+/// The model and its pretraining, for a run's preset.
+fn presets(preset: Preset, vocab: usize) -> (GptConfig, TrainConfig) {
     match preset {
-        "tiny" => Ok((GptConfig::tiny(vocab), TrainConfig::tiny())),
-        "small" => Ok((GptConfig::small(vocab), TrainConfig::small())),
-        "gpu" => Ok((GptConfig::gpt2_body(vocab), TrainConfig::gpu())),
-        _ => anyhow::bail!("unknown pretrain preset `{preset}`, expected `tiny`, `small` or `gpu`"),
+        Preset::Tiny => (GptConfig::tiny(vocab), TrainConfig::tiny()),
+        Preset::Small => (GptConfig::small(vocab), TrainConfig::small()),
+        Preset::Gpu => (GptConfig::gpt2_body(vocab), TrainConfig::gpu()),
     }
 }
 
@@ -38,27 +111,20 @@ const SAMPLE_PROMPTS: [&str; 3] = [
 /// `rlhf pretrain`: train chapter 3's GPT on the corpus, checkpointing into `out/checkpoint`
 /// (a Hugging Face GPT-2 directory with the tokenizer). With `resume`, continue the
 /// checkpoint there.
-pub fn pretrain_command(
-    out: &Path,
-    corpus: &Path,
-    tokenizer: &Path,
-    preset: &str,
-    steps: Option<usize>,
-    resume: bool,
-) -> Result<PretrainSummary> {
-    let tok = ch01_tokenizer::library::load(tokenizer)?;
-    let (model_cfg, mut train_cfg) = presets(preset, tok.get_vocab_size(true))?;
-    if let Some(s) = steps {
-        ensure!(s > 0, "--steps must be positive");
+pub fn pretrain_command(a: &PretrainArgs) -> Result<PretrainSummary> {
+    let (out, i) = (&a.out, &a.input);
+    let tok = ch01_tokenizer::library::load(&i.tokenizer)?;
+    let (model_cfg, mut train_cfg) = presets(i.preset, tok.get_vocab_size(true));
+    if let Some(s) = i.steps {
         train_cfg.steps = s;
         train_cfg.warmup = train_cfg.warmup.min(s / 5);
     }
-    let ids = corpus_ids(&tok, corpus)?;
+    let ids = corpus_ids(&tok, &i.corpus)?;
     files::ensure_dir(out, "--out")?;
     let split = pretraining_split(ids.len());
     let (train, heldout) = ids.split_at(split);
     let ckpt = out.join("checkpoint");
-    let mut t = start_or_resume(&ckpt, resume, model_cfg, train_cfg, preset)?;
+    let mut t = start_or_resume(&ckpt, a.resume, model_cfg, train_cfg, i.preset)?;
     let total = t.cfg.steps;
     let bar = progress::steps(total as u64);
     bar.set_position(t.step() as u64);
@@ -98,7 +164,7 @@ fn start_or_resume(
     resume: bool,
     model_cfg: GptConfig,
     train_cfg: TrainConfig,
-    preset: &str,
+    preset: Preset,
 ) -> Result<Trainer> {
     if resume && ckpt.join("trainer.json").is_file() {
         let mut t = Trainer::resume_on(ckpt, crate::compute::device())?;
@@ -157,15 +223,9 @@ fn summary(t: &Trainer) -> PretrainSummary {
 
 /// `rlhf generate`: continue a prompt with any checkpoint of the project or any Hugging
 /// Face GPT-2 directory (`config.json`, `model.safetensors`, `tokenizer.json`).
-pub fn generate_command(
-    model: &Path,
-    prompt: &str,
-    max_new: usize,
-    sampling: Sampling,
-    seed: u64,
-    json: bool,
-    logits: bool,
-) -> Result<()> {
+pub fn generate_command(a: &GenerateArgs) -> Result<()> {
+    let (model, prompt, max_new, seed) = (&a.model, a.prompt.as_str(), a.max_new_tokens, a.seed);
+    let sampling = a.sampling();
     sampling.validate()?;
     let (gpt, tok) = crate::compute::load_with_tokenizer(model)?;
     let prompt_ids = ch01_tokenizer::library::encode(&tok, prompt)?;
@@ -191,10 +251,10 @@ pub fn generate_command(
     )?;
     let text =
         ch01_tokenizer::library::decode(&tok, &new_ids).context("decoding the continuation")?;
-    if json {
+    if a.json {
         let mut v =
             serde_json::json!({ "prompt_ids": prompt_ids, "new_ids": new_ids, "text": text });
-        if logits {
+        if a.logits {
             let ids = candle_core::Tensor::new(prompt_ids.as_slice(), crate::compute::device())?
                 .unsqueeze(0)?; // (1, T)
             let last: Vec<f32> = gpt
@@ -234,7 +294,8 @@ pub fn report_section(pre: &PretrainSummary) -> String {
 /// becomes a `GPT2ForSequenceClassification` with one label whose logit is the raw score
 /// ([`ch05_reward::RewardModel::save`]). Both carry `tokenizer.json` and
 /// `tokenizer_config.json` with the chat template.
-pub fn export_command(model: &Path, out: &Path) -> Result<()> {
+pub fn export_command(a: &ExportArgs) -> Result<()> {
+    let (model, out) = (a.model.as_path(), a.out.as_path());
     if model.join("reward.json").is_file() {
         return export_reward_model(model, out);
     }

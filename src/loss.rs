@@ -2,11 +2,26 @@
 //! same rows can be given to another implementation (TRL, `scripts/check-trl.py`) and the
 //! two numbers compared.
 
+use crate::args::count;
 use anyhow::{Context, Result, ensure};
 use candle_core::Tensor;
+use clap::Args;
 use serde_json::Value;
-use std::path::Path;
+use std::path::PathBuf;
 use world::chat::{finished, prompt_text};
+
+#[derive(Args, Debug, Clone)]
+pub struct LossArgs {
+    /// A language model (the SFT loss) or a reward model (the pairwise loss), e.g. as `rlhf export` wrote it.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// An exported dataset file: `sft/*.jsonl` for a language model, `preference/*.jsonl` for a reward model.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// How many rows, from the first, make the batch.
+    #[arg(long, default_value_t = 8, value_parser = count)]
+    pub rows: usize,
+}
 
 /// The `content` of message `i` of a row's `key` (a list of messages), checked for its role.
 fn content<'a>(row: &'a Value, key: &str, i: usize, role: &str, line: usize) -> Result<&'a str> {
@@ -24,8 +39,8 @@ fn content<'a>(row: &'a Value, key: &str, i: usize, role: &str, line: usize) -> 
 /// (`messages`: user, assistant) with a language model gives chapter 4's response-token
 /// loss; a preference dataset (`prompt`, `chosen`, `rejected`) with a reward model gives
 /// chapter 5's pairwise loss on raw scores. Prints one JSON line.
-pub fn loss_command(model: &Path, data: &Path, rows: usize) -> Result<()> {
-    ensure!(rows > 0, "--rows must be positive");
+pub fn loss_command(a: &LossArgs) -> Result<()> {
+    let (model, data, rows) = (a.model.as_path(), a.data.as_path(), a.rows);
     let text = files::read_string(data, "--data")?;
     let table: Vec<Value> = text
         .lines()

@@ -1,19 +1,34 @@
 //! Chapter 7's command: `rlhf overopt`, the over-optimisation studies from a finished run.
 
+use crate::args::{FromRun, Preset};
 use crate::progress;
+use crate::run_dir::RunDir;
 use anyhow::{Context, Result};
 use ch05_reward::train::RmConfig;
 use ch06_ppo::PpoConfig;
 use ch07_overopt::OveroptConfig;
-use std::path::Path;
+use clap::Args;
+
+#[derive(Args, Debug, Clone)]
+pub struct OveroptArgs {
+    /// The run whose world, SFT model and reward model are the studies' start, and the
+    /// output directory (default: <run>/overopt).
+    #[command(flatten)]
+    pub from: FromRun,
+    /// The size of the studies, and of the run's reward model and PPO: `tiny` or `small`.
+    #[arg(long, value_enum, default_value_t)]
+    pub preset: Preset,
+}
 
 /// `rlhf overopt`: best-of-n against reward models trained on more or fewer comparisons,
 /// and PPO at several β, from the models of the pipeline run in `run` (its world, SFT
 /// model and reward model); everything goes to `out`.
-pub fn overopt_command(run: &Path, out: &Path, preset: &str) -> Result<ch07_overopt::Report> {
+pub fn overopt_command(a: &OveroptArgs) -> Result<ch07_overopt::Report> {
+    let (run, out, preset) = (&a.from.run, &a.from.out_or("overopt"), a.preset);
     let cfg = OveroptConfig::preset(preset)?;
-    let (rm_config, ppo_config) = (RmConfig::preset(preset)?, PpoConfig::preset(preset)?);
-    let (world_dir, reward_dir) = (run.join("world"), run.join("reward"));
+    let (rm_config, ppo_config) = (RmConfig::preset(preset), PpoConfig::preset(preset));
+    let r = RunDir::new(run);
+    let (world_dir, reward_dir) = (r.world(), r.stage("reward"));
     // The run's world, SFT model (with its tokenizer) and reward model, checked to fit.
     let crate::beyond::RunModels {
         world,

@@ -1,11 +1,13 @@
 //! Chapter 6's command: `rlhf ppo`.
 
+use crate::args::{Preset, count, non_negative, positive};
 use crate::progress;
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, Result};
 use ch04_sft::EvalConfig;
 use ch06_ppo::{Column, PpoConfig, Report};
+use clap::Args;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use world::World;
 
 /// The base model's column of the capability table, beside `ppo_report.json`.
@@ -13,19 +15,118 @@ pub const BASE_COLUMN: &str = "base_column.json";
 /// The best-of-n column (chapter 7's selection from the SFT model), beside it.
 pub const BEST_OF_N_COLUMN: &str = "best_of_n_column.json";
 
-/// Settings of `rlhf ppo` that replace the preset's.
-#[derive(Clone, Copy, Default)]
-pub struct Overrides {
+/// `rlhf ppo`'s flags; each setting left out is the preset's.
+#[derive(Args, Debug, Clone)]
+pub struct PpoArgs {
+    /// Output directory (the policy goes to <out>/checkpoint).
+    #[arg(long, default_value = "runs/default/ppo")]
+    pub out: PathBuf,
+    /// The world, as written by `rlhf world`.
+    #[arg(long, default_value = "runs/default/world")]
+    pub world: PathBuf,
+    /// The SFT checkpoint: the initial policy and the frozen reference.
+    #[arg(long, default_value = "runs/default/sft/checkpoint")]
+    pub sft: PathBuf,
+    /// The reward model, as written by `rlhf reward`.
+    #[arg(long, default_value = "runs/default/reward/checkpoint")]
+    pub reward: PathBuf,
+    /// A base checkpoint to measure in the same table (optional).
+    #[arg(long)]
+    pub base: Option<PathBuf>,
+    /// The size of the run.
+    #[arg(long, value_enum, default_value_t)]
+    pub preset: Preset,
+    /// PPO iterations (default: the preset's).
+    #[arg(long, value_parser = count)]
     pub iterations: Option<usize>,
+    /// β, the KL coefficient (default: the preset's).
+    #[arg(long, value_parser = non_negative)]
     pub kl_coef: Option<f64>,
+    /// Sampling temperature of the rollouts (default: the preset's).
+    #[arg(long, value_parser = positive)]
     pub temperature: Option<f64>,
+    /// Learning rate (default: the preset's).
+    #[arg(long, value_parser = positive)]
     pub lr: Option<f64>,
+    /// Prompts per rollout batch (default: the preset's).
+    #[arg(long, value_parser = count)]
     pub rollout_batch: Option<usize>,
+    /// Subtract the reward of the SFT model's greedy answer to the same prompt from each
+    /// score: `true` or `false` (default: the preset's).
+    #[arg(long)]
     pub prompt_baseline: Option<bool>,
+    /// γ of PPO-ptx: weight of the pretraining loss in every update (default: the preset's).
+    #[arg(long, value_parser = non_negative)]
     pub ptx_coef: Option<f64>,
+    /// Share of PPO-ptx's text taken from the SFT demonstrations rather than the corpus
+    /// (default: the preset's).
+    #[arg(long)]
     pub ptx_demo_share: Option<f64>,
-    /// Another draw of the stage's randomness (0: the preset's seed).
+    /// Another draw of the stage's randomness (0: the preset's seed; `rlhf worlds --draws`).
+    #[arg(skip)]
     pub draw: u64,
+}
+
+impl PpoArgs {
+    /// The preset's PPO in the world `world`, from the SFT checkpoint `sft` against the
+    /// reward model `reward`, into `out`.
+    pub fn new(
+        world: PathBuf,
+        sft: PathBuf,
+        reward: PathBuf,
+        out: PathBuf,
+        preset: Preset,
+    ) -> Self {
+        PpoArgs {
+            out,
+            world,
+            sft,
+            reward,
+            base: None,
+            preset,
+            iterations: None,
+            kl_coef: None,
+            temperature: None,
+            lr: None,
+            rollout_batch: None,
+            prompt_baseline: None,
+            ptx_coef: None,
+            ptx_demo_share: None,
+            draw: 0,
+        }
+    }
+
+    /// The preset's configuration with the flags' settings in place of its own.
+    fn config(&self) -> Result<PpoConfig> {
+        let mut cfg = PpoConfig::preset(self.preset);
+        cfg.seed += self.draw;
+        if let Some(s) = self.ptx_demo_share {
+            cfg.ptx_demo_share = s;
+        }
+        if let Some(g) = self.ptx_coef {
+            cfg.ptx_coef = g;
+        }
+        if let Some(b) = self.prompt_baseline {
+            cfg.prompt_baseline = b;
+        }
+        if let Some(lr) = self.lr {
+            cfg.lr = lr;
+        }
+        if let Some(n) = self.rollout_batch {
+            cfg.rollout_batch = n;
+        }
+        if let Some(n) = self.iterations {
+            cfg.iterations = n;
+        }
+        if let Some(b) = self.kl_coef {
+            cfg.kl_coef = b;
+        }
+        if let Some(t) = self.temperature {
+            cfg.temperature = t;
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
 }
 
 /// What `rlhf ppo` reports: the PPO run, and the base model measured the same way when given.
@@ -41,69 +142,14 @@ pub struct PpoSummary {
 
 /// `rlhf ppo`: PPO from the SFT checkpoint against the reward model; the policy goes to
 /// `out/checkpoint`, the diagnostics' plots and `ppo_report.json` beside it.
-pub fn ppo_command(
-    out: &Path,
-    world_dir: &Path,
-    sft_dir: &Path,
-    reward_dir: &Path,
-    base_dir: Option<&Path>,
-    preset: &str,
-    o: &Overrides,
-) -> Result<PpoSummary> {
-    let mut cfg = PpoConfig::preset(preset)?;
-    let Overrides {
-        iterations,
-        kl_coef,
-        temperature,
-        lr,
-        rollout_batch,
-        prompt_baseline,
-        ptx_coef,
-        ptx_demo_share,
-        draw,
-    } = *o;
-    cfg.seed += draw;
-    if let Some(s) = ptx_demo_share {
-        cfg.ptx_demo_share = s;
-    }
-    if let Some(g) = ptx_coef {
-        ensure!(g >= 0.0 && g.is_finite(), "--ptx-coef must be ≥ 0, got {g}");
-        cfg.ptx_coef = g;
-    }
-    if let Some(b) = prompt_baseline {
-        cfg.prompt_baseline = b;
-    }
-    if let Some(lr) = lr {
-        ensure!(
-            lr > 0.0 && lr.is_finite(),
-            "--lr must be positive, got {lr}"
-        );
-        cfg.lr = lr;
-    }
-    if let Some(n) = rollout_batch {
-        ensure!(n > 0, "--rollout-batch must be positive");
-        cfg.rollout_batch = n;
-    }
-    if let Some(n) = iterations {
-        ensure!(n > 0, "--iterations must be positive");
-        cfg.iterations = n;
-    }
-    if let Some(b) = kl_coef {
-        ensure!(b >= 0.0 && b.is_finite(), "--kl-coef must be ≥ 0, got {b}");
-        cfg.kl_coef = b;
-    }
-    if let Some(t) = temperature {
-        ensure!(
-            t > 0.0 && t.is_finite(),
-            "--temperature must be positive, got {t}"
-        );
-        cfg.temperature = t;
-    }
+pub fn ppo_command(a: &PpoArgs) -> Result<PpoSummary> {
+    let cfg = a.config()?;
+    let (out, world_dir, sft_dir) = (&a.out, &a.world, &a.sft);
     let w = World::read_from(world_dir)?;
     let sft =
         crate::compute::load(sft_dir).with_context(|| format!("--sft `{}`", sft_dir.display()))?;
     let tok = ch01_tokenizer::library::load(&sft_dir.join("tokenizer.json"))?;
-    let rm = crate::compute::load_reward_for(reward_dir, &sft, "--reward")?;
+    let rm = crate::compute::load_reward_for(&a.reward, &sft, "--reward")?;
     files::ensure_dir(out, "--out")?;
     let bar = progress::steps(cfg.iterations as u64);
     bar.set_message("PPO");
@@ -143,39 +189,14 @@ pub fn ppo_command(
         &out.join("ppo_report.json"),
         &serde_json::to_string_pretty(&report)?,
     )?;
-    let base = match base_dir {
-        Some(b) => {
-            let base =
-                crate::compute::load(b).with_context(|| format!("--base `{}`", b.display()))?;
-            let mut col = ch06_ppo::measure(&w, &tok, &base, &sft, &rm, &w.prompts.heldout, &eval)?;
-            col.lm_loss = Some(lm_loss(&base)?);
-            files::write_string_atomic(
-                &out.join(BASE_COLUMN),
-                &serde_json::to_string_pretty(&col)?,
-            )?;
-            Some(col)
-        }
-        None => None,
+    let models = Models {
+        world: &w,
+        tok: &tok,
+        sft: &sft,
+        rm: &rm,
     };
-    let best_of_n = match cfg.best_of_n {
-        0 => None,
-        n => {
-            let col = ch07_overopt::column::best_of_n_column(
-                &w,
-                &tok,
-                &sft,
-                &rm,
-                &w.prompts.heldout,
-                n,
-                &cfg,
-            )?;
-            files::write_string_atomic(
-                &out.join(BEST_OF_N_COLUMN),
-                &serde_json::to_string_pretty(&col)?,
-            )?;
-            Some(col)
-        }
-    };
+    let base = base_column(&models, a.base.as_deref(), out, &eval, &lm_loss)?;
+    let best_of_n = best_of_n_column(&models, &cfg, out)?;
     let (s, r) = (&report.sft, &report.rlhf);
     println!(
         "ppo: {} iterations; held-out gold reward {:.2} (SFT) → {:.2} (RLHF), RM reward {:.2} → {:.2}, KL to SFT {:.2} → {}",
@@ -193,6 +214,55 @@ pub fn ppo_command(
         best_of_n,
         world: w,
     })
+}
+
+/// What the extra columns of the capability table are measured with.
+struct Models<'a> {
+    world: &'a World,
+    tok: &'a ch01_tokenizer::tokenizers::Tokenizer,
+    sft: &'a ch03_gpt::Gpt,
+    rm: &'a ch05_reward::RewardModel,
+}
+
+/// The base model's column (`--base`), measured as the SFT and RLHF columns are, with its
+/// corpus loss; written to `out/base_column.json`.
+fn base_column(
+    m: &Models,
+    base_dir: Option<&Path>,
+    out: &Path,
+    eval: &EvalConfig,
+    lm_loss: &dyn Fn(&ch03_gpt::Gpt) -> Result<f64>,
+) -> Result<Option<Column>> {
+    let Some(b) = base_dir else { return Ok(None) };
+    let base = crate::compute::load(b).with_context(|| format!("--base `{}`", b.display()))?;
+    let (w, heldout) = (m.world, &m.world.prompts.heldout);
+    let mut col = ch06_ppo::measure(w, m.tok, &base, m.sft, m.rm, heldout, eval)?;
+    col.lm_loss = Some(lm_loss(&base)?);
+    files::write_string_atomic(&out.join(BASE_COLUMN), &serde_json::to_string_pretty(&col)?)?;
+    Ok(Some(col))
+}
+
+/// Best-of-n from the SFT model against the same reward model (`best_of_n` of the config;
+/// none when 0); written to `out/best_of_n_column.json`.
+fn best_of_n_column(m: &Models, cfg: &PpoConfig, out: &Path) -> Result<Option<Column>> {
+    if cfg.best_of_n == 0 {
+        return Ok(None);
+    }
+    let heldout = &m.world.prompts.heldout;
+    let col = ch07_overopt::column::best_of_n_column(
+        m.world,
+        m.tok,
+        m.sft,
+        m.rm,
+        heldout,
+        cfg.best_of_n,
+        cfg,
+    )?;
+    files::write_string_atomic(
+        &out.join(BEST_OF_N_COLUMN),
+        &serde_json::to_string_pretty(&col)?,
+    )?;
+    Ok(Some(col))
 }
 
 /// Windows of the corpus's held-out tenth for the corpus-loss row (128 tokens each).

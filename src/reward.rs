@@ -1,57 +1,116 @@
 //! Chapter 5's command: `rlhf reward`.
 
+use crate::args::{Preset, count, positive};
 use crate::progress;
 use anyhow::{Context, Result, ensure};
 use ch05_reward::Report;
 use ch05_reward::train::RmConfig;
+use clap::Args;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::PathBuf;
 use world::World;
 
-/// Settings of `rlhf reward` that replace the preset's.
-#[derive(Default)]
-pub struct Overrides {
+/// `rlhf reward`'s flags; each setting left out is the preset's.
+#[derive(Args, Debug, Clone)]
+pub struct RewardArgs {
+    /// Output directory (the reward model goes to <out>/checkpoint).
+    #[arg(long, default_value = "runs/default/reward")]
+    pub out: PathBuf,
+    /// The world, as written by `rlhf world`.
+    #[arg(long, default_value = "runs/default/world")]
+    pub world: PathBuf,
+    /// The SFT checkpoint: it samples the responses and initialises the reward model.
+    #[arg(long, default_value = "runs/default/sft/checkpoint")]
+    pub model: PathBuf,
+    /// The size of the run.
+    #[arg(long, value_enum, default_value_t)]
+    pub preset: Preset,
+    /// The simulated labeler's temperature (default 0.5; higher is noisier).
+    #[arg(long)]
     pub labeler_temperature: Option<f64>,
+    /// Peak learning rate (default: the preset's).
+    #[arg(long, value_parser = positive)]
     pub lr: Option<f64>,
+    /// Passes over the comparisons (default: the preset's).
+    #[arg(long, value_parser = count)]
     pub epochs: Option<usize>,
+    /// Temperature of the SFT policy's samples that are compared (default: the preset's).
+    #[arg(long, value_parser = positive)]
     pub sample_temperature: Option<f64>,
+    /// Off-prompt candidates per prompt (default: the preset's).
+    #[arg(long)]
     pub off_prompt: Option<usize>,
+    /// Show the labeler a refusal and "I don't know" on every training prompt: `true` or
+    /// `false` (default: the preset's).
+    #[arg(long)]
     pub non_answers: Option<bool>,
+    /// Give the reward model the SFT model's mean log-probability of the response as a
+    /// second input (chapter 5, "What the reward model does not know"): `true` or `false`
+    /// (default: the preset's).
+    #[arg(long)]
     pub knowledge: Option<bool>,
+    /// Responses sampled per prompt (K; every pair of them is compared).
+    #[arg(long)]
     pub k: Option<usize>,
-    /// Another draw of the stage's randomness (0: the preset's seed).
+    /// Another draw of the stage's randomness (0: the preset's seed; `rlhf worlds --draws`).
+    #[arg(skip)]
     pub draw: u64,
+}
+
+impl RewardArgs {
+    /// The preset's reward model for the world `world`, from the SFT checkpoint `model`,
+    /// into `out`.
+    pub fn new(world: PathBuf, model: PathBuf, out: PathBuf, preset: Preset) -> Self {
+        RewardArgs {
+            out,
+            world,
+            model,
+            preset,
+            labeler_temperature: None,
+            lr: None,
+            epochs: None,
+            sample_temperature: None,
+            off_prompt: None,
+            non_answers: None,
+            knowledge: None,
+            k: None,
+            draw: 0,
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ScoreArgs {
+    /// The reward model, as written by `rlhf reward`.
+    #[arg(long, default_value = "runs/default/reward/checkpoint")]
+    pub reward: PathBuf,
+    /// The user's message (the chat template is added).
+    #[arg(long)]
+    pub prompt: String,
+    /// A response to score (repeat for several); `<|end|>` is added when missing.
+    #[arg(long, required = true)]
+    pub response: Vec<String>,
+    /// One JSON line per response: its text, raw score and normalised score.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `rlhf reward`: sample comparisons from the SFT checkpoint `model`, label them with the
 /// world's simulated human, train a reward model from the SFT model, and write it to
 /// `out/checkpoint` (a `GPT2ForSequenceClassification` directory with its normalisation
 /// in `reward.json`), with its plots and held-out metrics.
-pub fn reward_command(
-    out: &Path,
-    world_dir: &Path,
-    model: &Path,
-    preset: &str,
-    o: &Overrides,
-) -> Result<Report> {
-    let mut cfg = RmConfig::preset(preset)?;
+pub fn reward_command(o: &RewardArgs) -> Result<Report> {
+    let (out, world_dir, model) = (&o.out, &o.world, &o.model);
+    let mut cfg = RmConfig::preset(o.preset);
     cfg.seed += o.draw;
     if let Some(t) = o.labeler_temperature {
         cfg.labeler = world::BradleyTerry::new(t).context("--labeler-temperature")?;
     }
     if let Some(lr) = o.lr {
-        ensure!(
-            lr > 0.0 && lr.is_finite(),
-            "--lr must be positive, got {lr}"
-        );
         cfg.lr = lr;
         cfg.min_lr = lr / 10.0;
     }
     if let Some(t) = o.sample_temperature {
-        ensure!(
-            t > 0.0 && t.is_finite(),
-            "--sample-temperature must be positive, got {t}"
-        );
         cfg.sample_temperature = t;
     }
     if let Some(m) = o.off_prompt {
@@ -71,7 +130,6 @@ pub fn reward_command(
         cfg.k = k;
     }
     if let Some(e) = o.epochs {
-        ensure!(e > 0, "--epochs must be positive");
         cfg.epochs = e;
     }
     let w = World::read_from(world_dir)?;
@@ -161,7 +219,8 @@ pub fn report_section(r: &Report) -> String {
 }
 
 /// `rlhf score`: the reward model's normalised score of each response to `prompt`.
-pub fn score_command(reward: &Path, prompt: &str, responses: &[String], json: bool) -> Result<()> {
+pub fn score_command(a: &ScoreArgs) -> Result<()> {
+    let (reward, prompt, responses, json) = (&a.reward, &a.prompt, &a.response, a.json);
     let rm = ch05_reward::RewardModel::load(reward, crate::compute::device())
         .with_context(|| format!("--reward `{}`", reward.display()))?;
     let tok = ch01_tokenizer::library::load(&reward.join("tokenizer.json"))?;

@@ -1,28 +1,45 @@
 //! Chapter 4's command: `rlhf sft`.
 
+use crate::args::{Preset, count};
 use crate::progress;
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, Result};
 use ch04_sft::train::SftConfig;
 use ch04_sft::{EvalConfig, Report};
+use clap::Args;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use world::World;
+
+#[derive(Args, Debug, Clone)]
+pub struct SftArgs {
+    /// Output directory (the fine-tuned model goes to <out>/checkpoint).
+    #[arg(long, default_value = "runs/default/sft")]
+    pub out: PathBuf,
+    /// The world, as written by `rlhf world`.
+    #[arg(long, default_value = "runs/default/world")]
+    pub world: PathBuf,
+    /// The pretrained checkpoint (with its tokenizer.json).
+    #[arg(long, default_value = "runs/default/pretrain/checkpoint")]
+    pub model: PathBuf,
+    /// The size of the run.
+    #[arg(long, value_enum, default_value_t)]
+    pub preset: Preset,
+    /// Training steps (default: the preset's).
+    #[arg(long, value_parser = count)]
+    pub steps: Option<usize>,
+    /// Another draw of the stage's randomness (0: the preset's seed; `rlhf worlds --draws`).
+    #[arg(skip)]
+    pub draw: u64,
+}
 
 /// `rlhf sft`: fine-tune the checkpoint `model` on the world's demonstrations; write the
 /// fine-tuned checkpoint into `out/checkpoint`, with plots, samples and the base and SFT
 /// capabilities on held-out prompts.
-pub fn sft_command(
-    out: &Path,
-    world_dir: &Path,
-    model: &Path,
-    preset: &str,
-    steps: Option<usize>,
-    draw: u64,
-) -> Result<Report> {
-    let mut cfg = SftConfig::preset(preset)?;
-    cfg.seed += draw; // another draw of the stage's randomness (0: the preset's)
-    if let Some(s) = steps {
-        ensure!(s > 0, "--steps must be positive");
+pub fn sft_command(a: &SftArgs) -> Result<Report> {
+    let (out, world_dir, model) = (&a.out, &a.world, &a.model);
+    let mut cfg = SftConfig::preset(a.preset);
+    cfg.seed += a.draw; // another draw of the stage's randomness (0: the preset's)
+    if let Some(s) = a.steps {
         cfg.steps = s;
         cfg.warmup = cfg.warmup.min(s / 5);
     }

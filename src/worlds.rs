@@ -7,12 +7,40 @@
 //! every world: on each, the change from SFT to RLHF gets a paired-bootstrap interval over
 //! the held-out prompts, and a claim holds only where the interval says so.
 
+use crate::args::{Preset, count};
 use anyhow::{Context, Result, ensure};
 use ch06_ppo::Column;
+use clap::Args;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use world::stats::{self, Interval};
+
+#[derive(Args, Debug, Clone)]
+pub struct WorldsArgs {
+    /// World seeds, comma-separated: each gets its own pipeline run in <runs>/<name>/seed-<S>/
+    /// (a finished run is reused). The book uses the default world and two evaluation worlds.
+    #[arg(long, value_delimiter = ',', default_value = "1234,15223,39417")]
+    pub seeds: Vec<u64>,
+    /// Name of the study: everything goes to <runs>/<name>/, the table to worlds.md.
+    #[arg(long, default_value = "worlds")]
+    pub name: String,
+    /// Directory that holds the runs.
+    #[arg(long, default_value = "runs")]
+    pub runs: PathBuf,
+    /// Preset for every stage of every run.
+    #[arg(long, value_enum, default_value_t)]
+    pub preset: Preset,
+    /// The labeler's penalty for an off-topic reply to a question (see `rlhf world --help`).
+    #[arg(long)]
+    pub off_topic_penalty: Option<f64>,
+    /// Draws of the stages after pretraining (SFT, reward model, PPO) per world, each with
+    /// its own seeds, into <run>/draw-<D>/; the table pools them, and every finished draw a
+    /// run already has (chapter 6: how much of a result is the draw of the training, not
+    /// the prompts).
+    #[arg(long, default_value_t = 1, value_parser = count)]
+    pub draws: usize,
+}
 use world::{Metric, World};
 
 /// One metric on one world: each stage with its interval, and RLHF − SFT with its paired one.
@@ -425,20 +453,13 @@ pub fn read_run_draws(dir: &Path, draws: &[std::path::PathBuf]) -> Result<WorldR
 /// into `seed-S/draw-D/` (reused when `draw.md` exists; finished draws beyond `draws` are
 /// pooled too), then `runs/name/worlds.md` and `worlds.json`: every world's changes pooled
 /// over its draws.
-pub fn worlds_command(
-    runs: &Path,
-    name: &str,
-    preset: &str,
-    seeds: &[u64],
-    draws: usize,
-    off_topic_penalty: Option<f64>,
-) -> Result<WorldsReport> {
+pub fn worlds_command(a: &WorldsArgs) -> Result<WorldsReport> {
+    let (seeds, draws, preset) = (&a.seeds, a.draws, a.preset);
     ensure!(
         !seeds.is_empty(),
         "--seeds: expected at least one world seed"
     );
-    ensure!(draws >= 1, "--draws: expected at least 1");
-    let dir = runs.join(name);
+    let dir = a.runs.join(&a.name);
     files::ensure_dir(&dir, "--runs/--name")?;
     let mut results = Vec::new();
     for (i, &seed) in seeds.iter().enumerate() {
@@ -452,14 +473,20 @@ pub fn worlds_command(
             );
         } else {
             println!("world {} of {}: seed {seed}", i + 1, seeds.len());
-            crate::stages::pipeline(&dir, &run, preset, Some(seed), off_topic_penalty)?;
+            crate::pipeline::pipeline(&crate::pipeline::PipelineArgs {
+                name: run.clone(),
+                runs: dir.clone(),
+                preset,
+                seed: Some(seed),
+                off_topic_penalty: a.off_topic_penalty,
+            })?;
         }
         // Draws 1.. up to `draws`, and any further finished ones (a study pools every draw it has).
         let mut draw_dirs = Vec::new();
         for d in 1.. {
             let out = dir.join(&run).join(format!("draw-{d}"));
             if d < draws && !out.join("draw.md").exists() {
-                crate::stages::draw(&dir.join(&run), &out, preset, d as u64)?;
+                crate::pipeline::draw(&dir.join(&run), &out, preset, d as u64)?;
             }
             if !out.join("draw.md").exists() {
                 break;

@@ -412,7 +412,10 @@ fn pipeline_writes_every_stage_and_a_report() {
         assert!(num(&r["column"]["kl"]).is_finite());
     }
     // Bad settings are refused with an error that names them.
-    for (flag, value, says) in [("--loss", "kto", "--loss `kto`"), ("--beta", "0", "--beta")] {
+    for (flag, value, says) in [
+        ("--loss", "kto", "'kto' for '--loss"),
+        ("--beta", "0", "--beta"),
+    ] {
         let o = rlhf(
             &[
                 "dpo",
@@ -865,13 +868,26 @@ fn unknown_flags_and_presets_are_errors() {
     let o = rlhf(&["world", "--colour", "blue"], dir.path());
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--colour"), "{}", stderr(&o));
+    // A preset is one of three names, checked by the parser before any work starts.
     let o = rlhf(&["world", "--preset", "huge", "--out", "w"], dir.path());
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
     assert!(
-        stderr(&o).contains("unknown world preset `huge`"),
+        e.contains("'huge'") && e.contains("--preset") && e.contains("tiny, small, gpu"),
+        "{e}"
+    );
+    assert!(!dir.path().join("w").exists(), "nothing is written");
+    // So is every number that must be positive.
+    let o = rlhf(&["ppo", "--lr", "0"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--lr") && stderr(&o).contains("positive"),
         "{}",
         stderr(&o)
     );
+    let o = rlhf(&["sft", "--steps", "0"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--steps"), "{}", stderr(&o));
     let o = rlhf(&["pipeline", "--name", "../escape"], dir.path());
     assert!(stderr(&o).contains("--name `../escape`"), "{}", stderr(&o));
     let o = rlhf(&["world", "--corpus-mb", "0", "--out", "w"], dir.path());

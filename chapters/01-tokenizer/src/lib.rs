@@ -70,15 +70,12 @@ impl TokenizerConfig {
         }
     }
 
-    /// `tiny`, `small`, or `gpu` (the GPU pipeline: the same as `small`, since the world's
-    /// language is the same whatever the model's size).
-    pub fn preset(name: &str) -> Result<Self> {
-        match name {
-            "tiny" => Ok(Self::tiny()),
-            "small" | "gpu" => Ok(Self::small()),
-            _ => anyhow::bail!(
-                "unknown tokenizer preset `{name}`, expected `tiny`, `small` or `gpu`"
-            ),
+    /// The tokenizer of a run's preset; `gpu` is the same as `small`, since the world's
+    /// language is the same whatever the model's size.
+    pub fn preset(p: world::Preset) -> Self {
+        match p {
+            world::Preset::Tiny => Self::tiny(),
+            world::Preset::Small | world::Preset::Gpu => Self::small(),
         }
     }
 

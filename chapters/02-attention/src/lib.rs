@@ -82,14 +82,12 @@ impl AttentionConfig {
         }
     }
 
-    /// `tiny`, `small`, or `gpu` (the same as `small`: this chapter runs on the CPU).
-    pub fn preset(name: &str) -> Result<Self> {
-        match name {
-            "tiny" => Ok(Self::tiny()),
-            "small" | "gpu" => Ok(Self::small()),
-            _ => anyhow::bail!(
-                "unknown attention preset `{name}`, expected `tiny`, `small` or `gpu`"
-            ),
+    /// The configuration of a run's preset; `gpu` is the same as `small`: this chapter runs
+    /// on the CPU.
+    pub fn preset(p: world::Preset) -> Self {
+        match p {
+            world::Preset::Tiny => Self::tiny(),
+            world::Preset::Small | world::Preset::Gpu => Self::small(),
         }
     }
 }

@@ -165,12 +165,12 @@ impl PpoConfig {
         }
     }
 
-    pub fn preset(name: &str) -> Result<Self> {
-        match name {
-            "tiny" => Ok(Self::tiny()),
-            "small" => Ok(Self::small()),
-            "gpu" => Ok(Self::gpu()),
-            _ => anyhow::bail!("unknown PPO preset `{name}`, expected `tiny`, `small` or `gpu`"),
+    /// The configuration of a run's preset.
+    pub fn preset(p: world::Preset) -> Self {
+        match p {
+            world::Preset::Tiny => Self::tiny(),
+            world::Preset::Small => Self::small(),
+            world::Preset::Gpu => Self::gpu(),
         }
     }
 

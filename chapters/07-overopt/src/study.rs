@@ -97,12 +97,14 @@ impl OveroptConfig {
         }
     }
 
-    pub fn preset(name: &str) -> Result<Self> {
-        match name {
-            "tiny" => Ok(Self::tiny()),
-            "small" => Ok(Self::small()),
-            _ => anyhow::bail!(
-                "unknown over-optimisation preset `{name}`, expected `tiny` or `small`"
+    /// The configuration of a run's preset: `tiny` or `small` (the GPU run ends at PPO,
+    /// chapter 9).
+    pub fn preset(p: world::Preset) -> Result<Self> {
+        match p {
+            world::Preset::Tiny => Ok(Self::tiny()),
+            world::Preset::Small => Ok(Self::small()),
+            world::Preset::Gpu => anyhow::bail!(
+                "chapter 7's studies have no `gpu` preset: expected `tiny` or `small`"
             ),
         }
     }

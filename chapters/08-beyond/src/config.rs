@@ -52,11 +52,13 @@ impl DpoConfig {
         }
     }
 
-    pub fn preset(name: &str) -> Result<Self> {
-        match name {
-            "tiny" => Ok(Self::tiny()),
-            "small" => Ok(Self::small()),
-            _ => bail!("unknown DPO preset `{name}`, expected `tiny` or `small`"),
+    /// The configuration of a run's preset: `tiny` or `small` (the GPU run ends at PPO,
+    /// chapter 9).
+    pub fn preset(p: world::Preset) -> Result<Self> {
+        match p {
+            world::Preset::Tiny => Ok(Self::tiny()),
+            world::Preset::Small => Ok(Self::small()),
+            world::Preset::Gpu => bail!("DPO has no `gpu` preset: expected `tiny` or `small`"),
         }
     }
 
@@ -133,11 +135,13 @@ impl GrpoConfig {
         }
     }
 
-    pub fn preset(name: &str) -> Result<Self> {
-        match name {
-            "tiny" => Ok(Self::tiny()),
-            "small" => Ok(Self::small()),
-            _ => bail!("unknown GRPO preset `{name}`, expected `tiny` or `small`"),
+    /// The configuration of a run's preset: `tiny` or `small` (the GPU run ends at PPO,
+    /// chapter 9).
+    pub fn preset(p: world::Preset) -> Result<Self> {
+        match p {
+            world::Preset::Tiny => Ok(Self::tiny()),
+            world::Preset::Small => Ok(Self::small()),
+            world::Preset::Gpu => bail!("GRPO has no `gpu` preset: expected `tiny` or `small`"),
         }
     }
 

@@ -33,6 +33,9 @@ pub mod preference;
 pub mod prompts;
 pub mod stats;
 
+mod preset;
+pub use preset::Preset;
+
 use anyhow::{Context, Result, ensure};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -106,13 +109,12 @@ impl WorldConfig {
         }
     }
 
-    /// A named preset: `tiny`, `small` or `gpu`.
-    pub fn preset(name: &str) -> Result<Self> {
-        match name {
-            "tiny" => Ok(Self::tiny()),
-            "small" => Ok(Self::small()),
-            "gpu" => Ok(Self::gpu()),
-            _ => anyhow::bail!("unknown world preset `{name}`, expected `tiny`, `small` or `gpu`"),
+    /// The world of a run's preset.
+    pub fn preset(p: Preset) -> Self {
+        match p {
+            Preset::Tiny => Self::tiny(),
+            Preset::Small => Self::small(),
+            Preset::Gpu => Self::gpu(),
         }
     }
 

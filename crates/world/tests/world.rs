@@ -497,7 +497,8 @@ fn bad_configs_are_named() {
     cfg.demos.coverage = 1.5;
     assert!(format!("{:#}", World::generate(&cfg).unwrap_err()).contains("demos.coverage"));
     assert!(
-        WorldConfig::preset("huge")
+        "huge"
+            .parse::<world::Preset>()
             .unwrap_err()
             .to_string()
             .contains("huge")
