@@ -117,7 +117,7 @@ pub fn pretrain_command(a: &PretrainArgs) -> Result<PretrainSummary> {
     let (model_cfg, mut train_cfg) = presets(i.preset, tok.get_vocab_size(true));
     if let Some(s) = i.steps {
         train_cfg.steps = s;
-        train_cfg.warmup = train_cfg.warmup.min(s / 5);
+        train_cfg.adamw.warmup = train_cfg.adamw.warmup.min(s / 5);
     }
     let ids = corpus_ids(&tok, &i.corpus)?;
     files::ensure_dir(out, "--out")?;

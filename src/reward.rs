@@ -107,8 +107,7 @@ pub fn reward_command(o: &RewardArgs) -> Result<Report> {
         cfg.labeler = world::BradleyTerry::new(t).context("--labeler-temperature")?;
     }
     if let Some(lr) = o.lr {
-        cfg.lr = lr;
-        cfg.min_lr = lr / 10.0;
+        cfg.adamw = cfg.adamw.with_lr(lr);
     }
     if let Some(t) = o.sample_temperature {
         cfg.sample_temperature = t;

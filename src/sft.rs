@@ -41,7 +41,7 @@ pub fn sft_command(a: &SftArgs) -> Result<Report> {
     cfg.seed += a.draw; // another draw of the stage's randomness (0: the preset's)
     if let Some(s) = a.steps {
         cfg.steps = s;
-        cfg.warmup = cfg.warmup.min(s / 5);
+        cfg.adamw.warmup = cfg.adamw.warmup.min(s / 5);
     }
     let w = World::read_from(world_dir)?;
     let (gpt, tok) = crate::compute::load_with_tokenizer(model)?;

@@ -149,10 +149,10 @@ pub fn train(cfg: &BenchConfig, compute: &Compute) -> Result<TrainBench> {
         let mut grads = gradients(&gpt.params, &loss)?;
         sync()?;
         let t3 = Instant::now();
-        clip_grad_norm(&mut grads, train_cfg.grad_clip)?;
+        clip_grad_norm(&mut grads, train_cfg.adamw.grad_clip)?;
         sync()?;
         let t4 = Instant::now();
-        opt.step(&gpt.params, &grads, train_cfg.lr_at(step), &train_cfg)?;
+        opt.step(&gpt.params, &grads, train_cfg.lr_at(step), &train_cfg.adamw)?;
         sync()?;
         let t5 = Instant::now();
         if step >= cfg.warmup_steps {

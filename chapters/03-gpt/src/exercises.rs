@@ -13,7 +13,7 @@
 #![allow(unused_variables)]
 
 use crate::sample::Sampling;
-use crate::train::TrainConfig;
+use crate::train::{AdamWConfig, TrainConfig};
 use anyhow::Result;
 use candle_core::{Device, Tensor};
 
@@ -26,8 +26,8 @@ pub fn causal_mask(t: usize, past: usize, dev: &Device) -> Result<Tensor> {
 }
 
 /// Exercise 3.2 — the learning rate at `step` (0-based): linear warmup from `lr/warmup`
-/// to `lr` over `cfg.warmup` steps, then cosine decay from `lr` to `cfg.min_lr` at the
-/// last step.
+/// to `lr` over `cfg.adamw.warmup` steps, then cosine decay from `lr` to `cfg.adamw.min_lr`
+/// at the last step (`cfg.steps`).
 pub fn lr_at(cfg: &TrainConfig, step: usize) -> f64 {
     // TODO: two cases; progress = (step − warmup) / (steps − warmup), capped at 1.
     todo!("exercise 3.2: lr_at")
@@ -55,7 +55,7 @@ pub fn adamw_update(
     lr: f64,
     t: usize,
     decay: f64,
-    cfg: &TrainConfig,
+    cfg: &AdamWConfig,
 ) -> Result<(Tensor, Tensor, Tensor)> {
     // TODO: tensor arithmetic with f64 scalars (`&m * b1`, `g.sqr()?`, `.sqrt()?`), then
     // `.detach()` each result: the optimiser must not keep the gradient's graph alive.

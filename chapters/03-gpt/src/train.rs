@@ -10,17 +10,16 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-/// How to train. Every detail is a named field.
+// ANCHOR: adamw_config
+/// AdamW and its learning-rate schedule: the optimiser of every stage that trains a GPT
+/// (pretraining, SFT, the reward model, PPO, DPO, GRPO), configured the same way in each.
+/// The scheduled stages embed it flattened (their JSON lists these fields beside their own);
+/// the RL-style ones, at a constant learning rate, make theirs with [`AdamWConfig::constant`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TrainConfig {
-    pub steps: usize,
-    /// Sequences per step.
-    pub batch: usize,
-    /// Tokens per sequence (at most the model's context).
-    pub seq_len: usize,
+pub struct AdamWConfig {
     /// Peak learning rate, reached after `warmup` steps.
     pub lr: f64,
-    /// The learning rate cosine-decays to this by the last step.
+    /// The learning rate cosine-decays to this by the last step (`lr`: constant).
     pub min_lr: f64,
     pub warmup: usize,
     /// Decoupled weight decay (AdamW), on matrices only: not on biases, gains, or any 1-D parameter.
@@ -30,6 +29,97 @@ pub struct TrainConfig {
     pub eps: f64,
     /// Clip the global gradient norm to this (0: no clipping).
     pub grad_clip: f64,
+}
+// ANCHOR_END: adamw_config
+
+impl AdamWConfig {
+    /// The tiny pretraining's: peak 3·10⁻³ after 10 warmup steps, cosine decay to a tenth,
+    /// weight decay 0.1 on matrices, β₂ = 0.95 as GPT-3 and nanoGPT, gradients clipped to
+    /// norm 1. Every other stage starts from it and changes what it needs.
+    pub fn tiny() -> Self {
+        AdamWConfig {
+            lr: 3e-3,
+            min_lr: 3e-4,
+            warmup: 10,
+            weight_decay: 0.1,
+            beta1: 0.9,
+            beta2: 0.95,
+            eps: 1e-8,
+            grad_clip: 1.0,
+        }
+    }
+
+    /// A constant learning rate, AdamW without weight decay, gradients clipped to a global
+    /// norm of `grad_clip`: the optimiser of the RL-style stages (chapters 6 and 8, as in TRL).
+    pub fn constant(lr: f64, grad_clip: f64) -> Self {
+        AdamWConfig {
+            lr,
+            min_lr: lr,
+            warmup: 0,
+            weight_decay: 0.0,
+            grad_clip,
+            ..Self::tiny()
+        }
+    }
+
+    /// The same schedule with peak `lr`: `min_lr` scales with it.
+    pub fn with_lr(&self, lr: f64) -> Self {
+        AdamWConfig {
+            lr,
+            min_lr: self.min_lr * (lr / self.lr),
+            ..self.clone()
+        }
+    }
+
+    /// Learning rate at `step` (0-based) of `steps`: linear warmup to `lr`, then cosine
+    /// decay to `min_lr`.
+    ///
+    /// ```text
+    /// lr(s) = lr · (s + 1) / warmup                                   s < warmup
+    /// lr(s) = min_lr + ½ (lr − min_lr)(1 + cos(π (s − warmup)/(steps − warmup)))   otherwise
+    /// ```
+    pub fn lr_at(&self, step: usize, steps: usize) -> f64 {
+        if step < self.warmup {
+            return self.lr * (step + 1) as f64 / self.warmup as f64;
+        }
+        let span = (steps.saturating_sub(self.warmup)).max(1) as f64;
+        let progress = ((step - self.warmup) as f64 / span).min(1.0);
+        self.min_lr
+            + 0.5 * (self.lr - self.min_lr) * (1.0 + (std::f64::consts::PI * progress).cos())
+    }
+
+    /// Check every field is in range; the error names the field.
+    pub fn validate(&self) -> Result<()> {
+        ensure!(
+            self.lr > 0.0 && self.min_lr >= 0.0 && self.min_lr <= self.lr,
+            "need 0 ≤ min_lr ≤ lr, lr > 0 (lr = {}, min_lr = {})",
+            self.lr,
+            self.min_lr
+        );
+        ensure!(
+            (0.0..1.0).contains(&self.beta1) && (0.0..1.0).contains(&self.beta2),
+            "beta1 and beta2 must be in [0, 1)"
+        );
+        ensure!(self.eps > 0.0, "eps must be positive");
+        ensure!(
+            self.weight_decay >= 0.0 && self.grad_clip >= 0.0,
+            "weight_decay and grad_clip must be ≥ 0"
+        );
+        Ok(())
+    }
+}
+
+/// How to pretrain. Every detail is a named field.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub steps: usize,
+    /// Sequences per step.
+    pub batch: usize,
+    /// Tokens per sequence (at most the model's context).
+    pub seq_len: usize,
+    /// The optimiser and its schedule.
+    #[serde(flatten)]
+    pub adamw: AdamWConfig,
     pub eval_every: usize,
     /// Batches of held-out text per evaluation.
     pub eval_batches: usize,
@@ -43,14 +133,7 @@ impl TrainConfig {
             steps: 120,
             batch: 8,
             seq_len: 64,
-            lr: 3e-3,
-            min_lr: 3e-4,
-            warmup: 10,
-            weight_decay: 0.1,
-            beta1: 0.9,
-            beta2: 0.95,
-            eps: 1e-8,
-            grad_clip: 1.0,
+            adamw: AdamWConfig::tiny(),
             eval_every: 20,
             eval_batches: 4,
             seed: 3,
@@ -66,9 +149,12 @@ impl TrainConfig {
             steps: 800,
             batch: 16,
             seq_len: 128,
-            lr: 2e-3,
-            min_lr: 2e-4,
-            warmup: 20,
+            adamw: AdamWConfig {
+                lr: 2e-3,
+                min_lr: 2e-4,
+                warmup: 20,
+                ..AdamWConfig::tiny()
+            },
             eval_every: 50,
             ..Self::tiny()
         }
@@ -82,41 +168,20 @@ impl TrainConfig {
             steps: 600,
             batch: 32,
             seq_len: 256,
-            lr: 6e-4,
-            min_lr: 6e-5,
-            warmup: 60,
+            adamw: AdamWConfig {
+                lr: 6e-4,
+                min_lr: 6e-5,
+                warmup: 60,
+                ..AdamWConfig::tiny()
+            },
             eval_every: 100,
             ..Self::tiny()
         }
     }
 
-    /// A constant learning rate, AdamW without weight decay, gradients clipped to a global
-    /// norm of `grad_clip`: the optimiser of the RL-style stages (chapters 6 and 8, as in TRL).
-    pub fn constant(lr: f64, grad_clip: f64) -> Self {
-        TrainConfig {
-            lr,
-            min_lr: lr,
-            warmup: 0,
-            weight_decay: 0.0,
-            grad_clip,
-            ..Self::tiny()
-        }
-    }
-
-    /// Learning rate at `step` (0-based): linear warmup to `lr`, then cosine decay to `min_lr`.
-    ///
-    /// ```text
-    /// lr(s) = lr · (s + 1) / warmup                                   s < warmup
-    /// lr(s) = min_lr + ½ (lr − min_lr)(1 + cos(π (s − warmup)/(steps − warmup)))   otherwise
-    /// ```
+    /// Learning rate at `step` (0-based) of this run's schedule ([`AdamWConfig::lr_at`]).
     pub fn lr_at(&self, step: usize) -> f64 {
-        if step < self.warmup {
-            return self.lr * (step + 1) as f64 / self.warmup as f64;
-        }
-        let span = (self.steps - self.warmup).max(1) as f64;
-        let progress = ((step - self.warmup) as f64 / span).min(1.0);
-        self.min_lr
-            + 0.5 * (self.lr - self.min_lr) * (1.0 + (std::f64::consts::PI * progress).cos())
+        self.adamw.lr_at(step, self.steps)
     }
 
     pub fn validate(&self, model: &GptConfig) -> Result<()> {
@@ -130,10 +195,7 @@ impl TrainConfig {
             self.seq_len,
             model.n_positions
         );
-        ensure!(
-            self.lr > 0.0 && self.min_lr >= 0.0 && self.min_lr <= self.lr,
-            "need 0 ≤ min_lr ≤ lr, lr > 0"
-        );
+        self.adamw.validate()?;
         ensure!(
             self.eval_every > 0 && self.eval_batches > 0,
             "eval_every and eval_batches must be positive"
@@ -175,7 +237,7 @@ impl AdamW {
         params: &Params,
         grads: &BTreeMap<String, Tensor>,
         lr: f64,
-        cfg: &TrainConfig,
+        cfg: &AdamWConfig,
     ) -> Result<()> {
         self.t += 1;
         for (name, var) in &params.vars {
@@ -227,7 +289,7 @@ pub fn adamw_update(
     lr: f64,
     t: usize,
     decay: f64,
-    cfg: &TrainConfig,
+    cfg: &AdamWConfig,
 ) -> Result<(Tensor, Tensor, Tensor)> {
     let (b1, b2) = (cfg.beta1, cfg.beta2);
     let (c1, c2) = (1.0 - b1.powi(t as i32), 1.0 - b2.powi(t as i32));
@@ -389,9 +451,10 @@ impl Trainer {
             let t0 = std::time::Instant::now();
             let (x, y) = batch_at(train, &self.cfg, s, &dev)?;
             let loss = Gpt::loss(&self.gpt.forward(&x, None)?, &y)?;
-            let (grads, grad_norm) = clipped_grads(&self.gpt.params, &loss, self.cfg.grad_clip)?;
+            let adamw = &self.cfg.adamw;
+            let (grads, grad_norm) = clipped_grads(&self.gpt.params, &loss, adamw.grad_clip)?;
             let lr = self.cfg.lr_at(s);
-            self.opt.step(&self.gpt.params, &grads, lr, &self.cfg)?;
+            self.opt.step(&self.gpt.params, &grads, lr, adamw)?;
             // ANCHOR_END: step
             let loss = loss.to_scalar::<f32>()? as f64; // on a GPU: waits for the step to finish
             let tokens_per_s =

@@ -6,7 +6,7 @@
 
 use candle_core::{D, DType, Device, Tensor, Var};
 use candle_nn::{Optimizer, ParamsAdamW, VarBuilder};
-use ch03_gpt::train::{AdamW, TrainConfig, gradients, save_model};
+use ch03_gpt::train::{AdamW, AdamWConfig, gradients, save_model};
 use ch03_gpt::{Gpt, GptConfig};
 
 const DEV: Device = Device::Cpu;
@@ -72,9 +72,9 @@ fn our_loss_is_candle_nn_cross_entropy_with_the_same_gradient() {
 
 #[test]
 fn our_adamw_takes_candle_nn_adamw_steps() {
-    let cfg = TrainConfig {
+    let cfg = AdamWConfig {
         weight_decay: 0.1,
-        ..TrainConfig::tiny()
+        ..AdamWConfig::tiny()
     };
     let lr = 3e-3;
     // Two copies of the same model (a `Gpt` clone would share its variables).

@@ -4,7 +4,7 @@
 use candle_core::Device;
 use ch03_gpt::ex;
 use ch03_gpt::sample::Sampling;
-use ch03_gpt::train::TrainConfig;
+use ch03_gpt::train::{AdamWConfig, TrainConfig};
 
 #[test]
 fn exercise_3_1_causal_mask() {
@@ -31,9 +31,12 @@ fn exercise_3_1_causal_mask() {
 fn exercise_3_2_lr_at() {
     let cfg = TrainConfig {
         steps: 110,
-        warmup: 10,
-        lr: 1e-3,
-        min_lr: 1e-4,
+        adamw: AdamWConfig {
+            warmup: 10,
+            lr: 1e-3,
+            min_lr: 1e-4,
+            ..AdamWConfig::tiny()
+        },
         ..TrainConfig::tiny()
     };
     let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
@@ -122,11 +125,11 @@ fn exercise_3_3_distribution() {
 #[test]
 fn exercise_3_4_adamw_update() {
     use candle_core::Tensor;
-    let cfg = TrainConfig {
+    let cfg = AdamWConfig {
         beta1: 0.9,
         beta2: 0.99,
         eps: 1e-8,
-        ..TrainConfig::tiny()
+        ..AdamWConfig::tiny()
     };
     let t = |v: &[f32]| Tensor::new(v, &Device::Cpu).unwrap();
     let (theta, g) = (t(&[1.0, -2.0]), t(&[0.5, -0.1]));

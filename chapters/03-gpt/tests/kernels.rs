@@ -468,7 +468,7 @@ fn kernels_refuse_bad_shapes_by_name() {
 
 #[test]
 fn adamw_in_place_matches_the_composed_update() {
-    let cfg = ch03_gpt::train::TrainConfig::tiny();
+    let cfg = ch03_gpt::train::AdamWConfig::tiny();
     let (theta, g) = (randn(&[3, 4], 30, 1.0), randn(&[3, 4], 31, 0.1));
     let (m, v) = (
         randn(&[3, 4], 32, 0.01),

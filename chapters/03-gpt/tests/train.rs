@@ -2,7 +2,7 @@
 //! load back as Hugging Face GPT-2 directories, and a resumed run continues exactly.
 
 use candle_core::Device;
-use ch03_gpt::train::{TrainConfig, Trainer};
+use ch03_gpt::train::{AdamWConfig, TrainConfig, Trainer};
 use ch03_gpt::{GptConfig, load_hf};
 use std::sync::OnceLock;
 
@@ -48,9 +48,12 @@ fn tiny_preset_reaches_the_heldout_bound() {
 fn learning_rate_warms_up_then_decays() {
     let c = TrainConfig {
         steps: 100,
-        warmup: 10,
-        lr: 1.0,
-        min_lr: 0.1,
+        adamw: AdamWConfig {
+            warmup: 10,
+            lr: 1.0,
+            min_lr: 0.1,
+            ..AdamWConfig::tiny()
+        },
         ..TrainConfig::tiny()
     };
     assert!((c.lr_at(0) - 0.1).abs() < 1e-12);

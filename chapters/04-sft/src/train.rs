@@ -6,22 +6,20 @@ use crate::loss::masked_cross_entropy;
 use anyhow::{Result, ensure};
 use candle_core::Device;
 use ch03_gpt::Gpt;
-use ch03_gpt::train::{AdamW, TrainConfig, clipped_grads};
+use ch03_gpt::train::{AdamW, AdamWConfig, clipped_grads};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-/// How to fine-tune. Optimiser fields as in chapter 3's [`TrainConfig`].
+/// How to fine-tune: chapter 3's optimiser ([`AdamWConfig`]) on the masked loss.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SftConfig {
     /// Optimiser steps.
     pub steps: usize,
     /// Demonstrations per step.
     pub batch: usize,
-    pub lr: f64,
-    pub min_lr: f64,
-    pub warmup: usize,
-    pub weight_decay: f64,
-    pub grad_clip: f64,
+    /// AdamW and its schedule: warmup, then cosine decay; no weight decay.
+    #[serde(flatten)]
+    pub adamw: AdamWConfig,
     /// Fraction of demonstrations kept aside to measure the held-out response loss.
     pub heldout_fraction: f64,
     pub eval_every: usize,
@@ -34,11 +32,14 @@ impl SftConfig {
         SftConfig {
             steps: 150,
             batch: 16,
-            lr: 1e-3,
-            min_lr: 1e-4,
-            warmup: 10,
-            weight_decay: 0.0,
-            grad_clip: 1.0,
+            adamw: AdamWConfig {
+                lr: 1e-3,
+                min_lr: 1e-4,
+                warmup: 10,
+                weight_decay: 0.0,
+                grad_clip: 1.0,
+                ..AdamWConfig::tiny()
+            },
             heldout_fraction: 0.1,
             eval_every: 25,
             seed: 5,
@@ -52,9 +53,12 @@ impl SftConfig {
         SftConfig {
             steps: 100,
             batch: 32,
-            lr: 5e-4,
-            min_lr: 5e-5,
-            warmup: 20,
+            adamw: AdamWConfig {
+                lr: 5e-4,
+                min_lr: 5e-5,
+                warmup: 20,
+                ..Self::tiny().adamw
+            },
             ..Self::tiny()
         }
     }
@@ -64,9 +68,12 @@ impl SftConfig {
         SftConfig {
             steps: 80,
             batch: 32,
-            lr: 1e-4,
-            min_lr: 1e-5,
-            warmup: 10,
+            adamw: AdamWConfig {
+                lr: 1e-4,
+                min_lr: 1e-5,
+                warmup: 10,
+                ..Self::tiny().adamw
+            },
             ..Self::tiny()
         }
     }
@@ -77,21 +84,6 @@ impl SftConfig {
             world::Preset::Tiny => Self::tiny(),
             world::Preset::Small => Self::small(),
             world::Preset::Gpu => Self::gpu(),
-        }
-    }
-
-    /// The optimiser settings in chapter 3's form.
-    pub fn optimiser(&self) -> TrainConfig {
-        TrainConfig {
-            steps: self.steps,
-            batch: self.batch,
-            lr: self.lr,
-            min_lr: self.min_lr,
-            warmup: self.warmup,
-            weight_decay: self.weight_decay,
-            grad_clip: self.grad_clip,
-            seed: self.seed,
-            ..TrainConfig::tiny()
         }
     }
 }
@@ -156,7 +148,8 @@ pub fn fine_tune(
         "steps, batch and eval_every must be positive"
     );
     let dev = model.device();
-    let opt_cfg = cfg.optimiser();
+    let opt_cfg = &cfg.adamw;
+    opt_cfg.validate()?;
     let mut opt = AdamW::new(&model.params)?;
     let mut history = Vec::new();
     let eval = |m: &Gpt| -> Result<Option<f64>> {
@@ -192,8 +185,13 @@ pub fn fine_tune(
         let b = collate(&picked, &dev)?;
         let logits = model.forward_padded(&b.inputs, &b.attention_mask, None)?; // (B, T, V)
         let loss = masked_cross_entropy(&logits, &b.targets, &b.weights)?;
-        let (grads, _) = clipped_grads(&model.params, &loss, cfg.grad_clip)?;
-        opt.step(&model.params, &grads, opt_cfg.lr_at(step), &opt_cfg)?;
+        let (grads, _) = clipped_grads(&model.params, &loss, opt_cfg.grad_clip)?;
+        opt.step(
+            &model.params,
+            &grads,
+            opt_cfg.lr_at(step, cfg.steps),
+            opt_cfg,
+        )?;
         let loss = loss.to_scalar::<f32>()? as f64; // waits for the step to finish on a GPU
         let (tokens, seq_len, seconds) = (
             b.inputs.elem_count(),

@@ -6,7 +6,7 @@ use crate::model::RewardModel;
 use anyhow::{Result, ensure};
 use candle_core::Tensor;
 use ch01_tokenizer::tokenizers::Tokenizer;
-use ch03_gpt::train::{AdamW, TrainConfig, clipped_grads};
+use ch03_gpt::train::{AdamW, AdamWConfig, clipped_grads};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use world::{BradleyTerry, Prompt};
@@ -40,11 +40,10 @@ pub struct RmConfig {
     pub epochs: usize,
     /// Prompts per step, each with all its responses and pairs ([`train`]).
     pub batch: usize,
-    pub lr: f64,
-    pub min_lr: f64,
-    pub warmup: usize,
-    pub weight_decay: f64,
-    pub grad_clip: f64,
+    /// AdamW and its schedule: warmup (at most a fifth of the steps), then cosine decay;
+    /// no weight decay.
+    #[serde(flatten)]
+    pub adamw: AdamWConfig,
     pub eval_every: usize,
     pub seed: u64,
 }
@@ -63,11 +62,14 @@ impl RmConfig {
             labeler: BradleyTerry::default(),
             epochs: 4,
             batch: 4,
-            lr: 1e-3,
-            min_lr: 1e-4,
-            warmup: 10,
-            weight_decay: 0.0,
-            grad_clip: 1.0,
+            adamw: AdamWConfig {
+                lr: 1e-3,
+                min_lr: 1e-4,
+                warmup: 10,
+                weight_decay: 0.0,
+                grad_clip: 1.0,
+                ..AdamWConfig::tiny()
+            },
             eval_every: 50,
             seed: 7,
         }
@@ -86,8 +88,11 @@ impl RmConfig {
             batch: 8,
             sample_temperature: 0.7,
             off_prompt: 1,
-            lr: 3e-4,
-            min_lr: 3e-5,
+            adamw: AdamWConfig {
+                lr: 3e-4,
+                min_lr: 3e-5,
+                ..Self::tiny().adamw
+            },
             ..Self::tiny()
         }
     }
@@ -96,8 +101,11 @@ impl RmConfig {
     pub fn gpu() -> Self {
         RmConfig {
             epochs: 1,
-            lr: 3e-5,
-            min_lr: 3e-6,
+            adamw: AdamWConfig {
+                lr: 3e-5,
+                min_lr: 3e-6,
+                ..Self::small().adamw
+            },
             ..Self::small()
         }
     }
@@ -111,17 +119,11 @@ impl RmConfig {
         }
     }
 
-    fn optimiser(&self, steps: usize) -> TrainConfig {
-        TrainConfig {
-            steps,
-            batch: self.batch,
-            lr: self.lr,
-            min_lr: self.min_lr,
-            warmup: self.warmup.min(steps / 5),
-            weight_decay: self.weight_decay,
-            grad_clip: self.grad_clip,
-            seed: self.seed,
-            ..TrainConfig::tiny()
+    /// The optimiser for a run of `steps` steps: warmup at most a fifth of them.
+    fn optimiser(&self, steps: usize) -> AdamWConfig {
+        AdamWConfig {
+            warmup: self.adamw.warmup.min(steps / 5),
+            ..self.adamw.clone()
         }
     }
 }
@@ -375,6 +377,7 @@ pub fn train(
     let dev = rm.gpt.device();
     let steps = cfg.epochs * train.len().div_ceil(cfg.batch);
     let opt_cfg = cfg.optimiser(steps);
+    opt_cfg.validate()?;
     let params = rm.params();
     let mut opt = AdamW::new(&params)?;
     let mut history = vec![RmRecord {
@@ -410,8 +413,8 @@ pub fn train(
             let pick =
                 |rows: Vec<u32>| scores.index_select(&Tensor::from_vec(rows, n_pairs, &dev)?, 0);
             let loss = pairwise_loss(&pick(chosen)?, &pick(rejected)?)?;
-            let (grads, _) = clipped_grads(&params, &loss, cfg.grad_clip)?;
-            opt.step(&params, &grads, opt_cfg.lr_at(step), &opt_cfg)?;
+            let (grads, _) = clipped_grads(&params, &loss, opt_cfg.grad_clip)?;
+            opt.step(&params, &grads, opt_cfg.lr_at(step, steps), &opt_cfg)?;
             let loss = loss.to_scalar::<f32>()? as f64; // waits for the step to finish on a GPU
             let (tokens, seq_len, seconds) =
                 (ids.elem_count(), ids.dim(1)?, t0.elapsed().as_secs_f64());

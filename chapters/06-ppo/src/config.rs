@@ -4,6 +4,7 @@
 
 use crate::core::KlEstimator;
 use anyhow::{Result, ensure};
+use ch03_gpt::train::AdamWConfig;
 use serde::{Deserialize, Serialize};
 
 /// β: fixed, or adapted to keep the KL near a target.
@@ -82,6 +83,8 @@ pub struct PpoConfig {
     /// Passes over each rollout batch.
     pub ppo_epochs: usize,
     pub minibatch: usize,
+    /// AdamW's learning rate, constant, and the global gradient-norm clip: the optimiser is
+    /// [`PpoConfig::adamw`].
     pub lr: f64,
     pub grad_clip: f64,
     /// Stop a rollout's updates early when the approx-KL between the policy before and
@@ -163,6 +166,12 @@ impl PpoConfig {
             lr: 1e-5,
             ..Self::small()
         }
+    }
+
+    /// The optimiser: AdamW at a constant learning rate, without weight decay (as TRL's
+    /// PPO), gradients clipped to `grad_clip` — two numbers, as TRL's `PPOConfig` has.
+    pub fn adamw(&self) -> AdamWConfig {
+        AdamWConfig::constant(self.lr, self.grad_clip)
     }
 
     /// The configuration of a run's preset.

@@ -6,7 +6,7 @@ use crate::policy::Policy;
 use crate::rollout::Rollout;
 use anyhow::Result;
 use candle_core::Tensor;
-use ch03_gpt::train::{AdamW, TrainConfig, clipped_grads};
+use ch03_gpt::train::{AdamW, AdamWConfig, clipped_grads};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
@@ -111,7 +111,7 @@ pub fn ptx_stream(corpus: &[u32], demos: &[Vec<u32>], demo_share: f64) -> Vec<u3
 /// The optimiser state of a PPO run, and β.
 pub struct Trainer {
     pub opt: AdamW,
-    pub opt_cfg: TrainConfig,
+    pub opt_cfg: AdamWConfig,
     pub kl: AdaptiveKl,
     pub iteration: usize,
 }
@@ -123,8 +123,7 @@ impl Trainer {
             KlControl::Adaptive { target, horizon } => (target, horizon),
             KlControl::Fixed => (f64::NAN, f64::INFINITY),
         };
-        // Constant learning rate; AdamW without weight decay (as in TRL's PPO).
-        let opt_cfg = TrainConfig::constant(cfg.lr, cfg.grad_clip);
+        let opt_cfg = cfg.adamw();
         Ok(Trainer {
             opt: AdamW::new(&policy.params())?,
             opt_cfg,
@@ -230,8 +229,9 @@ impl Trainer {
                     s.ptx_loss += lm.to_scalar::<f32>()? as f64;
                     loss = (loss + (lm * cfg.ptx_coef)?)?;
                 }
-                let (grads, _) = clipped_grads(&params, &loss, cfg.grad_clip)?;
-                self.opt.step(&params, &grads, cfg.lr, &self.opt_cfg)?;
+                let (grads, _) = clipped_grads(&params, &loss, self.opt_cfg.grad_clip)?;
+                self.opt
+                    .step(&params, &grads, self.opt_cfg.lr, &self.opt_cfg)?;
                 let akl = core::approx_kl(&out.logp.detach(), &old, &mask)?;
                 s.policy_loss += pl.to_scalar::<f32>()? as f64;
                 s.value_loss += vl.to_scalar::<f32>()? as f64;

@@ -2,6 +2,7 @@
 
 use crate::dpo::PreferenceLoss;
 use anyhow::{Result, bail, ensure};
+use ch03_gpt::train::AdamWConfig;
 use serde::{Deserialize, Serialize};
 
 /// DPO (or IPO) from the SFT model on the reward stage's comparisons.
@@ -50,6 +51,12 @@ impl DpoConfig {
             eval_every: 50,
             ..Self::tiny()
         }
+    }
+
+    /// The optimiser: AdamW at the constant learning rate `lr`, without weight decay,
+    /// gradients clipped to `grad_clip` (as PPO's, chapter 6).
+    pub fn adamw(&self) -> AdamWConfig {
+        AdamWConfig::constant(self.lr, self.grad_clip)
     }
 
     /// The configuration of a run's preset: `tiny` or `small` (the GPU run ends at PPO,
@@ -133,6 +140,12 @@ impl GrpoConfig {
             max_new_tokens: 16,
             ..Self::tiny()
         }
+    }
+
+    /// The optimiser: AdamW at the constant learning rate `lr`, without weight decay,
+    /// gradients clipped to `grad_clip` (as PPO's, chapter 6).
+    pub fn adamw(&self) -> AdamWConfig {
+        AdamWConfig::constant(self.lr, self.grad_clip)
     }
 
     /// The configuration of a run's preset: `tiny` or `small` (the GPU run ends at PPO,

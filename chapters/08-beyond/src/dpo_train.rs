@@ -7,7 +7,7 @@ use anyhow::{Result, ensure};
 use candle_core::Tensor;
 use ch01_tokenizer::tokenizers::Tokenizer;
 use ch03_gpt::Gpt;
-use ch03_gpt::train::{AdamW, TrainConfig, clipped_grads};
+use ch03_gpt::train::{AdamW, clipped_grads};
 use ch05_reward::data::Pair;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -138,7 +138,7 @@ pub fn train(
     cfg.validate()?;
     let policy = sft.deep_copy()?;
     let dev = policy.device();
-    let opt_cfg = TrainConfig::constant(cfg.lr, cfg.grad_clip);
+    let opt_cfg = cfg.adamw();
     let mut opt = AdamW::new(&policy.params)?;
     let n = if cfg.max_pairs > 0 {
         cfg.max_pairs.min(train_set.pairs.len())
@@ -164,8 +164,8 @@ pub fn train(
         };
         let logps = dpo::pair_logps(&policy, &batch)?; // (B,) each, differentiable
         let loss = dpo::preference_loss(cfg.loss, &logps, &reference, cfg.beta)?;
-        let (grads, _) = clipped_grads(&policy.params, &loss, cfg.grad_clip)?;
-        opt.step(&policy.params, &grads, cfg.lr, &opt_cfg)?;
+        let (grads, _) = clipped_grads(&policy.params, &loss, opt_cfg.grad_clip)?;
+        opt.step(&policy.params, &grads, opt_cfg.lr, &opt_cfg)?;
         // ANCHOR_END: train
         let lc: Vec<f32> = (&logps.chosen - &reference.chosen)?.detach().to_vec1()?;
         let lr: Vec<f32> = (&logps.rejected - &reference.rejected)?

@@ -9,7 +9,7 @@ use ch01_tokenizer::library::{decode, encode};
 use ch01_tokenizer::tokenizers::Tokenizer;
 use ch03_gpt::Gpt;
 use ch03_gpt::sample::{Sampling, generate_batch};
-use ch03_gpt::train::{AdamW, TrainConfig, clipped_grads};
+use ch03_gpt::train::{AdamW, clipped_grads};
 use ch06_ppo::policy::response_logp;
 use rand::seq::{IndexedRandom, SliceRandom};
 use serde::{Deserialize, Serialize};
@@ -56,7 +56,7 @@ pub fn train(
         top_k: 0,
         top_p: 1.0,
     };
-    let opt_cfg = TrainConfig::constant(cfg.lr, cfg.grad_clip);
+    let opt_cfg = cfg.adamw();
     let mut opt = AdamW::new(&policy.params)?;
     let mut rng = world::rng(cfg.seed, 81);
     let mut history = Vec::with_capacity(cfg.iterations);
@@ -122,8 +122,8 @@ pub fn train(
                 )?;
                 let kl = grpo::kl_k3(&logp, &pick(&reference)?, &m)?;
                 let loss = (pg + (kl * cfg.kl_coef)?)?;
-                let (grads, _) = clipped_grads(&policy.params, &loss, cfg.grad_clip)?;
-                opt.step(&policy.params, &grads, cfg.lr, &opt_cfg)?;
+                let (grads, _) = clipped_grads(&policy.params, &loss, opt_cfg.grad_clip)?;
+                opt.step(&policy.params, &grads, opt_cfg.lr, &opt_cfg)?;
                 clip_sum += clipfrac;
                 updates += 1;
             }
