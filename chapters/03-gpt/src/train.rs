@@ -269,6 +269,21 @@ impl AdamW {
         }
         Ok(())
     }
+
+    /// One optimiser step on `loss`: backpropagate, clip the global gradient norm to
+    /// `cfg.grad_clip` ([`clipped_grads`]), update every parameter at learning rate `lr`.
+    /// Returns the gradient norm before clipping. The training loop of every chapter.
+    pub fn minimise(
+        &mut self,
+        params: &Params,
+        loss: &Tensor,
+        lr: f64,
+        cfg: &AdamWConfig,
+    ) -> Result<f64> {
+        let (grads, norm) = clipped_grads(params, loss, cfg.grad_clip)?;
+        self.step(params, &grads, lr, cfg)?;
+        Ok(norm)
+    }
     // ANCHOR_END: adamw
 }
 
@@ -451,10 +466,10 @@ impl Trainer {
             let t0 = std::time::Instant::now();
             let (x, y) = batch_at(train, &self.cfg, s, &dev)?;
             let loss = Gpt::loss(&self.gpt.forward(&x, None)?, &y)?;
-            let adamw = &self.cfg.adamw;
-            let (grads, grad_norm) = clipped_grads(&self.gpt.params, &loss, adamw.grad_clip)?;
             let lr = self.cfg.lr_at(s);
-            self.opt.step(&self.gpt.params, &grads, lr, adamw)?;
+            let grad_norm = self
+                .opt
+                .minimise(&self.gpt.params, &loss, lr, &self.cfg.adamw)?;
             // ANCHOR_END: step
             let loss = loss.to_scalar::<f32>()? as f64; // on a GPU: waits for the step to finish
             let tokens_per_s =

@@ -6,7 +6,7 @@ use crate::loss::masked_cross_entropy;
 use anyhow::{Result, ensure};
 use candle_core::Device;
 use ch03_gpt::Gpt;
-use ch03_gpt::train::{AdamW, AdamWConfig, clipped_grads};
+use ch03_gpt::train::{AdamW, AdamWConfig};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
@@ -185,10 +185,9 @@ pub fn fine_tune(
         let b = collate(&picked, &dev)?;
         let logits = model.forward_padded(&b.inputs, &b.attention_mask, None)?; // (B, T, V)
         let loss = masked_cross_entropy(&logits, &b.targets, &b.weights)?;
-        let (grads, _) = clipped_grads(&model.params, &loss, opt_cfg.grad_clip)?;
-        opt.step(
+        opt.minimise(
             &model.params,
-            &grads,
+            &loss,
             opt_cfg.lr_at(step, cfg.steps),
             opt_cfg,
         )?;

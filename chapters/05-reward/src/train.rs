@@ -6,7 +6,7 @@ use crate::model::RewardModel;
 use anyhow::{Result, ensure};
 use candle_core::Tensor;
 use ch01_tokenizer::tokenizers::Tokenizer;
-use ch03_gpt::train::{AdamW, AdamWConfig, clipped_grads};
+use ch03_gpt::train::{AdamW, AdamWConfig};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use world::{BradleyTerry, Prompt};
@@ -413,8 +413,7 @@ pub fn train(
             let pick =
                 |rows: Vec<u32>| scores.index_select(&Tensor::from_vec(rows, n_pairs, &dev)?, 0);
             let loss = pairwise_loss(&pick(chosen)?, &pick(rejected)?)?;
-            let (grads, _) = clipped_grads(&params, &loss, opt_cfg.grad_clip)?;
-            opt.step(&params, &grads, opt_cfg.lr_at(step, steps), &opt_cfg)?;
+            opt.minimise(&params, &loss, opt_cfg.lr_at(step, steps), &opt_cfg)?;
             let loss = loss.to_scalar::<f32>()? as f64; // waits for the step to finish on a GPU
             let (tokens, seq_len, seconds) =
                 (ids.elem_count(), ids.dim(1)?, t0.elapsed().as_secs_f64());

@@ -6,7 +6,7 @@ use crate::policy::Policy;
 use crate::rollout::Rollout;
 use anyhow::Result;
 use candle_core::Tensor;
-use ch03_gpt::train::{AdamW, AdamWConfig, clipped_grads};
+use ch03_gpt::train::{AdamW, AdamWConfig};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
@@ -229,9 +229,8 @@ impl Trainer {
                     s.ptx_loss += lm.to_scalar::<f32>()? as f64;
                     loss = (loss + (lm * cfg.ptx_coef)?)?;
                 }
-                let (grads, _) = clipped_grads(&params, &loss, self.opt_cfg.grad_clip)?;
-                self.opt
-                    .step(&params, &grads, self.opt_cfg.lr, &self.opt_cfg)?;
+                let lr = self.opt_cfg.lr; // constant
+                self.opt.minimise(&params, &loss, lr, &self.opt_cfg)?;
                 let akl = core::approx_kl(&out.logp.detach(), &old, &mask)?;
                 s.policy_loss += pl.to_scalar::<f32>()? as f64;
                 s.value_loss += vl.to_scalar::<f32>()? as f64;

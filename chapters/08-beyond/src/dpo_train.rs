@@ -7,7 +7,7 @@ use anyhow::{Result, ensure};
 use candle_core::Tensor;
 use ch01_tokenizer::tokenizers::Tokenizer;
 use ch03_gpt::Gpt;
-use ch03_gpt::train::{AdamW, clipped_grads};
+use ch03_gpt::train::AdamW;
 use ch05_reward::data::Pair;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -164,8 +164,7 @@ pub fn train(
         };
         let logps = dpo::pair_logps(&policy, &batch)?; // (B,) each, differentiable
         let loss = dpo::preference_loss(cfg.loss, &logps, &reference, cfg.beta)?;
-        let (grads, _) = clipped_grads(&policy.params, &loss, opt_cfg.grad_clip)?;
-        opt.step(&policy.params, &grads, opt_cfg.lr, &opt_cfg)?;
+        opt.minimise(&policy.params, &loss, opt_cfg.lr, &opt_cfg)?;
         // ANCHOR_END: train
         let lc: Vec<f32> = (&logps.chosen - &reference.chosen)?.detach().to_vec1()?;
         let lr: Vec<f32> = (&logps.rejected - &reference.rejected)?

@@ -9,7 +9,7 @@ use ch01_tokenizer::library::{decode, encode};
 use ch01_tokenizer::tokenizers::Tokenizer;
 use ch03_gpt::Gpt;
 use ch03_gpt::sample::{Sampling, generate_batch};
-use ch03_gpt::train::{AdamW, clipped_grads};
+use ch03_gpt::train::AdamW;
 use ch06_ppo::policy::response_logp;
 use rand::seq::{IndexedRandom, SliceRandom};
 use serde::{Deserialize, Serialize};
@@ -122,8 +122,7 @@ pub fn train(
                 )?;
                 let kl = grpo::kl_k3(&logp, &pick(&reference)?, &m)?;
                 let loss = (pg + (kl * cfg.kl_coef)?)?;
-                let (grads, _) = clipped_grads(&policy.params, &loss, opt_cfg.grad_clip)?;
-                opt.step(&policy.params, &grads, opt_cfg.lr, &opt_cfg)?;
+                opt.minimise(&policy.params, &loss, opt_cfg.lr, &opt_cfg)?;
                 clip_sum += clipfrac;
                 updates += 1;
             }
