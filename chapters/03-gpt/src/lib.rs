@@ -6,6 +6,7 @@
 //! - [`config`]: the model's shape, with presets from `tiny` to GPT-2 small;
 //! - [`model`]: parameters (seeded initialisation or a Hugging Face checkpoint), forward,
 //!   and the loss;
+//! - [`block`]: a transformer block's parameters, typed and named as in the checkpoint;
 //! - [`cache`]: a preallocated key/value cache for generation;
 //! - [`sample`]: greedy, temperature, top-k and top-p sampling;
 //! - [`train`]: AdamW, warmup and cosine decay, clipping, checkpoints and exact resume;
@@ -17,6 +18,7 @@
 //! gradient.
 
 pub mod bench;
+pub mod block;
 pub mod cache;
 pub mod config;
 pub mod device;

@@ -6,6 +6,7 @@
 //! `layer_norm` and `softmax_last_dim` record no backward pass, which would silently
 //! freeze every parameter before them.
 
+use crate::block::{Attention, Block, Conv1D, LayerNorm, Mlp};
 use crate::cache::KvCache;
 use crate::config::GptConfig;
 use anyhow::{Context, Result, ensure};
@@ -354,6 +355,11 @@ pub fn token_log_probs_composed(logits: &Tensor, targets: &Tensor) -> Result<Ten
 }
 
 /// The GPT: parameters and configuration.
+///
+/// Cloning a `Gpt` is cheap and **shares its weights**: candle's `Var`s are handles to one
+/// buffer, so training a clone trains the original. [`Gpt::deep_copy`] makes an independent
+/// model (PPO's policy, trained while the SFT model it starts from stays the frozen
+/// reference; a reward model initialised from the SFT model).
 #[derive(Clone, Debug)]
 pub struct Gpt {
     pub cfg: GptConfig,
@@ -467,9 +473,6 @@ impl Gpt {
         );
         let dev = idx.device();
         let p = |name: &str| self.params.get(name);
-        // A weight in the compute type (a no-op in f32); gains and biases of layer norms stay f32.
-        let w16 =
-            |name: &str| -> Result<Tensor> { Ok(self.params.get(name)?.to_dtype(self.dtype)?) };
         let tok = p("wte.weight")?
             .index_select(&idx.flatten_all()?, 0)?
             .reshape((b, t, c))?; // (B, T, C)
@@ -495,12 +498,7 @@ impl Gpt {
                     for l in 0..self.cfg.n_layer {
                         x = self.fused_block(&x, l, &keep)?; // each block as one operation
                     }
-                    return self.norm(
-                        &x,
-                        &p("ln_f.weight")?,
-                        &p("ln_f.bias")?,
-                        self.cfg.layer_norm_epsilon,
-                    );
+                    return self.norm(&x, &LayerNorm::of(&self.params, "ln_f")?);
                 }
                 Some(ref mut k) if k.holds_rows() => return self.decode_fused(x, &keep, k),
                 Some(_) => {} // a cache of tensors: the composed attention below, with fused layers
@@ -512,33 +510,24 @@ impl Gpt {
             Some(m) => padded_positions_and_mask(m, b, t, past)?.1,
         };
         let mask = mask.to_dtype(self.dtype)?;
-        let eps = self.cfg.layer_norm_epsilon;
         // ANCHOR: blocks
         for l in 0..self.cfg.n_layer {
-            let w = |n: &str| w16(&format!("h.{l}.{n}"));
-            let ln = |n: &str| p(&format!("h.{l}.{n}"));
-            let a = self.norm(&x, &ln("ln_1.weight")?, &ln("ln_1.bias")?, eps)?;
+            let block = Block::of(&self.params, l, self.dtype)?;
             let layer_cache = match cache.as_deref_mut() {
                 Some(k) => Some(k.layer(l)?),
                 None => None,
             };
-            let att = self.attention(
-                &a,
-                &w("attn.c_attn.weight")?,
-                &w("attn.c_attn.bias")?,
-                &mask,
-                layer_cache,
-            )?;
-            x = (x + self.linear(&att, &w("attn.c_proj.weight")?, &w("attn.c_proj.bias")?)?)?;
-            let m = self.norm(&x, &ln("ln_2.weight")?, &ln("ln_2.bias")?, eps)?;
-            let h = self.gelu(&self.linear(&m, &w("mlp.c_fc.weight")?, &w("mlp.c_fc.bias")?)?)?;
-            x = (x + self.linear(&h, &w("mlp.c_proj.weight")?, &w("mlp.c_proj.bias")?)?)?;
+            // x + attn(ln_1(x)), then x + mlp(ln_2(x)): each sublayer adds to the residual stream.
+            let h = self.norm(&x, &block.ln_1)?;
+            x = (x + self.attention(&h, &block.attn, &mask, layer_cache)?)?;
+            let h = self.norm(&x, &block.ln_2)?;
+            x = (x + self.mlp(&h, &block.mlp)?)?;
         }
         // ANCHOR_END: blocks
         if let Some(k) = cache {
             k.advance(t);
         }
-        self.norm(&x, &p("ln_f.weight")?, &p("ln_f.bias")?, eps)
+        self.norm(&x, &LayerNorm::of(&self.params, "ln_f")?)
     }
 
     /// Whether generation can take the fused decoding path ([`crate::fused_decode`]).
@@ -592,12 +581,7 @@ impl Gpt {
         }
         cache.advance(t);
         let x = Tensor::from_vec(xs, (b, t, c), &self.device())?;
-        self.norm(
-            &x,
-            &self.params.get("ln_f.weight")?,
-            &self.params.get("ln_f.bias")?,
-            self.cfg.layer_norm_epsilon,
-        )
+        self.norm(&x, &LayerNorm::of(&self.params, "ln_f")?)
     }
 
     /// Block `l` as one fused operation ([`crate::fused_block`]) on x (B, T, C) with the
@@ -618,7 +602,8 @@ impl Gpt {
     }
 
     /// Layer norm in f32 whatever the compute type, returned in the compute type.
-    fn norm(&self, x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
+    fn norm(&self, x: &Tensor, ln: &LayerNorm) -> Result<Tensor> {
+        let (gamma, beta, eps) = (&ln.weight, &ln.bias, self.cfg.layer_norm_epsilon);
         if self.fuses(x) {
             return layer_norm(x, gamma, beta, eps);
         }
@@ -632,12 +617,19 @@ impl Gpt {
     }
 
     /// `x W + b` (see [`conv1d`]).
-    fn linear(&self, x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    fn linear(&self, x: &Tensor, layer: &Conv1D) -> Result<Tensor> {
+        let (w, b) = (&layer.weight, &layer.bias);
         if self.fuses(x) {
             conv1d(x, w, b)
         } else {
             conv1d_composed(x, w, b)
         }
+    }
+
+    /// The feed-forward network: `c_proj(gelu(c_fc(x)))`, (B, T, C) → (B, T, C).
+    fn mlp(&self, x: &Tensor, mlp: &Mlp) -> Result<Tensor> {
+        let h = self.gelu(&self.linear(x, &mlp.c_fc)?)?; // (B, T, 4C)
+        self.linear(&h, &mlp.c_proj)
     }
 
     fn gelu(&self, x: &Tensor) -> Result<Tensor> {
@@ -667,20 +659,19 @@ impl Gpt {
     }
 
     // ANCHOR: attention
-    /// Causal self-attention of all heads as batched matmuls: (B, T, C) → (B, T, C), with
-    /// `mask` additive, (T, S) or (B, 1, T, S). (The fused model runs
-    /// [`crate::fused_attention`] inside its fused blocks instead.)
+    /// Causal self-attention of all heads as batched matmuls, then the output projection
+    /// `c_proj`: (B, T, C) → (B, T, C), with `mask` additive, (T, S) or (B, 1, T, S). (The
+    /// fused model runs [`crate::fused_attention`] inside its fused blocks instead.)
     fn attention(
         &self,
         a: &Tensor,
-        w: &Tensor,
-        bias: &Tensor,
+        attn: &Attention,
         mask: &Tensor,
         cache: Option<crate::cache::LayerCache<'_>>,
     ) -> Result<Tensor> {
         let (b, t, c) = a.dims3()?;
         let (h, d) = (self.cfg.n_head, self.cfg.head_size());
-        let qkv = self.linear(a, w, bias)?; // (B, T, 3C)
+        let qkv = self.linear(a, &attn.c_attn)?; // (B, T, 3C)
         let heads = |i: usize| -> Result<Tensor> {
             Ok(qkv
                 .narrow(2, i * c, c)?
@@ -703,7 +694,7 @@ impl Gpt {
             softmax_composed(&scores)?
         };
         let out = probs.matmul(&v)?; // (B, H, T, D)
-        Ok(out.transpose(1, 2)?.reshape((b, t, c))?)
+        self.linear(&out.transpose(1, 2)?.reshape((b, t, c))?, &attn.c_proj)
     }
     // ANCHOR_END: attention
 
