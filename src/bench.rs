@@ -2,8 +2,8 @@
 
 use crate::args::count;
 use anyhow::{Context, Result, ensure};
-use ch03_gpt::bench::{self, BenchConfig};
-use ch03_gpt::device::Precision;
+use ch09_gpu::Precision;
+use ch09_gpu::bench::{self, BenchConfig};
 use clap::Args;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -169,7 +169,7 @@ pub fn bench_command(o: &BenchArgs) -> Result<()> {
     let gpu = if compute.device.is_cpu() {
         None
     } else {
-        ch03_gpt::device::gpu_name()
+        ch09_gpu::gpu_name()
     };
     let common = json!({
         "preset": o.preset, "model": cfg.model, "threads": threads(),

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use ch03_gpt::Gpt;
-use ch03_gpt::device::Compute;
+use ch09_gpu::Compute;
 use std::sync::OnceLock;
 
 static COMPUTE: OnceLock<Compute> = OnceLock::new();
@@ -14,7 +14,7 @@ pub fn init(device: &str, precision: &str) -> Result<()> {
         println!(
             "compute: {}{}",
             c.describe(),
-            ch03_gpt::device::gpu_name()
+            ch09_gpu::gpu_name()
                 .map(|n| format!(" on {n}"))
                 .unwrap_or_default()
         );

@@ -192,7 +192,7 @@ fn speed_section(
     rm: &ch05_reward::Report,
     ppo: &crate::ppo::PpoSummary,
 ) -> String {
-    use ch03_gpt::device::Throughput;
+    use ch09_gpu::Throughput;
     let compute = crate::compute::get();
     // (stage, tokens/s, mean padded sequence length) from (tokens, seconds, Σ widths, steps).
     let row = |stage: &'static str, tokens: usize, seconds: f64, widths: usize, steps: usize| {
@@ -234,7 +234,7 @@ fn speed_section(
         compute.describe()
     );
     if let Some(gpu) = (!compute.device.is_cpu())
-        .then(ch03_gpt::device::gpu_name)
+        .then(ch09_gpu::gpu_name)
         .flatten()
     {
         write!(s, " ({gpu})").unwrap();

@@ -10,18 +10,21 @@
 //! - [`cache`]: a preallocated key/value cache for generation;
 //! - [`sample`]: greedy, temperature, top-k and top-p sampling;
 //! - [`train`]: AdamW, warmup and cosine decay, clipping, checkpoints and exact resume;
-//! - [`bench`]: training and generation throughput, and where a step's time goes;
-//! - [`device`]: CPU or CUDA, f32 / TF32 / bf16, FLOPs per token and MFU.
+//! - the speed section: CPU kernels, each a candle custom op with its own backward, tested
+//!   against the composed operations ([`fused`], [`fused_linear`], [`fused_norm`],
+//!   [`fused_attention`], [`fused_block`], [`fused_loss`], [`fused_adamw`],
+//!   [`fused_decode`], on [`matmul`] and [`simd`]).
+//!
+//! Where the model runs (CUDA, TF32, bf16), FLOPs per token, MFU and the benchmark are
+//! chapter 9's.
 //!
 //! Tests check it against the Hugging Face reference (`fixtures/gpt2-tiny`) and against
 //! chapter 2's hand-written model on the same weights, and that every parameter gets a
 //! gradient.
 
-pub mod bench;
 pub mod block;
 pub mod cache;
 pub mod config;
-pub mod device;
 pub mod exercises;
 pub mod fused;
 pub mod fused_adamw;

@@ -6,7 +6,7 @@
 //! cargo test -p ch09-gpu --features exercises --test exercises
 //! ```
 //!
-//! The tests are the ones that check the reference solutions in `ch03_gpt::device`.
+//! The tests are the ones that check the reference solutions in [`crate::mfu`].
 //! Hints: `chapters/09-gpu/HINTS.md`.
 #![allow(unused_variables)]
 

@@ -5,22 +5,25 @@
 //!
 //! - [`weights`]: Hugging Face GPT-2 directories in both weight layouts (with and without
 //!   the `transformer.` prefix), written and read back bit for bit;
-//! - precision ([`ch03_gpt::device`]): f32, TF32 matrix products, and bf16 with f32 master
-//!   weights ([`ch03_gpt::Gpt::dtype`]);
-//! - [`flops_per_token`], [`peak_flops`] and [`mfu`]: how much of the GPU the model uses;
+//! - [`precision`]: the device and the arithmetic — f32, TF32 matrix products, and bf16
+//!   with f32 master weights ([`ch03_gpt::Gpt::dtype`]);
+//! - [`mfu`]: [`flops_per_token`], [`peak_flops`] and [`mfu()`]: how much of the GPU the model uses;
+//! - [`bench`]: training and generation throughput, and where a step's time goes (`rlhf bench`);
 //! - [`plots`]: throughput and MFU from `rlhf bench` lines.
 //!
 //! The same code runs on a CPU (tests and the notebook use a tiny configuration);
 //! `--features cuda` builds it for a GPU (`scripts/cuda-build.sh`).
 
+pub mod bench;
 pub mod exercises;
+pub mod mfu;
 pub mod plots;
+pub mod precision;
 pub mod weights;
 
 pub use ch03_gpt;
-pub use ch03_gpt::device::{
-    Compute, Precision, Throughput, flops_per_token, gpu_name, mfu, peak_flops,
-};
+pub use mfu::{Throughput, flops_per_token, mfu, peak_flops};
+pub use precision::{Compute, Precision, gpu_name};
 
 /// The exercise functions the tests check: the reference solutions, or — built with
 /// `--features exercises` — your versions in [`exercises`].
@@ -28,5 +31,5 @@ pub mod ex {
     #[cfg(feature = "exercises")]
     pub use crate::exercises::{flops_per_token, mfu};
     #[cfg(not(feature = "exercises"))]
-    pub use ch03_gpt::device::{flops_per_token, mfu};
+    pub use crate::mfu::{flops_per_token, mfu};
 }

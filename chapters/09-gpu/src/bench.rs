@@ -5,13 +5,14 @@
 //! two can be run side by side on the same machine: vocab 1024, context 128, width 128,
 //! 4 layers, 4 heads, batch 32 × 128 tokens, AdamW, f32.
 
-use crate::config::GptConfig;
-use crate::device::{Compute, Throughput};
-use crate::model::Gpt;
-use crate::sample::{Sampling, generate_batch};
-use crate::train::{AdamW, TrainConfig, clip_grad_norm, gradients};
+use crate::mfu::Throughput;
+use crate::precision::Compute;
 use anyhow::Result;
 use candle_core::Tensor;
+use ch03_gpt::GptConfig;
+use ch03_gpt::model::Gpt;
+use ch03_gpt::sample::{Sampling, generate_batch};
+use ch03_gpt::train::{AdamW, TrainConfig, clip_grad_norm, gradients};
 use rand::Rng;
 use serde::Serialize;
 use std::time::Instant;
@@ -123,7 +124,7 @@ pub fn train(cfg: &BenchConfig, compute: &Compute) -> Result<TrainBench> {
         ..TrainConfig::small()
     };
     let mut rng = world::rng(7, 0);
-    let gpt = Gpt::new(cfg.model, crate::model::init(&cfg.model, &mut rng, dev)?)
+    let gpt = Gpt::new(cfg.model, ch03_gpt::model::init(&cfg.model, &mut rng, dev)?)
         .with_dtype(compute.precision.dtype())?
         .with_fused(cfg.fused);
     let mut opt = AdamW::new(&gpt.params)?;
@@ -202,7 +203,7 @@ pub struct GenerateBench {
 pub fn generate(cfg: &BenchConfig, kv_cache: bool, compute: &Compute) -> Result<GenerateBench> {
     let dev = &compute.device;
     let mut rng = world::rng(8, 0);
-    let gpt = Gpt::new(cfg.model, crate::model::init(&cfg.model, &mut rng, dev)?)
+    let gpt = Gpt::new(cfg.model, ch03_gpt::model::init(&cfg.model, &mut rng, dev)?)
         .with_dtype(compute.precision.dtype())?
         .with_fused(cfg.fused);
     let prompts: Vec<Vec<u32>> = (0..cfg.gen_batch)
