@@ -17,6 +17,7 @@
 //! - [`population`]: a reward model of labelers who disagree, and whose side it takes;
 //! - [`mitigations`]: ensembles, a length penalty and early stopping on a trusted gold
 //!   check, at matched KL;
+//! - [`studies`]: each study as one step of [`run`];
 //! - [`plots`]: proxy and gold against d = √KL.
 
 pub mod bon;
@@ -27,6 +28,7 @@ pub mod hacking;
 pub mod mitigations;
 pub mod plots;
 pub mod population;
+pub mod studies;
 pub mod study;
 
 /// The exercise functions the tests check: the reference solutions, or — built with
@@ -46,7 +48,6 @@ pub use study::OveroptConfig;
 use anyhow::Result;
 use ch01_tokenizer::tokenizers::Tokenizer;
 use ch03_gpt::Gpt;
-use ch04_sft::EvalConfig;
 use ch05_reward::RewardModel;
 use ch05_reward::train::RmConfig;
 use ch06_ppo::{Column, PpoConfig};
@@ -128,273 +129,43 @@ pub fn run(
 ) -> Result<Report> {
     cfg.validate()?;
     files::ensure_dir(out, "over-optimisation output")?;
-    let Inputs {
-        world,
-        tok,
-        sft,
-        rm,
-        rm_summary,
-        ..
-    } = inp;
-    let heldout = &world.prompts.heldout;
+    let heldout = &inp.world.prompts.heldout;
     let prompts = if cfg.prompts == 0 {
         &heldout[..]
     } else {
         &heldout[..cfg.prompts.min(heldout.len())]
     };
-    let ns = cfg.ns();
-
     on_progress(&format!(
         "sampling {} responses to each of {} held-out prompts",
         cfg.samples,
         prompts.len()
     ));
-    let samples = study::sample(world, tok, sft, prompts, cfg, 70)?;
-
-    // Reward models on fractions of the comparisons, then the pipeline's own.
-    let (mut rms, mut bon, mut fraction_proxies) = (Vec::new(), Vec::new(), Vec::new());
-    for &f in &cfg.rm_fractions {
-        on_progress(&format!(
-            "training a reward model on {:.0}% of the comparisons",
-            100.0 * f
-        ));
-        let w = study::with_fraction_of_prompts(world, f);
-        let (rm_f, rep) = ch05_reward::run(
-            &w,
-            tok,
-            sft,
-            inp.rm_config,
-            &out.join(format!("rm-{f}")),
-            |_| {},
-        )?;
-        rms.push(rm_point(f, &(&rep).into()));
-        let proxy = study::proxy_scores(&rm_f, tok, &samples, cfg.missing_end_score)?;
-        bon.push(study::bon_curve(
-            format!("RM on {} comparisons", rep.n_train_pairs),
-            &samples,
-            &proxy,
-            &ns,
-            cfg.seed,
-        ));
-        fraction_proxies.push(proxy);
-    }
-    on_progress("scoring the samples with the pipeline's reward model");
-    rms.push(rm_point(1.0, rm_summary));
-    let proxy = study::proxy_scores(rm, tok, &samples, cfg.missing_end_score)?;
-    bon.push(study::bon_curve(
-        format!("RM on {} comparisons", rm_summary.n_train_pairs),
-        &samples,
-        &proxy,
-        &ns,
-        cfg.seed,
-    ));
-    let bon_by_family = study::by_family(&samples, &proxy, bon.last().unwrap().peak.step);
-    let bon_picks = study::picks(&samples, &proxy, 2);
-
-    // PPO at each β, its curve relative to the SFT policy on training prompts.
-    let train = &world.prompts.train;
-    let reference_prompts: Vec<world::Prompt> = train
-        .iter()
-        .cycle()
-        .take(cfg.reference_prompts)
-        .cloned()
-        .collect();
-    let reference = study::reference_point(world, tok, sft, rm, &reference_prompts, cfg)?;
-    let env = ch06_ppo::Env {
-        world,
-        tok,
-        reference: sft,
-        rm,
-        corpus: inp.corpus,
-        score: None,
+    let samples = study::sample(inp.world, inp.tok, inp.sft, prompts, cfg, 70)?;
+    let s = studies::Study {
+        inp,
+        cfg,
+        samples,
+        ns: cfg.ns(),
+        out,
     };
-    let eval = EvalConfig::default();
-    let (mut ppo, mut ppo_heldout, mut sft_heldout, mut runs) =
-        (Vec::new(), Vec::new(), None, Vec::new());
-    let ppo_run = |what: &str,
-                   env: ch06_ppo::Env,
-                   beta: f64,
-                   dir: &str,
-                   on_progress: &mut dyn FnMut(&str)| {
-        let c = study::ppo_config(inp.ppo_config, beta, cfg);
-        ch06_ppo::run(env, &c, &eval, &out.join(dir), |s| {
-            on_progress(&format!(
-                "PPO against {what}, β = {beta}: iteration {}/{}, KL {:.1}, gold {:+.2}",
-                s.iteration, c.iterations, s.kl, s.gold_reward
-            ))
-        })
-        .map(|(_, report)| report)
-    };
-    for &beta in &cfg.betas {
-        let report = ppo_run(
-            "the reward model",
-            env,
-            beta,
-            &format!("ppo-beta-{beta}"),
-            &mut on_progress,
-        )?;
-        ppo.push(study::ppo_curve(
-            format!("PPO, β = {beta}"),
-            &report.history,
-            cfg.window,
-            reference,
-        ));
-        if beta == inp.ppo_config.kl_coef {
-            runs.push(hacking::HackRun::new(
-                "the pipeline's reward model".into(),
-                &report,
-                cfg.window,
-            ));
-        }
-        ppo_heldout.push(report.rlhf);
-        sft_heldout.get_or_insert(report.sft);
-    }
-    let sft_heldout: Column = sft_heldout.expect("validate() asks for at least one β");
-
-    // Reward hacking you can read, at the pipeline's β: the seed's length reward, and a
-    // reward model trained on comparisons from a labeler who likes long answers.
-    let beta = inp.ppo_config.kl_coef;
-    let report = ppo_run(
-        "the seed's length reward",
-        ch06_ppo::Env {
-            score: Some(hacking::seed_length_reward),
-            ..env
-        },
-        beta,
-        "ppo-seed-length",
-        &mut on_progress,
-    )?;
-    runs.push(hacking::HackRun::new(
-        "the seed's length reward".into(),
-        &report,
-        cfg.window,
-    ));
-    on_progress(&format!(
-        "training a reward model on a labeler who adds {} per word",
-        cfg.bias_per_word
-    ));
-    let labeler = world::BradleyTerry {
-        bias_per_word: cfg.bias_per_word,
-        ..inp.rm_config.labeler
-    };
-    let biased_cfg = RmConfig {
-        labeler,
-        ..inp.rm_config.clone()
-    };
-    let (rm_b, rep_b) =
-        ch05_reward::run(world, tok, sft, &biased_cfg, &out.join("rm-biased"), |_| {})?;
-    let proxy_b = study::proxy_scores(&rm_b, tok, &samples, cfg.missing_end_score)?;
-    let bon_biased = study::bon_curve(
-        "RM of a labeler who likes length".into(),
-        &samples,
-        &proxy_b,
-        &ns,
-        cfg.seed,
-    );
-    let (slope_unbiased, slope_biased) = (
-        hacking::length_slope(&samples, &proxy),
-        hacking::length_slope(&samples, &proxy_b),
-    );
-    let report = ppo_run(
-        "the biased labeler's reward model",
-        ch06_ppo::Env { rm: &rm_b, ..env },
-        beta,
-        "ppo-biased-rm",
-        &mut on_progress,
-    )?;
-    runs.push(hacking::HackRun::new(
-        format!(
-            "the reward model of a labeler who adds {} per word",
-            cfg.bias_per_word
-        ),
-        &report,
-        cfg.window,
-    ));
-    // Whose preferences? Labelers who disagree about length, in unequal numbers.
-    on_progress("training a reward model on labelers who disagree");
-    let groups: Vec<(f64, f64)> = cfg.population.clone();
-    let (rm_pop, mut population) = population::study(
-        world,
-        tok,
-        sft,
-        inp.rm_config,
-        rm,
-        &groups,
-        &out.join("rm-population"),
-    )?;
-    population.slope = hacking::length_slope(
-        &samples,
-        &study::proxy_scores(&rm_pop, tok, &samples, cfg.missing_end_score)?,
-    );
-    // Mitigations at matched KL: best-of-n from the same samples with other proxies, and
-    // early stopping on a trusted gold check.
-    let members: Vec<&[Vec<f64>]> = cfg
-        .rm_fractions
-        .iter()
-        .zip(&fraction_proxies)
-        .filter(|(f, _)| **f >= 0.5)
-        .map(|(_, p)| p.as_slice())
-        .chain([proxy.as_slice()])
-        .collect();
-    let pw = cfg.length_penalty_per_word;
-    let proxies = [
-        ("the reward model".to_string(), proxy.clone()),
-        (
-            format!("mean of {} reward models", members.len()),
-            mitigations::ensemble_mean(&members),
-        ),
-        (
-            format!("min of {} reward models", members.len()),
-            mitigations::ensemble_min(&members),
-        ),
-        (
-            format!("the reward model − {pw} per word"),
-            mitigations::length_penalised(&samples, &proxy, pw),
-        ),
-        (
-            "the biased labeler's reward model".to_string(),
-            proxy_b.clone(),
-        ),
-        (
-            format!("the biased labeler's reward model − {pw} per word"),
-            mitigations::length_penalised(&samples, &proxy_b, pw),
-        ),
-    ];
-    let curves = proxies
-        .into_iter()
-        .map(|(label, p)| study::bon_curve(label, &samples, &p, &ns, cfg.seed))
-        .collect();
-    let early_stop = mitigations::early_stop(
-        &samples,
-        &proxy,
-        &ns,
-        cfg.trusted_prompts.min(samples.prompts.len() - 1),
-    );
-    let mitigations = mitigations::MitigationReport {
-        curves,
-        per_word: pw,
-        early_stop,
-    };
+    let progress: &mut dyn FnMut(&str) = &mut on_progress;
+    let bon = s.best_of_n(progress)?;
+    let ppo = s.ppo_at_each_beta(progress)?;
+    let runs = ppo.pipeline_run.into_iter().collect();
+    let (hacking, proxy_b) = s.hacking(&bon, &ppo.sft_heldout, runs, progress)?;
+    let population = s.population(progress)?;
+    let mitigations = s.mitigations(&bon, &proxy_b);
     // ANCHOR_END: run
-    let hacking = hacking::HackingReport {
-        bias_per_word: cfg.bias_per_word,
-        biased_rm: rm_point(1.0, &(&rep_b).into()),
-        slope_unbiased,
-        slope_biased,
-        bon_biased,
-        sft_words: hacking::mean_words(&sft_heldout.responses),
-        runs,
-    };
     let report = Report {
         config: cfg.clone(),
         heldout_prompts: prompts.len(),
-        rms,
-        bon,
-        bon_by_family,
-        bon_picks,
-        ppo,
-        ppo_heldout,
-        sft_heldout,
+        rms: bon.rms,
+        bon: bon.bon,
+        bon_by_family: bon.bon_by_family,
+        bon_picks: bon.bon_picks,
+        ppo: ppo.ppo,
+        ppo_heldout: ppo.ppo_heldout,
+        sft_heldout: ppo.sft_heldout,
         hacking,
         mitigations,
         population,
@@ -468,6 +239,21 @@ fn fit_cells(c: &Curve) -> String {
 
 /// The studies as markdown tables (the book includes them through the ANCHOR comments).
 pub fn markdown(r: &Report) -> String {
+    let mut s = bon_section(r);
+    s += &ppo_section(r);
+    s += &hacking_section(r);
+    s += &population_section(r);
+    s += &mitigations_section(r);
+    let h = &r.hacking;
+    for (i, run) in h.runs.iter().enumerate().skip(1) {
+        writeln!(s, "### Samples: PPO against {}\n\n<!-- ANCHOR: hacking_samples_{i} -->\n{}<!-- ANCHOR_END: hacking_samples_{i} -->\n", run.label, run.samples).unwrap();
+    }
+    s += "![best-of-n](bon.svg)\n\n![reward-model size](bon_rm_size.svg)\n\n![comparisons](rm_data.svg)\n\n![PPO gold](ppo_gold.svg)\n\n![PPO proxy](ppo_proxy.svg)\n\n";
+    s
+}
+
+/// Best-of-n: the curve, per family, the picks, and the reward models on fewer comparisons.
+fn bon_section(r: &Report) -> String {
     let mut s = String::from("## Over-optimisation\n\n<!-- ANCHOR: bon -->\n");
     let full = r.bon.last().unwrap();
     writeln!(s, "Best-of-n on {} held-out prompts, {} samples each from the SFT policy (temperature {}), against the pipeline's reward model:\n", r.heldout_prompts, r.config.samples, r.config.temperature).unwrap();
@@ -537,7 +323,13 @@ pub fn markdown(r: &Report) -> String {
         )
         .unwrap();
     }
-    writeln!(s, "<!-- ANCHOR_END: bon_rms -->\n\n<!-- ANCHOR: ppo -->").unwrap();
+    writeln!(s, "<!-- ANCHOR_END: bon_rms -->\n").unwrap();
+    s
+}
+
+/// PPO at each β.
+fn ppo_section(r: &Report) -> String {
+    let mut s = String::from("<!-- ANCHOR: ppo -->\n");
     writeln!(
         s,
         "PPO for {} iterations at each fixed β, pretraining coefficient γ = {}, otherwise the pipeline's settings; points average {} iterations' rollouts (training prompts), gains over the SFT policy's answers to {} training prompts sampled the same way; held-out columns: greedy responses, as in chapter 6.\n",
@@ -562,12 +354,13 @@ pub fn markdown(r: &Report) -> String {
         .unwrap();
     }
     s += "<!-- ANCHOR_END: ppo -->\n\n";
+    s
+}
+
+/// Reward hacking you can read: the PPO runs against each reward, and the biased labeler.
+fn hacking_section(r: &Report) -> String {
     let h = &r.hacking;
-    writeln!(
-        s,
-        "## Reward hacking you can read\n\n<!-- ANCHOR: hacking -->"
-    )
-    .unwrap();
+    let mut s = String::from("## Reward hacking you can read\n\n<!-- ANCHOR: hacking -->\n");
     writeln!(
         s,
         "PPO at the pipeline's β for {} iterations (pretraining coefficient γ = {}); rollouts: means of the first and the last {} iterations; held out: greedy answers to the {} held-out prompts (SFT: gold {:.2}, {:.1} words).\n",
@@ -606,8 +399,14 @@ pub fn markdown(r: &Report) -> String {
     )
     .unwrap();
     s += "<!-- ANCHOR_END: hacking -->\n\n";
+    s
+}
+
+/// Whose preferences: each group of labelers, and the population's reward model.
+fn population_section(r: &Report) -> String {
     let pop = &r.population;
-    writeln!(s, "## Whose preferences?\n\n<!-- ANCHOR: population -->").unwrap();
+    let h = &r.hacking;
+    let mut s = String::from("## Whose preferences?\n\n<!-- ANCHOR: population -->\n");
     s += "| labelers | share of the comparisons | adds per word | the pipeline's reward model agrees with their held-out labels | the population's reward model agrees | their ceiling |\n|---|---|---|---|---|---|\n";
     for (i, g) in pop.groups.iter().enumerate() {
         let total: f64 = pop.groups.iter().map(|g| g.share).sum();
@@ -635,8 +434,13 @@ pub fn markdown(r: &Report) -> String {
     )
     .unwrap();
     s += "<!-- ANCHOR_END: population -->\n\n";
+    s
+}
+
+/// Mitigations at matched KL, and early stopping.
+fn mitigations_section(r: &Report) -> String {
     let m = &r.mitigations;
-    writeln!(s, "## Mitigations\n\n<!-- ANCHOR: mitigations -->").unwrap();
+    let mut s = String::from("## Mitigations\n\n<!-- ANCHOR: mitigations -->\n");
     writeln!(s, "Best-of-n from the same {} samples of each held-out prompt with each proxy: the same n is the same KL.\n", r.config.samples).unwrap();
     s += "| best-of-n with | peak n | gold gain at the peak | gold gain at the largest n | from the peak to the largest n [95%] |\n|---|---|---|---|---|\n";
     for c in &m.curves {
@@ -659,9 +463,5 @@ pub fn markdown(r: &Report) -> String {
     )
     .unwrap();
     s += "<!-- ANCHOR_END: mitigations -->\n\n";
-    for (i, run) in h.runs.iter().enumerate().skip(1) {
-        writeln!(s, "### Samples: PPO against {}\n\n<!-- ANCHOR: hacking_samples_{i} -->\n{}<!-- ANCHOR_END: hacking_samples_{i} -->\n", run.label, run.samples).unwrap();
-    }
-    s += "![best-of-n](bon.svg)\n\n![reward-model size](bon_rm_size.svg)\n\n![comparisons](rm_data.svg)\n\n![PPO gold](ppo_gold.svg)\n\n![PPO proxy](ppo_proxy.svg)\n\n";
     s
 }
