@@ -2,8 +2,8 @@
 
 use crate::args::count;
 use anyhow::{Context, Result, ensure};
-use ch09_gpu::Precision;
 use ch09_gpu::bench::{self, BenchConfig};
+use ch09_gpu::{Compute, Precision};
 use clap::Args;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -149,7 +149,29 @@ fn precision_name(p: Precision) -> &'static str {
     }
 }
 
+/// `rlhf bench`: training rounds, then generation rounds (unless `--no-generate`), each
+/// measurement one JSON line.
 pub fn bench_command(o: &BenchArgs) -> Result<()> {
+    let cfg = config(o)?;
+    let compute = crate::compute::get();
+    let gpu = if compute.device.is_cpu() {
+        None
+    } else {
+        ch09_gpu::gpu_name()
+    };
+    let out = Lines(json!({
+        "preset": o.preset, "model": cfg.model, "threads": threads(),
+        "device": compute.describe(), "gpu": gpu,
+    }));
+    train_rounds(o, &cfg, compute, &out)?;
+    if !o.no_generate {
+        generate_rounds(o, &cfg, compute, &out)?;
+    }
+    Ok(())
+}
+
+/// The preset's benchmark with the flags' settings.
+fn config(o: &BenchArgs) -> Result<BenchConfig> {
     let mut cfg = BenchConfig::preset(&o.preset, 1024)?;
     if let Some(b) = o.batch {
         cfg.batch = b;
@@ -165,118 +187,116 @@ pub fn bench_command(o: &BenchArgs) -> Result<()> {
     if let Some(s) = o.steps {
         cfg.steps = s;
     }
-    let compute = crate::compute::get();
-    let gpu = if compute.device.is_cpu() {
-        None
-    } else {
-        ch09_gpu::gpu_name()
-    };
-    let common = json!({
-        "preset": o.preset, "model": cfg.model, "threads": threads(),
-        "device": compute.describe(), "gpu": gpu,
-    });
-    let line = |mut v: Value| {
+    Ok(cfg)
+}
+
+/// Prints measurements as JSON lines, each with the fields every line shares.
+struct Lines(Value);
+
+impl Lines {
+    fn print(&self, mut v: Value) {
         v.as_object_mut()
             .unwrap()
-            .extend(common.as_object().unwrap().clone());
+            .extend(self.0.as_object().unwrap().clone());
         println!("{v}");
-    };
+    }
+}
+
+/// The same benchmark composed from candle's operations (`Gpt::with_fused(false)`).
+fn composed(cfg: &BenchConfig) -> BenchConfig {
+    BenchConfig {
+        fused: false,
+        ..cfg.clone()
+    }
+}
+
+/// Training throughput for `--rounds` rounds, alternating with PyTorch's when asked, then
+/// the ratio of the medians.
+fn train_rounds(o: &BenchArgs, cfg: &BenchConfig, compute: &Compute, out: &Lines) -> Result<()> {
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for round in 0..o.rounds {
         if o.composed {
-            let t = bench::train(
-                &BenchConfig {
-                    fused: false,
-                    ..cfg.clone()
-                },
-                compute,
-            )?;
-            line(json!({
+            let t = bench::train(&composed(cfg), compute)?;
+            out.print(json!({
                 "bench": "train", "implementation": format!("rlhf composed (candle, {})", compute.describe()), "round": round,
                 "tokens_per_s": t.tokens_per_s, "ms_per_step": t.ms_per_step, "profile": t.profile,
                 "parameters": t.parameters, "batch": cfg.batch, "seq_len": cfg.seq_len,
             }));
         }
-        let t = bench::train(&cfg, compute)?;
+        let t = bench::train(cfg, compute)?;
         ours.push(t.tokens_per_s);
-        line(json!({
+        out.print(json!({
             "bench": "train", "implementation": format!("rlhf (candle, {})", compute.describe()), "round": round,
             "tokens_per_s": t.tokens_per_s, "mfu": t.throughput.mfu, "flops_per_token": t.throughput.flops_per_token,
             "ms_per_step": t.ms_per_step, "profile": t.profile,
             "parameters": t.parameters, "batch": cfg.batch, "seq_len": cfg.seq_len,
         }));
         if let Some(py) = &o.pytorch {
-            let mut v = pytorch(py, &cfg, false)?;
+            let mut v = pytorch(py, cfg, false)?;
             let tps = v["tokens_per_s"]
                 .as_f64()
                 .context("PyTorch's line has no tokens_per_s")?;
             theirs.push(tps);
             v["round"] = json!(round);
             v["mfu"] = json!(t.throughput.mfu.map(|m| m * tps / t.tokens_per_s));
-            line(v);
+            out.print(v);
         }
     }
     if o.pytorch.is_some() {
         let (a, b) = (median(ours), median(theirs));
-        line(json!({
+        out.print(json!({
             "bench": "train_ratio", "rounds": o.rounds, "rlhf_tokens_per_s": a, "pytorch_tokens_per_s": b,
             "ratio": a / b, "meaning": "median rlhf tokens/s over median PyTorch eager tokens/s; above 1 is faster",
         }));
     }
-    if !o.no_generate {
-        // With the cache, alternating with PyTorch's (its own cache) for `rounds` rounds;
-        // without, once (the quadratic cost the cache removes).
-        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-        for round in 0..o.rounds {
-            if o.composed {
-                let g = bench::generate(
-                    &BenchConfig {
-                        fused: false,
-                        ..cfg.clone()
-                    },
-                    true,
-                    compute,
-                )?;
-                line(json!({
-                    "bench": "generate", "kv_cache": true, "round": round, "implementation": format!("rlhf composed (candle, {})", compute.describe()),
-                    "tokens_per_s": g.tokens_per_s, "seconds": g.seconds,
-                    "batch": cfg.gen_batch, "prompt_len": cfg.prompt_len, "new_tokens": cfg.new_tokens,
-                }));
-            }
-            let g = bench::generate(&cfg, true, compute)?;
-            ours.push(g.tokens_per_s);
-            line(json!({
-                "bench": "generate", "kv_cache": true, "round": round, "implementation": format!("rlhf (candle, {})", compute.describe()),
-                "tokens_per_s": g.tokens_per_s, "seconds": g.seconds,
-                "batch": cfg.gen_batch, "prompt_len": cfg.prompt_len, "new_tokens": cfg.new_tokens,
-            }));
-            if let Some(py) = &o.pytorch {
-                let mut v = pytorch(py, &cfg, true)?;
-                theirs.push(
-                    v["tokens_per_s"]
-                        .as_f64()
-                        .context("PyTorch's line has no tokens_per_s")?,
-                );
-                v["round"] = json!(round);
-                line(v);
-            }
+    Ok(())
+}
+
+/// Generation throughput: with the KV cache, alternating with PyTorch's (its own cache)
+/// for `--rounds` rounds; without, once (the quadratic cost the cache removes).
+fn generate_rounds(o: &BenchArgs, cfg: &BenchConfig, compute: &Compute, out: &Lines) -> Result<()> {
+    let line = |g: &bench::GenerateBench, kv_cache: bool, round: Option<usize>, what: &str| {
+        let mut v = json!({
+            "bench": "generate", "kv_cache": kv_cache, "implementation": format!("{what} (candle, {})", compute.describe()),
+            "tokens_per_s": g.tokens_per_s, "seconds": g.seconds,
+            "batch": cfg.gen_batch, "prompt_len": cfg.prompt_len, "new_tokens": cfg.new_tokens,
+        });
+        if let Some(r) = round {
+            v["round"] = json!(r);
         }
-        if o.pytorch.is_some() {
-            let (a, b) = (median(ours), median(theirs));
-            line(json!({
-                "bench": "generate_ratio", "rounds": o.rounds, "rlhf_tokens_per_s": a, "pytorch_tokens_per_s": b,
-                "ratio": a / b, "meaning": "median new tokens/s with the KV cache, rlhf over PyTorch eager with its own cache; above 1 is faster",
-            }));
+        v
+    };
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for round in 0..o.rounds {
+        if o.composed {
+            let g = bench::generate(&composed(cfg), true, compute)?;
+            out.print(line(&g, true, Some(round), "rlhf composed"));
         }
-        if compute.device.is_cpu() || cfg.prompt_len + cfg.new_tokens <= 256 {
-            // Without the cache (skipped on a GPU for long sequences: minutes for nothing new).
-            let g = bench::generate(&cfg, false, compute)?;
-            line(json!({
-                "bench": "generate", "kv_cache": false, "implementation": format!("rlhf (candle, {})", compute.describe()),
-                "tokens_per_s": g.tokens_per_s, "seconds": g.seconds,
-                "batch": cfg.gen_batch, "prompt_len": cfg.prompt_len, "new_tokens": cfg.new_tokens,
-            }));
+        let g = bench::generate(cfg, true, compute)?;
+        ours.push(g.tokens_per_s);
+        out.print(line(&g, true, Some(round), "rlhf"));
+        if let Some(py) = &o.pytorch {
+            let mut v = pytorch(py, cfg, true)?;
+            theirs.push(
+                v["tokens_per_s"]
+                    .as_f64()
+                    .context("PyTorch's line has no tokens_per_s")?,
+            );
+            v["round"] = json!(round);
+            out.print(v);
         }
+    }
+    if o.pytorch.is_some() {
+        let (a, b) = (median(ours), median(theirs));
+        out.print(json!({
+            "bench": "generate_ratio", "rounds": o.rounds, "rlhf_tokens_per_s": a, "pytorch_tokens_per_s": b,
+            "ratio": a / b, "meaning": "median new tokens/s with the KV cache, rlhf over PyTorch eager with its own cache; above 1 is faster",
+        }));
+    }
+    if compute.device.is_cpu() || cfg.prompt_len + cfg.new_tokens <= 256 {
+        // Without the cache (skipped on a GPU for long sequences: minutes for nothing new).
+        let g = bench::generate(cfg, false, compute)?;
+        out.print(line(&g, false, None, "rlhf"));
     }
     Ok(())
 }
