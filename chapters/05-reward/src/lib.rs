@@ -104,6 +104,70 @@ pub fn run_with<L: Labeler>(
     on_step: impl FnMut(&RmRecord),
 ) -> Result<(RewardModel, Report)> {
     files::ensure_dir(out, "reward model output")?;
+    let c = comparisons(world, tok, sft, cfg, labeler)?;
+    let (train_prompts, heldout_prompts) = (&world.prompts.train, &world.prompts.heldout);
+    let sets = (
+        PairSet {
+            prompts: train_prompts,
+            pairs: &c.train_pairs,
+        },
+        PairSet {
+            prompts: heldout_prompts,
+            pairs: &c.heldout_pairs,
+        },
+    );
+    let mut rm = RewardModel::from_sft(sft, cfg.seed)?;
+    if cfg.knowledge {
+        rm = with_fitted_knowledge(rm, sft, tok, sets.0)?;
+    }
+    let history = train::train(&rm, tok, sets.0, sets.1, cfg, on_step)?;
+    // Normalise on the policy's own samples: mean 0, std 1.
+    let train_texts: Vec<String> = train_prompts
+        .iter()
+        .zip(&c.train_responses)
+        .flat_map(|(p, rs)| rs.iter().map(|r| full_text(p, r)))
+        .collect();
+    rm.norm = Normalisation::fit(&train::raw_scores(&rm, tok, &train_texts, 128)?)?;
+    // ANCHOR_END: run
+    let report = measure(
+        world,
+        tok,
+        &rm,
+        &c,
+        history,
+        labeler.describe(),
+        cfg.seed,
+        out,
+    )?;
+    files::write_string_atomic(
+        &out.join("reward_report.json"),
+        &serde_json::to_string_pretty(&report)?,
+    )?;
+    // The comparisons themselves, for `rlhf export-data` and anyone who wants to read them.
+    write_pairs(&out.join(TRAIN_PAIRS), &c.train_pairs)?;
+    write_pairs(&out.join(HELDOUT_PAIRS), &c.heldout_pairs)?;
+    Ok((rm, report))
+}
+
+/// The SFT policy's samples and the labeler's comparisons of them, on the training and the
+/// held-out prompts.
+struct Comparisons {
+    /// K responses per training prompt, and [`HELDOUT_K`] per held-out prompt.
+    train_responses: Vec<Vec<String>>,
+    heldout_responses: Vec<Vec<String>>,
+    train_pairs: Vec<Pair>,
+    heldout_pairs: Vec<Pair>,
+}
+
+/// Sample K responses per training prompt (with off-prompt candidates, and the two
+/// non-answers when asked) and label every pair; the same for the held-out prompts.
+fn comparisons<L: Labeler>(
+    world: &World,
+    tok: &Tokenizer,
+    sft: &Gpt,
+    cfg: &RmConfig,
+    labeler: &L,
+) -> Result<Comparisons> {
     let mut rng = world::rng(cfg.seed, 30);
     let s = Sampling {
         temperature: cfg.sample_temperature,
@@ -111,15 +175,9 @@ pub fn run_with<L: Labeler>(
         top_p: 1.0,
     };
     let (train_prompts, heldout_prompts) = (&world.prompts.train, &world.prompts.heldout);
-    let train_responses = data::sample_responses(
-        sft,
-        tok,
-        train_prompts,
-        cfg.k,
-        &s,
-        cfg.max_new_tokens,
-        &mut rng,
-    )?;
+    let max_new = cfg.max_new_tokens;
+    let train_responses =
+        data::sample_responses(sft, tok, train_prompts, cfg.k, &s, max_new, &mut rng)?;
     // The held-out pairs come from their own random stream and always K = 4, so that
     // reward models trained on different data are measured on the same comparisons.
     let mut heldout_rng = world::rng(cfg.seed, 33);
@@ -129,7 +187,7 @@ pub fn run_with<L: Labeler>(
         heldout_prompts,
         HELDOUT_K,
         &s,
-        cfg.max_new_tokens,
+        max_new,
         &mut heldout_rng,
     )?;
     let mut train_candidates = data::with_off_prompt(&train_responses, cfg.off_prompt, &mut rng);
@@ -145,51 +203,60 @@ pub fn run_with<L: Labeler>(
         &heldout_responses,
         &mut heldout_rng,
     )?;
-    let mut rm = RewardModel::from_sft(sft, cfg.seed)?;
-    let sets = (
-        PairSet {
-            prompts: train_prompts,
-            pairs: &train_pairs,
-        },
-        PairSet {
-            prompts: heldout_prompts,
-            pairs: &heldout_pairs,
-        },
-    );
-    if cfg.knowledge {
-        // The SFT model's knowledge as a second input, its weight fitted alone first.
-        let assistant = tok
-            .token_to_id(world::chat::ASSISTANT)
-            .context("the tokenizer has no <|assistant|> token")?;
-        rm = rm.with_knowledge(sft, assistant, 0.0)?;
-        let a = train::fit_knowledge_weight(&rm, tok, sets.0)?;
-        rm = RewardModel {
-            knowledge: None,
-            ..rm
-        }
-        .with_knowledge(sft, assistant, a)?;
+    Ok(Comparisons {
+        train_responses,
+        heldout_responses,
+        train_pairs,
+        heldout_pairs,
+    })
+}
+
+/// `rm` with the SFT model's knowledge as a second input, its weight fitted alone on the
+/// training comparisons first.
+fn with_fitted_knowledge(
+    rm: RewardModel,
+    sft: &Gpt,
+    tok: &Tokenizer,
+    train: PairSet,
+) -> Result<RewardModel> {
+    let assistant = tok
+        .token_to_id(world::chat::ASSISTANT)
+        .context("the tokenizer has no <|assistant|> token")?;
+    let rm = rm.with_knowledge(sft, assistant, 0.0)?;
+    let a = train::fit_knowledge_weight(&rm, tok, train)?;
+    RewardModel {
+        knowledge: None,
+        ..rm
     }
-    let history = train::train(&rm, tok, sets.0, sets.1, cfg, on_step)?;
-    // Normalise on the policy's own samples: mean 0, std 1.
-    let train_texts: Vec<String> = train_prompts
-        .iter()
-        .zip(&train_responses)
-        .flat_map(|(p, rs)| rs.iter().map(|r| full_text(p, r)))
-        .collect();
-    rm.norm = Normalisation::fit(&train::raw_scores(&rm, tok, &train_texts, 128)?)?;
-    // ANCHOR_END: run
+    .with_knowledge(sft, assistant, a)
+}
+
+/// The trained reward model measured on the held-out prompts — correlation with the gold
+/// utility, the probe of each kind of answer, calibration — with its plots in `out`.
+#[allow(clippy::too_many_arguments)]
+fn measure(
+    world: &World,
+    tok: &Tokenizer,
+    rm: &RewardModel,
+    c: &Comparisons,
+    history: Vec<RmRecord>,
+    labeler: serde_json::Value,
+    seed: u64,
+    out: &Path,
+) -> Result<Report> {
+    let heldout_prompts = &world.prompts.heldout;
     let heldout = *history.last().and_then(|r| r.heldout.as_ref()).unwrap();
     let (texts, gold): (Vec<String>, Vec<f64>) = heldout_prompts
         .iter()
-        .zip(&heldout_responses)
+        .zip(&c.heldout_responses)
         .flat_map(|(p, rs)| {
             rs.iter()
                 .map(move |r| (full_text(p, r), world.utility(p, r).total))
         })
         .unzip();
-    let correlation = train::correlation(&train::raw_scores(&rm, tok, &texts, 128)?, &gold);
-    let probe = probe::probe(world, tok, &rm, heldout_prompts, cfg.seed)?;
-    let scores = train::pair_scores(&rm, tok, heldout_prompts, &heldout_pairs)?;
+    let correlation = train::correlation(&train::raw_scores(rm, tok, &texts, 128)?, &gold);
+    let probe = probe::probe(world, tok, rm, heldout_prompts, seed)?;
+    let scores = train::pair_scores(rm, tok, heldout_prompts, &c.heldout_pairs)?;
     plots::accuracy_curve(&history).save_svg(&out.join("accuracy.svg"))?;
     let n = |x: f64| rm.norm.apply(x);
     plots::score_histogram(
@@ -199,25 +266,17 @@ pub fn run_with<L: Labeler>(
     .save_svg(&out.join("scores.svg"))?;
     let (chart, calibration) = plots::calibration(&scores, 10);
     chart.save_svg(&out.join("calibration.svg"))?;
-    let report = Report {
-        n_train_pairs: train_pairs.len(),
-        n_heldout_pairs: heldout_pairs.len(),
+    Ok(Report {
+        n_train_pairs: c.train_pairs.len(),
+        n_heldout_pairs: c.heldout_pairs.len(),
         history,
         heldout,
         correlation,
         norm: rm.norm,
         calibration,
         probe,
-        labeler: labeler.describe(),
-    };
-    files::write_string_atomic(
-        &out.join("reward_report.json"),
-        &serde_json::to_string_pretty(&report)?,
-    )?;
-    // The comparisons themselves, for `rlhf export-data` and anyone who wants to read them.
-    write_pairs(&out.join(TRAIN_PAIRS), &train_pairs)?;
-    write_pairs(&out.join(HELDOUT_PAIRS), &heldout_pairs)?;
-    Ok((rm, report))
+        labeler,
+    })
 }
 
 /// The comparisons a reward stage wrote (`train_pairs.jsonl`, `heldout_pairs.jsonl`), each
