@@ -72,7 +72,7 @@ pub fn report_section(att: &ch02_attention::Report) -> String {
         m.n_layer,
         m.n_head,
         m.n_embd,
-        m.n_ctx,
+        m.n_positions,
         att.parameters,
         last.step,
         att.config.train.batch,

@@ -24,7 +24,7 @@ pub fn read_config(path: &Path) -> Result<Config> {
     };
     Ok(Config {
         vocab_size: field("vocab_size")?,
-        n_ctx: field("n_positions")?,
+        n_positions: field("n_positions")?,
         n_embd: field("n_embd")?,
         n_head: field("n_head")?,
         n_layer: field("n_layer")?,

@@ -68,7 +68,7 @@ impl AttentionConfig {
     pub fn tiny() -> Self {
         AttentionConfig {
             model: model::Config {
-                n_ctx: 24,
+                n_positions: 24,
                 n_embd: 32,
                 ..model::Config::small()
             },
@@ -128,7 +128,7 @@ pub fn run(
     };
     let ids = tokenize(tok, documents)?;
     ensure!(
-        ids.len() > 20 * mcfg.n_ctx,
+        ids.len() > 20 * mcfg.n_positions,
         "the corpus has {} tokens: too few to train on",
         ids.len()
     );
@@ -137,10 +137,10 @@ pub fn run(
         .map(|i| i as usize)
         .collect();
     ensure!(
-        !sentence_ids.is_empty() && sentence_ids.len() <= mcfg.n_ctx,
-        "the sentence to look at has {} tokens, expected 1 to n_ctx = {}",
+        !sentence_ids.is_empty() && sentence_ids.len() <= mcfg.n_positions,
+        "the sentence to look at has {} tokens, expected 1 to n_positions = {}",
         sentence_ids.len(),
-        mcfg.n_ctx
+        mcfg.n_positions
     );
     files::ensure_dir(out, "attention output")?;
     let split = ids.len() * 9 / 10;

@@ -17,8 +17,9 @@ use world::rand_chacha::ChaCha8Rng;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Config {
     pub vocab_size: usize,
-    /// Longest sequence (number of position embeddings).
-    pub n_ctx: usize,
+    /// Longest sequence (number of position embeddings): `n_positions`, as GPT-2's
+    /// `config.json` and chapter 3 name it.
+    pub n_positions: usize,
     /// Channels C.
     pub n_embd: usize,
     pub n_head: usize,
@@ -31,7 +32,7 @@ impl Config {
     pub fn check() -> Self {
         Config {
             vocab_size: 11,
-            n_ctx: 7,
+            n_positions: 7,
             n_embd: 8,
             n_head: 2,
             n_layer: 2,
@@ -42,7 +43,7 @@ impl Config {
     pub fn small() -> Self {
         Config {
             vocab_size: 512,
-            n_ctx: 32,
+            n_positions: 32,
             n_embd: 48,
             n_head: 4,
             n_layer: 2,
@@ -77,7 +78,7 @@ pub struct Params {
     pub config: Config,
     /// (V, C), also the language-model head.
     pub wte: Mat,
-    /// (n_ctx, C)
+    /// (n_positions, C)
     pub wpe: Mat,
     pub h: Vec<Block>,
     pub ln_f_weight: Vector,
@@ -99,7 +100,7 @@ impl Params {
         };
         let proj_std = 0.02 / (2.0 * config.n_layer as f64).sqrt();
         let wte = normal(v, c, 0.02);
-        let wpe = normal(config.n_ctx, c, 0.01);
+        let wpe = normal(config.n_positions, c, 0.01);
         let h = (0..config.n_layer)
             .map(|_| Block {
                 ln_1_weight: Vector::ones(c),
@@ -296,10 +297,10 @@ pub fn block_backward(b: &Block, g: &mut Block, c: &BlockCache, dy: &Mat, n_head
 /// Logits `(T, V)` for the token ids `idx`, and the cache for [`backward`].
 pub fn forward(p: &Params, idx: &[usize]) -> (Mat, Cache) {
     assert!(
-        idx.len() <= p.config.n_ctx,
-        "sequence of {} tokens is longer than n_ctx = {}",
+        idx.len() <= p.config.n_positions,
+        "sequence of {} tokens is longer than n_positions = {}",
         idx.len(),
-        p.config.n_ctx
+        p.config.n_positions
     );
     let mut x = ops::embedding_forward(&p.wte, &p.wpe, idx); // (T, C)
     let mut blocks = Vec::with_capacity(p.h.len());

@@ -98,7 +98,7 @@ pub fn eval_loss(p: &Params, tokens: &[usize], n: usize) -> f64 {
     let mut rng = world::rng(0, 99);
     (0..n)
         .map(|_| {
-            let (x, y) = window(tokens, p.config.n_ctx, &mut rng);
+            let (x, y) = window(tokens, p.config.n_positions, &mut rng);
             model::loss(p, &x, &y)
         })
         .sum::<f64>()
@@ -134,7 +134,7 @@ pub fn train(
     for step in 1..=cfg.steps {
         let mut total = p.zeros_like();
         for _ in 0..cfg.batch {
-            let (x, y) = window(train, p.config.n_ctx, rng);
+            let (x, y) = window(train, p.config.n_positions, rng);
             let (loss, g) = model::loss_and_grads(p, &x, &y);
             for ((_, mut acc), (_, g)) in total.named_mut().into_iter().zip(g.named()) {
                 acc.scaled_add(1.0 / cfg.batch as f64, &g);

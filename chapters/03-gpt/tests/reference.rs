@@ -89,7 +89,7 @@ fn same_forward_as_chapter_2_on_the_same_weights() {
     // Chapter 2's model with random (not initial) weights, copied into chapter 3's.
     let cfg2 = ch02_attention::model::Config {
         vocab_size: 23,
-        n_ctx: 12,
+        n_positions: 12,
         n_embd: 16,
         n_head: 4,
         n_layer: 3,

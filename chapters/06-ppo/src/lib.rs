@@ -175,7 +175,7 @@ pub fn run(
     } = env;
     files::ensure_dir(out, "PPO output")?;
     let policy = Policy::from_sft(sft)?;
-    let mut trainer = train::Trainer::new(&policy, cfg)?;
+    let mut trainer = train::PpoTrainer::new(&policy, cfg)?;
     let settings = rollout::RolloutSettings {
         temperature: cfg.temperature,
         max_new_tokens: cfg.max_new_tokens,

@@ -108,23 +108,24 @@ pub fn ptx_stream(corpus: &[u32], demos: &[Vec<u32>], demo_share: f64) -> Vec<u3
 }
 // ANCHOR_END: ptx_stream
 
-/// The optimiser state of a PPO run, and β.
-pub struct Trainer {
+/// The optimiser state of a PPO run, and β: what TRL's `PPOTrainer` keeps besides the models,
+/// which [`PpoTrainer::step`] is given.
+pub struct PpoTrainer {
     pub opt: AdamW,
     pub opt_cfg: AdamWConfig,
     pub kl: AdaptiveKl,
     pub iteration: usize,
 }
 
-impl Trainer {
-    pub fn new(policy: &Policy, cfg: &PpoConfig) -> Result<Trainer> {
+impl PpoTrainer {
+    pub fn new(policy: &Policy, cfg: &PpoConfig) -> Result<PpoTrainer> {
         cfg.validate()?;
         let (target, horizon) = match cfg.kl_control {
             KlControl::Adaptive { target, horizon } => (target, horizon),
             KlControl::Fixed => (f64::NAN, f64::INFINITY),
         };
         let opt_cfg = cfg.adamw();
-        Ok(Trainer {
+        Ok(PpoTrainer {
             opt: AdamW::new(&policy.params())?,
             opt_cfg,
             kl: AdaptiveKl {
