@@ -70,8 +70,8 @@ pub fn loss_command(a: &LossArgs) -> Result<()> {
             ));
         }
         let n = table.len();
-        let rc = ch05_reward::train::raw_scores(&rm, &tok, &chosen, n)?;
-        let rr = ch05_reward::train::raw_scores(&rm, &tok, &rejected, n)?;
+        let rc = ch05_reward::train::score_texts(&rm, &tok, &chosen, n)?;
+        let rr = ch05_reward::train::score_texts(&rm, &tok, &rejected, n)?;
         let t = |x: &[f64]| Tensor::new(x.iter().map(|&v| v as f32).collect::<Vec<_>>(), dev);
         let loss = ch05_reward::loss::pairwise_loss(&t(&rc)?, &t(&rr)?)?.to_scalar::<f32>()?;
         serde_json::json!({

@@ -234,7 +234,7 @@ pub fn score_command(a: &ScoreArgs) -> Result<()> {
             format!("{}{r}", world::chat::prompt_text(prompt))
         })
         .collect();
-    let raw = ch05_reward::train::raw_scores(&rm, &tok, &texts, 64)?;
+    let raw = ch05_reward::train::score_texts(&rm, &tok, &texts, 64)?;
     for ((r, text), x) in responses.iter().zip(&texts).zip(raw) {
         if json {
             let v = serde_json::json!({ "text": text, "raw": x, "score": rm.norm.apply(x) });

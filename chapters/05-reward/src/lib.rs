@@ -127,7 +127,7 @@ pub fn run_with<L: Labeler>(
         .zip(&c.train_responses)
         .flat_map(|(p, rs)| rs.iter().map(|r| full_text(p, r)))
         .collect();
-    rm.norm = Normalisation::fit(&train::raw_scores(&rm, tok, &train_texts, 128)?)?;
+    rm.norm = Normalisation::fit(&train::score_texts(&rm, tok, &train_texts, 128)?)?;
     // ANCHOR_END: run
     let report = measure(
         world,
@@ -254,7 +254,7 @@ fn measure(
                 .map(move |r| (full_text(p, r), world.utility(p, r).total))
         })
         .unzip();
-    let correlation = train::correlation(&train::raw_scores(rm, tok, &texts, 128)?, &gold);
+    let correlation = train::correlation(&train::score_texts(rm, tok, &texts, 128)?, &gold);
     let probe = probe::probe(world, tok, rm, heldout_prompts, seed)?;
     let scores = train::pair_scores(rm, tok, heldout_prompts, &c.heldout_pairs)?;
     plots::accuracy_curve(&history).save_svg(&out.join("accuracy.svg"))?;

@@ -143,8 +143,9 @@ pub struct PairMetrics {
     pub n: usize,
 }
 
-/// Raw scores of `prompt + response` texts, in batches, without gradients.
-pub fn raw_scores(
+/// Raw scores of `prompt + response` texts, in batches, without gradients
+/// ([`RewardModel::raw_scores`] on each padded batch).
+pub fn score_texts(
     rm: &RewardModel,
     tok: &Tokenizer,
     texts: &[String],
@@ -241,7 +242,7 @@ pub fn pair_scores(
         .iter()
         .flat_map(|g| g.texts.iter().cloned())
         .collect();
-    let scores = raw_scores(rm, tok, &texts, 128)?;
+    let scores = score_texts(rm, tok, &texts, 128)?;
     // prompt → (its group, the group's first row in `scores`)
     let mut first_row = std::collections::HashMap::new();
     let mut row = 0;
@@ -470,7 +471,7 @@ pub fn normalised_scores(
         .zip(responses)
         .map(|(p, r)| full_text(p, r))
         .collect();
-    Ok(raw_scores(rm, tok, &texts, 128)?
+    Ok(score_texts(rm, tok, &texts, 128)?
         .into_iter()
         .map(|x| rm.norm.apply(x))
         .collect())
@@ -480,5 +481,5 @@ pub fn normalised_scores(
 pub fn reward(rm: &RewardModel, tok: &Tokenizer, prompt: &Prompt, response: &str) -> Result<f64> {
     Ok(rm
         .norm
-        .apply(raw_scores(rm, tok, &[full_text(prompt, response)], 1)?[0]))
+        .apply(score_texts(rm, tok, &[full_text(prompt, response)], 1)?[0]))
 }

@@ -272,7 +272,7 @@ fn the_reward_model_learns_the_labelers_preferences_on_the_tiny_preset() {
     let got = ch05_reward::train::pair_scores(&rm, &tok, prompts, &pairs).unwrap();
     for (p, (c, r)) in pairs.iter().zip(got) {
         let alone = |response: &str| {
-            ch05_reward::train::raw_scores(
+            ch05_reward::train::score_texts(
                 &rm,
                 &tok,
                 &[ch05_reward::data::full_text(&prompts[p.prompt], response)],
