@@ -66,27 +66,25 @@ pub use serde_json;
 pub use world;
 
 use anyhow::{Context, Result};
-use candle_core::Device;
-use std::collections::BTreeMap;
+use candle_core::{DType, Device};
 use std::path::Path;
 
 // ANCHOR: load_hf
 /// Load a Hugging Face GPT-2 directory (`config.json`, `model.safetensors`), in either
-/// weight layout.
+/// weight layout, through candle-nn's `VarBuilder` as candle's own examples load GPT-2.
 pub fn load_hf(dir: &Path, dev: &Device) -> Result<Gpt> {
     let cfg = GptConfig::from_hf_file(&dir.join("config.json"))?;
     let path = dir.join("model.safetensors");
     ensure_file(&path, "weights")?;
-    let tensors: BTreeMap<String, candle_core::Tensor> = candle_core::safetensors::load(&path, dev)
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let vb = candle_nn::VarBuilder::from_buffered_safetensors(bytes, DType::F32, dev)
         .with_context(|| {
             format!(
                 "weights `{}` are not a valid safetensors file",
                 path.display()
             )
-        })?
-        .into_iter()
-        .collect();
-    let params = model::from_tensors(&cfg, &tensors, dev)
+        })?;
+    let params = model::from_var_builder(&cfg, &vb)
         .with_context(|| format!("weights `{}`", path.display()))?;
     Ok(Gpt::new(cfg, params))
 }

@@ -12,7 +12,9 @@ use crate::config::GptConfig;
 use anyhow::{Context, Result, ensure};
 use candle_core::{D, DType, Device, Tensor, Var};
 use rand_distr::{Distribution, Normal};
-use std::collections::BTreeMap;
+use candle_core::Module;
+use candle_nn::VarBuilder;
+use std::collections::{BTreeMap, HashMap};
 use world::rand_chacha::ChaCha8Rng;
 
 /// Named, trainable parameters.
@@ -120,35 +122,42 @@ pub fn init(cfg: &GptConfig, rng: &mut ChaCha8Rng, dev: &Device) -> Result<Param
     Ok(Params { vars })
 }
 
-/// Make parameters from named tensors (e.g. read from a checkpoint): names with or
-/// without the `transformer.` prefix; attention-mask buffers (`attn.bias`,
-/// `attn.masked_bias`) and a tied `lm_head.weight` are ignored; every shape is checked.
+/// Make parameters from named tensors (e.g. a checkpoint's): see [`from_var_builder`].
 pub fn from_tensors(
     cfg: &GptConfig,
     tensors: &BTreeMap<String, Tensor>,
     dev: &Device,
 ) -> Result<Params> {
+    let map: HashMap<String, Tensor> = tensors.clone().into_iter().collect();
+    from_var_builder(cfg, &VarBuilder::from_tensors(map, DType::F32, dev))
+}
+
+/// Make parameters from what a candle-nn `VarBuilder` holds (a safetensors file, a map of
+/// tensors), as f32 on its device: names with or without the `transformer.` prefix;
+/// attention-mask buffers (`attn.bias`, `attn.masked_bias`) and a tied `lm_head.weight`
+/// are ignored; every shape is checked.
+pub fn from_var_builder(cfg: &GptConfig, vb: &VarBuilder) -> Result<Params> {
     cfg.validate()?;
-    let prefixed = tensors.keys().any(|k| k.starts_with("transformer."));
+    let prefix = if vb.contains_tensor("transformer.wte.weight") {
+        "transformer."
+    } else {
+        ""
+    };
+    let vb = match prefix {
+        "" => vb.clone(),
+        _ => vb.pp("transformer"),
+    };
     let mut vars = BTreeMap::new();
     for (name, shape) in shapes(cfg) {
-        let key = if prefixed {
-            format!("transformer.{name}")
-        } else {
-            name.clone()
-        };
-        let t = tensors
-            .get(&key)
-            .with_context(|| format!("missing tensor `{key}`"))?;
+        let key = format!("{prefix}{name}");
+        ensure!(vb.contains_tensor(&name), "missing tensor `{key}`");
+        let t = vb.get_unchecked(&name)?;
         ensure!(
             t.dims() == shape.as_slice(),
             "tensor `{key}` has shape {:?}, expected {shape:?} for this config",
             t.dims()
         );
-        vars.insert(
-            name,
-            Var::from_tensor(&t.to_dtype(DType::F32)?.to_device(dev)?)?,
-        );
+        vars.insert(name, Var::from_tensor(&t)?);
     }
     Ok(Params { vars })
 }
@@ -473,9 +482,7 @@ impl Gpt {
         );
         let dev = idx.device();
         let p = |name: &str| self.params.get(name);
-        let tok = p("wte.weight")?
-            .index_select(&idx.flatten_all()?, 0)?
-            .reshape((b, t, c))?; // (B, T, C)
+        let tok = candle_nn::Embedding::new(p("wte.weight")?, c).forward(idx)?; // (B, T, C)
         let pos = match attention_mask {
             None => p("wpe.weight")?
                 .index_select(&Tensor::arange(past as u32, (past + t) as u32, dev)?, 0)?, // (T, C)
