@@ -113,7 +113,7 @@ pub fn load_run(run: &Path) -> Result<RunModels> {
         );
     }
     let world = World::read_from(&world_dir)?;
-    let (sft, tok) = crate::compute::load_with_tokenizer(&sft_dir)?;
+    let (sft, tok) = crate::compute::load_with_tokenizer(&sft_dir, "SFT checkpoint")?;
     let rm = crate::compute::load_reward_for(&reward_dir, &sft, "reward model")?;
     Ok(RunModels {
         world,

@@ -44,12 +44,13 @@ pub fn load(dir: &std::path::Path) -> Result<Gpt> {
 }
 
 /// A checkpoint directory's model and its `tokenizer.json`, checked to fit each other;
-/// errors name `--model`.
+/// errors name `flag` (`--model`, `--sft`, …).
 pub fn load_with_tokenizer(
     model: &std::path::Path,
+    flag: &str,
 ) -> Result<(Gpt, ch01_tokenizer::tokenizers::Tokenizer)> {
     use anyhow::Context;
-    let gpt = load(model).with_context(|| format!("--model `{}`", model.display()))?;
+    let gpt = load(model).with_context(|| format!("{flag} `{}`", model.display()))?;
     let tok = tokenizer_for(model, gpt.cfg.vocab_size)?;
     Ok((gpt, tok))
 }

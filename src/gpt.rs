@@ -227,7 +227,7 @@ pub fn generate_command(a: &GenerateArgs) -> Result<()> {
     let (model, prompt, max_new, seed) = (&a.model, a.prompt.as_str(), a.max_new_tokens, a.seed);
     let sampling = a.sampling();
     sampling.validate()?;
-    let (gpt, tok) = crate::compute::load_with_tokenizer(model)?;
+    let (gpt, tok) = crate::compute::load_with_tokenizer(model, "--model")?;
     let prompt_ids = ch01_tokenizer::library::encode(&tok, prompt)?;
     ensure!(!prompt_ids.is_empty(), "--prompt is empty");
     ensure!(
@@ -299,7 +299,7 @@ pub fn export_command(a: &ExportArgs) -> Result<()> {
     if model.join("reward.json").is_file() {
         return export_reward_model(model, out);
     }
-    let (gpt, tok) = crate::compute::load_with_tokenizer(model)?;
+    let (gpt, tok) = crate::compute::load_with_tokenizer(model, "--model")?;
     let stops = ch04_sft::chat::stop_tokens(&tok);
     files::write_dir_atomic(out, |dir| {
         ch03_gpt::train::save_model(&gpt, dir)?;

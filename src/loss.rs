@@ -79,7 +79,7 @@ pub fn loss_command(a: &LossArgs) -> Result<()> {
             "chosen": rc, "rejected": rr,
         })
     } else {
-        let (gpt, tok) = crate::compute::load_with_tokenizer(model)?;
+        let (gpt, tok) = crate::compute::load_with_tokenizer(model, "--model")?;
         let mut examples = Vec::new();
         for (i, r) in table.iter().enumerate() {
             let p = ch01_tokenizer::library::encode(

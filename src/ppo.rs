@@ -146,9 +146,7 @@ pub fn ppo_command(a: &PpoArgs) -> Result<PpoSummary> {
     let cfg = a.config()?;
     let (out, world_dir, sft_dir) = (&a.out, &a.world, &a.sft);
     let w = World::read_from(world_dir)?;
-    let sft =
-        crate::compute::load(sft_dir).with_context(|| format!("--sft `{}`", sft_dir.display()))?;
-    let tok = ch01_tokenizer::library::load(&sft_dir.join("tokenizer.json"))?;
+    let (sft, tok) = crate::compute::load_with_tokenizer(sft_dir, "--sft")?;
     let rm = crate::compute::load_reward_for(&a.reward, &sft, "--reward")?;
     files::ensure_dir(out, "--out")?;
     let bar = progress::steps(cfg.iterations as u64);

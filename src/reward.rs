@@ -132,7 +132,7 @@ pub fn reward_command(o: &RewardArgs) -> Result<Report> {
         cfg.epochs = e;
     }
     let w = World::read_from(world_dir)?;
-    let (sft, tok) = crate::compute::load_with_tokenizer(model)?;
+    let (sft, tok) = crate::compute::load_with_tokenizer(model, "--model")?;
     files::ensure_dir(out, "--out")?;
     let bar = progress::steps(0);
     bar.set_message("sampling and labelling comparisons");
@@ -222,7 +222,7 @@ pub fn score_command(a: &ScoreArgs) -> Result<()> {
     let (reward, prompt, responses, json) = (&a.reward, &a.prompt, &a.response, a.json);
     let rm = ch05_reward::RewardModel::load(reward, crate::compute::device())
         .with_context(|| format!("--reward `{}`", reward.display()))?;
-    let tok = ch01_tokenizer::library::load(&reward.join("tokenizer.json"))?;
+    let tok = crate::compute::tokenizer_for(reward, rm.gpt.cfg.vocab_size)?;
     let texts: Vec<String> = responses
         .iter()
         .map(|r| {

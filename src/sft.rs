@@ -44,7 +44,7 @@ pub fn sft_command(a: &SftArgs) -> Result<Report> {
         cfg.adamw.warmup = cfg.adamw.warmup.min(s / 5);
     }
     let w = World::read_from(world_dir)?;
-    let (gpt, tok) = crate::compute::load_with_tokenizer(model)?;
+    let (gpt, tok) = crate::compute::load_with_tokenizer(model, "--model")?;
     files::ensure_dir(out, "--out")?;
     let bar = progress::steps(cfg.steps as u64);
     bar.set_message("evaluating the base model");

@@ -76,7 +76,8 @@ pub fn load_hf(dir: &Path, dev: &Device) -> Result<Gpt> {
     let cfg = GptConfig::from_hf_file(&dir.join("config.json"))?;
     let path = dir.join("model.safetensors");
     ensure_file(&path, "weights")?;
-    let bytes = std::fs::read(&path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let bytes =
+        std::fs::read(&path).with_context(|| format!("cannot read `{}`", path.display()))?;
     let vb = candle_nn::VarBuilder::from_buffered_safetensors(bytes, DType::F32, dev)
         .with_context(|| {
             format!(

@@ -10,10 +10,10 @@ use crate::block::{Attention, Block, Conv1D, LayerNorm, Mlp};
 use crate::cache::KvCache;
 use crate::config::GptConfig;
 use anyhow::{Context, Result, ensure};
-use candle_core::{D, DType, Device, Tensor, Var};
-use rand_distr::{Distribution, Normal};
 use candle_core::Module;
+use candle_core::{D, DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
+use rand_distr::{Distribution, Normal};
 use std::collections::{BTreeMap, HashMap};
 use world::rand_chacha::ChaCha8Rng;
 
