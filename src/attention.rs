@@ -2,7 +2,7 @@
 
 use crate::args::TrainInputs;
 use crate::progress;
-use anyhow::{Result, ensure};
+use anyhow::Result;
 use clap::Args;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -26,13 +26,8 @@ pub fn attention_command(a: &AttentionArgs) -> Result<ch02_attention::Report> {
         cfg.train.steps = s;
     }
     let tok = ch01_tokenizer::library::load(tokenizer)?;
-    let text = files::read_string(corpus, "corpus")?;
+    let text = world::read_corpus(corpus)?;
     let docs = world::split_corpus(&text);
-    ensure!(
-        !docs.is_empty(),
-        "corpus `{}` holds no documents",
-        corpus.display()
-    );
     // A sentence of the world's own text: the first one that names a flag.
     let sentence = docs
         .iter()

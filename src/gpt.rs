@@ -355,12 +355,7 @@ pub fn pretraining_split(tokens: usize) -> usize {
 
 /// The corpus file as token ids, each document followed by `<|endoftext|>`.
 pub fn corpus_ids(tok: &ch01_tokenizer::tokenizers::Tokenizer, corpus: &Path) -> Result<Vec<u32>> {
-    let text = files::read_string(corpus, "corpus")?;
+    let text = world::read_corpus(corpus)?;
     let docs = world::split_corpus(&text);
-    ensure!(
-        !docs.is_empty(),
-        "corpus `{}` holds no documents",
-        corpus.display()
-    );
     ch01_tokenizer::library::encode_documents(tok, &docs)
 }

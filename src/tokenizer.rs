@@ -2,7 +2,7 @@
 
 use crate::args::Preset;
 use crate::progress;
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, Result};
 use ch01_tokenizer::TokenizerConfig;
 use clap::Args;
 use std::fmt::Write as _;
@@ -33,13 +33,8 @@ pub fn tokenizer_command(a: &TokenizerArgs) -> Result<ch01_tokenizer::Report> {
     }
     cfg.validate().context("--vocab-size")?;
     files::ensure_dir(out, "--out")?;
-    let text = files::read_string(corpus, "corpus")?;
+    let text = world::read_corpus(corpus)?;
     let docs = world::split_corpus(&text);
-    ensure!(
-        !docs.is_empty(),
-        "corpus `{}` holds no documents",
-        corpus.display()
-    );
     let bar = progress::steps(1);
     let (_, report) = ch01_tokenizer::run(&docs, &cfg, out, &mut |what, done, total| {
         bar.set_length(total as u64);

@@ -49,6 +49,18 @@ impl AdamWConfig {
         }
     }
 
+    /// The tiny fine-tuning's (SFT and the reward model, chapters 4 and 5): peak 10⁻³ after
+    /// 10 warmup steps, cosine decay to a tenth, no weight decay.
+    pub fn fine_tuning() -> Self {
+        AdamWConfig {
+            lr: 1e-3,
+            min_lr: 1e-4,
+            warmup: 10,
+            weight_decay: 0.0,
+            ..Self::tiny()
+        }
+    }
+
     /// A constant learning rate, AdamW without weight decay, gradients clipped to a global
     /// norm of `grad_clip`: the optimiser of the RL-style stages (chapters 6 and 8, as in TRL).
     pub fn constant(lr: f64, grad_clip: f64) -> Self {

@@ -32,14 +32,7 @@ impl SftConfig {
         SftConfig {
             steps: 150,
             batch: 16,
-            adamw: AdamWConfig {
-                lr: 1e-3,
-                min_lr: 1e-4,
-                warmup: 10,
-                weight_decay: 0.0,
-                grad_clip: 1.0,
-                ..AdamWConfig::tiny()
-            },
+            adamw: AdamWConfig::fine_tuning(),
             heldout_fraction: 0.1,
             eval_every: 25,
             seed: 5,

@@ -62,14 +62,7 @@ impl RmConfig {
             labeler: BradleyTerry::default(),
             epochs: 4,
             batch: 4,
-            adamw: AdamWConfig {
-                lr: 1e-3,
-                min_lr: 1e-4,
-                warmup: 10,
-                weight_decay: 0.0,
-                grad_clip: 1.0,
-                ..AdamWConfig::tiny()
-            },
+            adamw: AdamWConfig::fine_tuning(),
             eval_every: 50,
             seed: 7,
         }

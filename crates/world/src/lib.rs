@@ -347,6 +347,18 @@ pub fn corpus_text(documents: &[Document]) -> String {
     s
 }
 
+/// The corpus file `path` (as `rlhf world` writes it), checked to hold at least one
+/// document; [`split_corpus`] cuts it into documents.
+pub fn read_corpus(path: &Path) -> Result<String> {
+    let text = files::read_string(path, "corpus")?;
+    ensure!(
+        !split_corpus(&text).is_empty(),
+        "corpus `{}` holds no documents",
+        path.display()
+    );
+    Ok(text)
+}
+
 /// Split a corpus text (as written by [`corpus_text`]) back into document texts.
 pub fn split_corpus(text: &str) -> Vec<&str> {
     text.split(chat::ENDOFTEXT)
