@@ -53,8 +53,8 @@ impl LayerNorm {
 
 // ANCHOR: block_of
 impl Conv1D {
-    /// `{prefix}.weight` and `{prefix}.bias`, cast to `dtype`, the type the matrix products
-    /// run in (a no-op in f32).
+    /// `{prefix}.weight` and `{prefix}.bias`, cast to `dtype`, the type the
+    /// matrix products run in (a no-op in f32).
     fn of(params: &Params, prefix: &str, dtype: DType) -> Result<Self> {
         let get = |n: &str| -> Result<Tensor> {
             Ok(params.get(&format!("{prefix}.{n}"))?.to_dtype(dtype)?)
@@ -67,8 +67,8 @@ impl Conv1D {
 }
 
 impl Block {
-    /// Block `l` of `params`, its linear layers in the compute type `dtype` (the layer
-    /// norms stay f32).
+    /// Block `l` of `params`, its linear layers in the compute type `dtype`
+    /// (the layer norms stay f32).
     pub fn of(params: &Params, l: usize, dtype: DType) -> Result<Self> {
         let name = |n: &str| format!("h.{l}.{n}");
         let linear = |n: &str| Conv1D::of(params, &name(n), dtype);

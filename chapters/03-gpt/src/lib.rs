@@ -75,27 +75,12 @@ use std::path::Path;
 pub fn load_hf(dir: &Path, dev: &Device) -> Result<Gpt> {
     let cfg = GptConfig::from_hf_file(&dir.join("config.json"))?;
     let path = dir.join("model.safetensors");
-    ensure_file(&path, "weights")?;
-    let bytes =
-        std::fs::read(&path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let bytes = files::read_bytes(&path, "weights")?;
+    let invalid = || format!("weights `{}`: not a valid safetensors file", path.display());
     let vb = candle_nn::VarBuilder::from_buffered_safetensors(bytes, DType::F32, dev)
-        .with_context(|| {
-            format!(
-                "weights `{}` are not a valid safetensors file",
-                path.display()
-            )
-        })?;
+        .with_context(invalid)?;
     let params = model::from_var_builder(&cfg, &vb)
         .with_context(|| format!("weights `{}`", path.display()))?;
     Ok(Gpt::new(cfg, params))
 }
 // ANCHOR_END: load_hf
-
-fn ensure_file(path: &Path, what: &str) -> Result<()> {
-    anyhow::ensure!(
-        path.is_file(),
-        "cannot read {what} `{}`: no such file",
-        path.display()
-    );
-    Ok(())
-}

@@ -524,7 +524,8 @@ impl Gpt {
                 Some(k) => Some(k.layer(l)?),
                 None => None,
             };
-            // x + attn(ln_1(x)), then x + mlp(ln_2(x)): each sublayer adds to the residual stream.
+            // x + attn(ln_1(x)), then x + mlp(ln_2(x)): each sublayer adds to the
+            // residual stream x.
             let h = self.norm(&x, &block.ln_1)?;
             x = (x + self.attention(&h, &block.attn, &mask, layer_cache)?)?;
             let h = self.norm(&x, &block.ln_2)?;

@@ -14,11 +14,7 @@ fn tokens() -> &'static (Vec<u32>, Vec<u32>) {
         let docs: Vec<String> = w.corpus(|_| {}).into_iter().map(|d| d.text).collect();
         let views: Vec<&str> = docs.iter().map(|s| s.as_str()).collect();
         let tok = ch01_tokenizer::library::train(&views, 512).unwrap();
-        let mut ids = Vec::new();
-        for d in &views {
-            ids.extend(ch01_tokenizer::library::encode(&tok, d).unwrap());
-            ids.push(0);
-        }
+        let ids = ch01_tokenizer::library::encode_documents(&tok, &views).unwrap();
         let split = ids.len() * 9 / 10;
         (ids[..split].to_vec(), ids[split..].to_vec())
     })

@@ -125,16 +125,20 @@ pub fn ensure_dir(dir: &Path, what: &str) -> Result<()> {
         .with_context(|| format!("cannot create {what} directory `{}`", dir.display()))
 }
 
-/// Read a UTF-8 text file; `what` names it in the error, e.g. `"corpus"`.
-pub fn read_string(path: &Path, what: &str) -> Result<String> {
+/// Read a file; `what` names it in the error, e.g. `"weights"`.
+pub fn read_bytes(path: &Path, what: &str) -> Result<Vec<u8>> {
     if path.is_dir() {
         bail!(
             "{what} `{}` is a directory, expected a file",
             path.display()
         );
     }
-    let bytes =
-        fs::read(path).with_context(|| format!("cannot read {what} `{}`", path.display()))?;
+    fs::read(path).with_context(|| format!("cannot read {what} `{}`", path.display()))
+}
+
+/// Read a UTF-8 text file; `what` names it in the error, e.g. `"corpus"`.
+pub fn read_string(path: &Path, what: &str) -> Result<String> {
+    let bytes = read_bytes(path, what)?;
     String::from_utf8(bytes)
         .map_err(|e| anyhow::anyhow!("{what} `{}` is not valid UTF-8: {e}", path.display()))
 }
