@@ -135,6 +135,47 @@ pub struct SweepPoint {
 /// Progress of [`run`]: `(what, done, total)`.
 pub type Progress<'a> = &'a mut dyn FnMut(&str, usize, usize);
 
+/// (train, held out): every `every`-th document is held out.
+fn split_heldout<'a>(documents: &[&'a str], every: usize) -> (Vec<&'a str>, Vec<&'a str>) {
+    let is_heldout = |i: usize| (i + 1).is_multiple_of(every);
+    let pick = |held: bool| -> Vec<&'a str> {
+        documents
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| is_heldout(*i) == held)
+            .map(|(_, d)| *d)
+            .collect()
+    };
+    (pick(false), pick(true))
+}
+
+/// Held-out bytes per token of a tokenizer trained to each vocabulary size of `cfg.sweep`
+/// (`tok` itself at its own size).
+fn vocabulary_sweep(
+    tok: &Tokenizer,
+    train: &[&str],
+    heldout: &[&str],
+    cfg: &TokenizerConfig,
+    progress: Progress,
+) -> Result<Vec<SweepPoint>> {
+    let steps = cfg.sweep.len() + 3;
+    let mut sweep = Vec::new();
+    for (i, &v) in cfg.sweep.iter().enumerate() {
+        progress(&format!("sweep: vocabulary {v}"), i + 1, steps);
+        let t = if v == cfg.vocab_size {
+            tok.clone()
+        } else {
+            library::train(train, v)?
+        };
+        sweep.push(SweepPoint {
+            requested: v,
+            vocab_size: t.get_vocab_size(true),
+            bytes_per_token: measure::bytes_per_token(&t, heldout)?,
+        });
+    }
+    Ok(sweep)
+}
+
 /// Train the chapter's tokenizer on `documents`, measure it, and write into `out`:
 /// `tokenizer.json`, `tokenizer_report.json`, `compression.svg` and `zipf.svg`.
 pub fn run(
@@ -150,36 +191,12 @@ pub fn run(
         documents.len()
     );
     files::ensure_dir(out, "tokenizer output")?;
-    // Every `heldout_every`-th document is held out.
-    let is_heldout = |i: usize| (i + 1).is_multiple_of(cfg.heldout_every);
-    let pick = |held: bool| -> Vec<&str> {
-        documents
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| is_heldout(*i) == held)
-            .map(|(_, d)| *d)
-            .collect()
-    };
-    let (train, heldout) = (pick(false), pick(true));
+    let (train, heldout) = split_heldout(documents, cfg.heldout_every);
     let steps = cfg.sweep.len() + 3;
 
     progress("training the tokenizer", 0, steps);
     let tok = library::train(&train, cfg.vocab_size)?;
-
-    let mut sweep = Vec::new();
-    for (i, &v) in cfg.sweep.iter().enumerate() {
-        progress(&format!("sweep: vocabulary {v}"), i + 1, steps);
-        let t = if v == cfg.vocab_size {
-            tok.clone()
-        } else {
-            library::train(&train, v)?
-        };
-        sweep.push(SweepPoint {
-            requested: v,
-            vocab_size: t.get_vocab_size(true),
-            bytes_per_token: measure::bytes_per_token(&t, &heldout)?,
-        });
-    }
+    let sweep = vocabulary_sweep(&tok, &train, &heldout, cfg, progress)?;
 
     progress("hand-written BPE", cfg.sweep.len() + 1, steps);
     let train_text = train.join("\n");

@@ -67,25 +67,8 @@ impl Chart for Heatmap {
     }
 
     fn draw(&self, root: &DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult {
-        let rows = self.values.len();
-        let cols = self.values.first().map_or(0, |r| r.len());
-        if rows == 0 || cols == 0 || self.values.iter().any(|r| r.len() != cols) {
-            return Err(format!(
-                "heatmap `{}` needs a non-empty rectangular matrix",
-                self.title
-            )
-            .into());
-        }
-        let finite = || {
-            self.values
-                .iter()
-                .flatten()
-                .copied()
-                .filter(|v| v.is_finite())
-        };
-        let lo = finite().fold(f64::INFINITY, f64::min);
-        let hi = finite().fold(f64::NEG_INFINITY, f64::max);
-        let span = if hi > lo { hi - lo } else { 1.0 };
+        let (rows, cols) = self.shape()?;
+        let (lo, span) = self.range();
         root.fill(&WHITE)?;
         let (main, bar) = root.split_horizontally(self.size.0.saturating_sub(80));
         let mut chart = ChartBuilder::on(&main)
@@ -141,31 +124,65 @@ impl Chart for Heatmap {
             });
             chart.draw_series(texts)?;
         }
-        // A colour bar: the value each colour stands for.
-        let mut scale = ChartBuilder::on(&bar)
-            .margin_top(45)
-            .margin_bottom(55)
-            .margin_right(8)
-            .y_label_area_size(46)
-            .build_cartesian_2d(0f64..1f64, lo..lo + span)?;
-        scale
-            .configure_mesh()
-            .disable_mesh()
-            .disable_x_axis()
-            .label_style(LABEL_FONT)
-            .y_label_formatter(&|v| tick(*v))
-            .draw()?;
-        let steps = 64;
-        scale.draw_series((0..steps).map(|i| {
-            let (a, b) = (
-                lo + span * i as f64 / steps as f64,
-                lo + span * (i + 1) as f64 / steps as f64,
-            );
-            Rectangle::new(
-                [(0.0, a), (1.0, b)],
-                ViridisRGB::get_color(i as f64 / (steps - 1) as f64).filled(),
-            )
-        }))?;
-        Ok(())
+        colour_bar(&bar, lo, span)
     }
+}
+
+impl Heatmap {
+    /// (rows, columns) of a non-empty rectangular matrix; an error naming the chart otherwise.
+    fn shape(&self) -> Result<(usize, usize), Box<dyn std::error::Error>> {
+        let rows = self.values.len();
+        let cols = self.values.first().map_or(0, |r| r.len());
+        if rows == 0 || cols == 0 || self.values.iter().any(|r| r.len() != cols) {
+            return Err(format!(
+                "heatmap `{}` needs a non-empty rectangular matrix",
+                self.title
+            )
+            .into());
+        }
+        Ok((rows, cols))
+    }
+
+    /// The finite values' lowest, and their span (1 when they are all equal).
+    fn range(&self) -> (f64, f64) {
+        let finite = || {
+            self.values
+                .iter()
+                .flatten()
+                .copied()
+                .filter(|v| v.is_finite())
+        };
+        let lo = finite().fold(f64::INFINITY, f64::min);
+        let hi = finite().fold(f64::NEG_INFINITY, f64::max);
+        (lo, if hi > lo { hi - lo } else { 1.0 })
+    }
+}
+
+/// A colour bar: the value each colour stands for, from `lo` to `lo + span`.
+fn colour_bar(bar: &DrawingArea<SVGBackend<'_>, Shift>, lo: f64, span: f64) -> DrawResult {
+    let mut scale = ChartBuilder::on(bar)
+        .margin_top(45)
+        .margin_bottom(55)
+        .margin_right(8)
+        .y_label_area_size(46)
+        .build_cartesian_2d(0f64..1f64, lo..lo + span)?;
+    scale
+        .configure_mesh()
+        .disable_mesh()
+        .disable_x_axis()
+        .label_style(LABEL_FONT)
+        .y_label_formatter(&|v| tick(*v))
+        .draw()?;
+    let steps = 64;
+    scale.draw_series((0..steps).map(|i| {
+        let (a, b) = (
+            lo + span * i as f64 / steps as f64,
+            lo + span * (i + 1) as f64 / steps as f64,
+        );
+        Rectangle::new(
+            [(0.0, a), (1.0, b)],
+            ViridisRGB::get_color(i as f64 / (steps - 1) as f64).filled(),
+        )
+    }))?;
+    Ok(())
 }

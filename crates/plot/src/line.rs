@@ -121,21 +121,7 @@ impl Chart for LineChart {
             .iter()
             .map(|s| s.points.iter().filter_map(|&p| self.project(p)).collect())
             .collect();
-        // Error bars, on linear axes only: (x, y, low, high) per point of each series.
-        let bars: Vec<Vec<(f64, f64, f64, f64)>> = self
-            .series
-            .iter()
-            .map(|s| match self.log_x || self.log_y {
-                true => Vec::new(),
-                false => s
-                    .points
-                    .iter()
-                    .zip(&s.errors)
-                    .filter(|(p, e)| p.0.is_finite() && e.0.is_finite() && e.1.is_finite())
-                    .map(|(p, e)| (p.0, p.1, e.0, e.1))
-                    .collect(),
-            })
-            .collect();
+        let bars = self.error_bars();
         let all = || lines.iter().flatten();
         let (x0, x1) = padded_range(all().map(|p| p.0))
             .ok_or(format!("line chart `{}` has no point to draw", self.title))?;
@@ -149,14 +135,6 @@ impl Chart for LineChart {
             .y_label_area_size(60)
             .build_cartesian_2d(x0..x1, y0..y1)?;
         let (log_x, log_y) = (self.log_x, self.log_y);
-        // On a log axis spanning two decades or more, label only the powers of ten.
-        let log_tick = |v: f64, span: f64| {
-            if span >= 2.0 && (v - v.round()).abs() > 1e-6 {
-                String::new()
-            } else {
-                tick(10f64.powf(v))
-            }
-        };
         let x_fmt = move |v: &f64| {
             if log_x {
                 log_tick(*v, x1 - x0)
@@ -169,13 +147,6 @@ impl Chart for LineChart {
                 log_tick(*v, y1 - y0)
             } else {
                 tick(*v)
-            }
-        };
-        let axis = |label: &str, log: bool| {
-            if log {
-                format!("{label} (log scale)")
-            } else {
-                label.to_string()
             }
         };
         chart
@@ -209,5 +180,43 @@ impl Chart for LineChart {
             draw_legend(&mut chart, self.legend.clone())?;
         }
         Ok(())
+    }
+}
+
+impl LineChart {
+    /// Error bars, on linear axes only: (x, y, low, high) per point of each series.
+    fn error_bars(&self) -> Vec<Vec<(f64, f64, f64, f64)>> {
+        self.series
+            .iter()
+            .map(|s| match self.log_x || self.log_y {
+                true => Vec::new(),
+                false => s
+                    .points
+                    .iter()
+                    .zip(&s.errors)
+                    .filter(|(p, e)| p.0.is_finite() && e.0.is_finite() && e.1.is_finite())
+                    .map(|(p, e)| (p.0, p.1, e.0, e.1))
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+/// A tick on a log axis at log₁₀ value `v`; on an axis spanning two decades or more
+/// (`span`), only the powers of ten are labelled.
+fn log_tick(v: f64, span: f64) -> String {
+    if span >= 2.0 && (v - v.round()).abs() > 1e-6 {
+        String::new()
+    } else {
+        tick(10f64.powf(v))
+    }
+}
+
+/// An axis's description, saying when its scale is logarithmic.
+fn axis(label: &str, log: bool) -> String {
+    if log {
+        format!("{label} (log scale)")
+    } else {
+        label.to_string()
     }
 }
