@@ -211,9 +211,40 @@ pub fn report_section(r: &Report) -> String {
     )
     .unwrap();
     s += "<!-- ANCHOR_END: reward -->\n\n";
+    s += &family_table(r);
     s += "What the reward model thinks of each kind of answer to the held-out prompts: its mean normalised score, and in brackets the labeler's mean utility. PPO climbs the reward model, so a kind it ranks above the labeler's order is a kind PPO will learn to give.\n\n<!-- ANCHOR: probe -->\n";
     s += &r.probe.table();
     s += "<!-- ANCHOR_END: probe -->\n\n![accuracy](reward/accuracy.svg)\n\n![scores](reward/scores.svg)\n\n![calibration](reward/calibration.svg)\n\n";
+    s
+}
+
+/// The held-out metrics family by family: a tied pair (two responses of equal gold
+/// utility) scores 50% for every model and for the ceiling alike.
+fn family_table(r: &Report) -> String {
+    let mut s = String::from(
+        "Family by family (ties: pairs whose two responses have the same gold utility, labelled by a coin):\n\n<!-- ANCHOR: reward_families -->\n",
+    );
+    s += "| family | held-out pairs | ties | agrees with the labeler | ceiling | share of the ceiling | orders the other pairs as the gold utility does |\n|---|---|---|---|---|---|---|\n";
+    for f in &r.by_family {
+        let m = &f.metrics;
+        let gold = if f.ties < m.n {
+            format!("{:.0}% of {}", 100.0 * m.gold_accuracy, m.n - f.ties)
+        } else {
+            "–".to_string()
+        };
+        writeln!(
+            s,
+            "| {} | {} | {} | {:.1}% | {:.1}% | {:.0}% | {gold} |",
+            f.family,
+            m.n,
+            f.ties,
+            100.0 * m.accuracy,
+            100.0 * m.ceiling,
+            100.0 * m.accuracy / m.ceiling
+        )
+        .unwrap();
+    }
+    s += "<!-- ANCHOR_END: reward_families -->\n\n";
     s
 }
 

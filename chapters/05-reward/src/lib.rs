@@ -66,6 +66,9 @@ pub struct Report {
     /// The labeler of the comparisons ([`Labeler::describe`]).
     #[serde(default)]
     pub labeler: serde_json::Value,
+    /// The held-out metrics family by family: where the distance to the ceiling is.
+    #[serde(default)]
+    pub by_family: Vec<train::FamilyMetrics>,
 }
 
 /// The file of the training comparisons beside a reward model's report (one [`Pair`]
@@ -266,7 +269,9 @@ fn measure(
     .save_svg(&out.join("scores.svg"))?;
     let (chart, calibration) = plots::calibration(&scores, 10);
     chart.save_svg(&out.join("calibration.svg"))?;
+    let by_family = train::family_metrics(heldout_prompts, &c.heldout_pairs, &scores);
     Ok(Report {
+        by_family,
         n_train_pairs: c.train_pairs.len(),
         n_heldout_pairs: c.heldout_pairs.len(),
         history,

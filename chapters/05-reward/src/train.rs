@@ -144,19 +144,9 @@ pub fn score_texts(
     texts: &[String],
     batch: usize,
 ) -> Result<Vec<f64>> {
-    let dev = rm.gpt.device();
-    let mut out = Vec::with_capacity(texts.len());
-    for chunk in texts.chunks(batch.max(1)) {
-        let (ids, mask) = padded(tok, chunk, rm.gpt.cfg.n_positions, &dev)?;
-        out.extend(
-            rm.raw_scores(&ids, &mask)?
-                .detach()
-                .to_vec1::<f32>()?
-                .into_iter()
-                .map(f64::from),
-        );
-    }
-    Ok(out)
+    per_text(rm, tok, texts, batch, |ids, mask| {
+        Ok(rm.raw_scores(ids, mask)?.detach())
+    })
 }
 
 /// The knowledge input ℓ of `prompt + response` texts ([`crate::model::Knowledge`]), in
@@ -167,16 +157,25 @@ pub fn knowledge_features(
     texts: &[String],
     batch: usize,
 ) -> Result<Vec<f64>> {
+    per_text(rm, tok, texts, batch, |ids, mask| {
+        rm.knowledge_feature(ids, mask)
+    })
+}
+
+/// `f` (B,) of each padded batch (ids and attention mask, (B, T)) of `texts`: one number
+/// per text.
+fn per_text(
+    rm: &RewardModel,
+    tok: &Tokenizer,
+    texts: &[String],
+    batch: usize,
+    f: impl Fn(&Tensor, &Tensor) -> Result<Tensor>,
+) -> Result<Vec<f64>> {
     let dev = rm.gpt.device();
     let mut out = Vec::with_capacity(texts.len());
     for chunk in texts.chunks(batch.max(1)) {
         let (ids, mask) = padded(tok, chunk, rm.gpt.cfg.n_positions, &dev)?;
-        out.extend(
-            rm.knowledge_feature(&ids, &mask)?
-                .to_vec1::<f32>()?
-                .into_iter()
-                .map(f64::from),
-        );
+        out.extend(f(&ids, &mask)?.to_vec1::<f32>()?.into_iter().map(f64::from));
     }
     Ok(out)
 }
@@ -261,12 +260,22 @@ pub fn evaluate(rm: &RewardModel, tok: &Tokenizer, set: PairSet) -> Result<PairM
     let (prompts, pairs) = (set.prompts, set.pairs);
     ensure!(!pairs.is_empty(), "no pairs to evaluate on");
     let scores = pair_scores(rm, tok, prompts, pairs)?;
-    let n = pairs.len() as f64;
-    let loss = scores.iter().map(|(c, r)| softplus(r - c)).sum::<f64>() / n;
-    let accuracy = scores.iter().filter(|(c, r)| c > r).count() as f64 / n;
-    let decided: Vec<(&Pair, &(f64, f64))> = pairs
-        .iter()
-        .zip(&scores)
+    Ok(metrics(pairs.iter().zip(&scores)))
+}
+
+/// The metrics of scored pairs, (pair, (chosen's score, rejected's score)) each.
+pub fn metrics<'a>(
+    scored: impl Iterator<Item = (&'a Pair, &'a (f64, f64))> + Clone,
+) -> PairMetrics {
+    let n = scored.clone().count() as f64;
+    let loss = scored
+        .clone()
+        .map(|(_, (c, r))| softplus(r - c))
+        .sum::<f64>()
+        / n;
+    let accuracy = scored.clone().filter(|(_, (c, r))| c > r).count() as f64 / n;
+    let decided: Vec<(&Pair, &(f64, f64))> = scored
+        .clone()
         .filter(|(p, _)| p.u_chosen != p.u_rejected)
         .collect();
     let gold_accuracy = decided
@@ -274,14 +283,50 @@ pub fn evaluate(rm: &RewardModel, tok: &Tokenizer, set: PairSet) -> Result<PairM
         .filter(|(p, (c, r))| (c > r) == (p.u_chosen > p.u_rejected))
         .count() as f64
         / decided.len().max(1) as f64;
-    let ceiling = pairs.iter().map(|p| p.agreement).sum::<f64>() / n;
-    Ok(PairMetrics {
+    let ceiling = scored.clone().map(|(p, _)| p.agreement).sum::<f64>() / n;
+    PairMetrics {
         loss,
         accuracy,
         gold_accuracy,
         ceiling,
-        n: pairs.len(),
-    })
+        n: n as usize,
+    }
+}
+
+/// The held-out metrics of one family of prompts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FamilyMetrics {
+    pub family: String,
+    /// Pairs whose two responses have the same gold utility (two wrong sums, two refusals):
+    /// a coin decided the label, so every model agrees with it half of the time.
+    pub ties: usize,
+    pub metrics: PairMetrics,
+}
+
+/// [`metrics`] family by family, over scored pairs of `prompts`.
+pub fn family_metrics(
+    prompts: &[Prompt],
+    pairs: &[Pair],
+    scores: &[(f64, f64)],
+) -> Vec<FamilyMetrics> {
+    world::Family::ALL
+        .iter()
+        .filter_map(|&f| {
+            let scored = pairs
+                .iter()
+                .zip(scores)
+                .filter(move |(p, _)| prompts[p.prompt].family == f);
+            let ties = scored
+                .clone()
+                .filter(|(p, _)| p.u_chosen == p.u_rejected)
+                .count();
+            (scored.clone().count() > 0).then(|| FamilyMetrics {
+                family: f.name().to_string(),
+                ties,
+                metrics: metrics(scored),
+            })
+        })
+        .collect()
 }
 
 fn softplus(x: f64) -> f64 {
