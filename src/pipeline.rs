@@ -138,21 +138,24 @@ fn later_stages(
     })?;
     let rm = timed(times, "reward model", || {
         crate::reward::reward_command(&crate::reward::RewardArgs {
+            out: out.stage("reward"),
+            world: src.world(),
+            model: out.sft(),
+            preset,
             draw,
-            ..crate::reward::RewardArgs::new(src.world(), out.sft(), out.stage("reward"), preset)
+            ..Default::default()
         })
     })?;
     let ppo = timed(times, "PPO and evaluation", || {
         crate::ppo::ppo_command(&crate::ppo::PpoArgs {
+            out: out.stage("ppo"),
+            world: src.world(),
+            sft: out.sft(),
+            reward: out.reward_model(),
             base: Some(src.pretrained()),
+            preset,
             draw,
-            ..crate::ppo::PpoArgs::new(
-                src.world(),
-                out.sft(),
-                out.reward_model(),
-                out.stage("ppo"),
-                preset,
-            )
+            ..Default::default()
         })
     })?;
     Ok((sft, rm, ppo))

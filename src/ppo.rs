@@ -16,7 +16,7 @@ pub const BASE_COLUMN: &str = "base_column.json";
 pub const BEST_OF_N_COLUMN: &str = "best_of_n_column.json";
 
 /// `rlhf ppo`'s flags; each setting left out is the preset's.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct PpoArgs {
     /// Output directory (the policy goes to <out>/checkpoint).
     #[arg(long, default_value = "runs/default/ppo")]
@@ -68,34 +68,6 @@ pub struct PpoArgs {
 }
 
 impl PpoArgs {
-    /// The preset's PPO in the world `world`, from the SFT checkpoint `sft` against the
-    /// reward model `reward`, into `out`.
-    pub fn new(
-        world: PathBuf,
-        sft: PathBuf,
-        reward: PathBuf,
-        out: PathBuf,
-        preset: Preset,
-    ) -> Self {
-        PpoArgs {
-            out,
-            world,
-            sft,
-            reward,
-            base: None,
-            preset,
-            iterations: None,
-            kl_coef: None,
-            temperature: None,
-            lr: None,
-            rollout_batch: None,
-            prompt_baseline: None,
-            ptx_coef: None,
-            ptx_demo_share: None,
-            draw: 0,
-        }
-    }
-
     /// The preset's configuration with the flags' settings in place of its own.
     fn config(&self) -> Result<PpoConfig> {
         let mut cfg = PpoConfig::preset(self.preset);

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use world::World;
 
 /// `rlhf reward`'s flags; each setting left out is the preset's.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct RewardArgs {
     /// Output directory (the reward model goes to <out>/checkpoint).
     #[arg(long, default_value = "runs/default/reward")]
@@ -55,28 +55,6 @@ pub struct RewardArgs {
     /// Another draw of the stage's randomness (0: the preset's seed; `rlhf worlds --draws`).
     #[arg(skip)]
     pub draw: u64,
-}
-
-impl RewardArgs {
-    /// The preset's reward model for the world `world`, from the SFT checkpoint `model`,
-    /// into `out`.
-    pub fn new(world: PathBuf, model: PathBuf, out: PathBuf, preset: Preset) -> Self {
-        RewardArgs {
-            out,
-            world,
-            model,
-            preset,
-            labeler_temperature: None,
-            lr: None,
-            epochs: None,
-            sample_temperature: None,
-            off_prompt: None,
-            non_answers: None,
-            knowledge: None,
-            k: None,
-            draw: 0,
-        }
-    }
 }
 
 #[derive(Args, Debug, Clone)]
