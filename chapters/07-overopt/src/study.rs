@@ -100,13 +100,7 @@ impl OveroptConfig {
     /// The configuration of a run's preset: `tiny` or `small` (the GPU run ends at PPO,
     /// chapter 9).
     pub fn preset(p: world::Preset) -> Result<Self> {
-        match p {
-            world::Preset::Tiny => Ok(Self::tiny()),
-            world::Preset::Small => Ok(Self::small()),
-            world::Preset::Gpu => anyhow::bail!(
-                "chapter 7's studies have no `gpu` preset: expected `tiny` or `small`"
-            ),
-        }
+        p.tiny_or_small("chapter 7's studies", Self::tiny, Self::small)
     }
 
     pub fn validate(&self) -> Result<()> {

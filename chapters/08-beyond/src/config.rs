@@ -1,7 +1,7 @@
 //! Every setting of the chapter's two trainers, with named presets.
 
 use crate::dpo::PreferenceLoss;
-use anyhow::{Result, bail, ensure};
+use anyhow::{Result, ensure};
 use ch03_gpt::train::AdamWConfig;
 use serde::{Deserialize, Serialize};
 
@@ -62,11 +62,7 @@ impl DpoConfig {
     /// The configuration of a run's preset: `tiny` or `small` (the GPU run ends at PPO,
     /// chapter 9).
     pub fn preset(p: world::Preset) -> Result<Self> {
-        match p {
-            world::Preset::Tiny => Ok(Self::tiny()),
-            world::Preset::Small => Ok(Self::small()),
-            world::Preset::Gpu => bail!("DPO has no `gpu` preset: expected `tiny` or `small`"),
-        }
+        p.tiny_or_small("DPO", Self::tiny, Self::small)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -151,11 +147,7 @@ impl GrpoConfig {
     /// The configuration of a run's preset: `tiny` or `small` (the GPU run ends at PPO,
     /// chapter 9).
     pub fn preset(p: world::Preset) -> Result<Self> {
-        match p {
-            world::Preset::Tiny => Ok(Self::tiny()),
-            world::Preset::Small => Ok(Self::small()),
-            world::Preset::Gpu => bail!("GRPO has no `gpu` preset: expected `tiny` or `small`"),
-        }
+        p.tiny_or_small("GRPO", Self::tiny, Self::small)
     }
 
     pub fn validate(&self) -> Result<()> {

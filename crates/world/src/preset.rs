@@ -24,6 +24,23 @@ pub enum Preset {
 impl Preset {
     pub const ALL: [Preset; 3] = [Preset::Tiny, Preset::Small, Preset::Gpu];
 
+    /// The configuration of a study that runs on a CPU only (chapters 7 and 8): `tiny()` or
+    /// `small()`; `gpu` is an error naming `what` (the GPU run ends at PPO, chapter 9).
+    pub fn tiny_or_small<T>(
+        self,
+        what: &str,
+        tiny: impl FnOnce() -> T,
+        small: impl FnOnce() -> T,
+    ) -> Result<T> {
+        match self {
+            Preset::Tiny => Ok(tiny()),
+            Preset::Small => Ok(small()),
+            Preset::Gpu => bail!(
+                "{what}: no `gpu` preset (the GPU run ends at PPO, chapter 9); expected `tiny` or `small`"
+            ),
+        }
+    }
+
     /// The name on the command line and in reports: `tiny`, `small` or `gpu`.
     pub fn name(self) -> &'static str {
         match self {
