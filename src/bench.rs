@@ -202,6 +202,32 @@ impl Lines {
     }
 }
 
+/// PyTorch's measurement of round `round` (`bench/pytorch_gpt.py`, training or generation
+/// with its cache) as its JSON line, and its tokens/s.
+fn pytorch_round(
+    python: &Path,
+    cfg: &BenchConfig,
+    generate: bool,
+    round: usize,
+) -> Result<(Value, f64)> {
+    let mut v = pytorch(python, cfg, generate)?;
+    let tps = v["tokens_per_s"]
+        .as_f64()
+        .context("PyTorch's line has no tokens_per_s")?;
+    v["round"] = json!(round);
+    Ok((v, tps))
+}
+
+/// The line comparing the medians of our rounds and PyTorch's.
+fn ratio(bench: &str, ours: Vec<f64>, theirs: Vec<f64>, meaning: &str) -> Value {
+    let rounds = ours.len();
+    let (a, b) = (median(ours), median(theirs));
+    json!({
+        "bench": bench, "rounds": rounds, "rlhf_tokens_per_s": a, "pytorch_tokens_per_s": b,
+        "ratio": a / b, "meaning": meaning,
+    })
+}
+
 /// The same benchmark composed from candle's operations (`Gpt::with_fused(false)`).
 fn composed(cfg: &BenchConfig) -> BenchConfig {
     BenchConfig {
@@ -232,22 +258,15 @@ fn train_rounds(o: &BenchArgs, cfg: &BenchConfig, compute: &Compute, out: &Lines
             "parameters": t.parameters, "batch": cfg.batch, "seq_len": cfg.seq_len,
         }));
         if let Some(py) = &o.pytorch {
-            let mut v = pytorch(py, cfg, false)?;
-            let tps = v["tokens_per_s"]
-                .as_f64()
-                .context("PyTorch's line has no tokens_per_s")?;
+            let (mut v, tps) = pytorch_round(py, cfg, false, round)?;
             theirs.push(tps);
-            v["round"] = json!(round);
             v["mfu"] = json!(t.throughput.mfu.map(|m| m * tps / t.tokens_per_s));
             out.print(v);
         }
     }
     if o.pytorch.is_some() {
-        let (a, b) = (median(ours), median(theirs));
-        out.print(json!({
-            "bench": "train_ratio", "rounds": o.rounds, "rlhf_tokens_per_s": a, "pytorch_tokens_per_s": b,
-            "ratio": a / b, "meaning": "median rlhf tokens/s over median PyTorch eager tokens/s; above 1 is faster",
-        }));
+        let meaning = "median rlhf tokens/s over median PyTorch eager tokens/s; above 1 is faster";
+        out.print(ratio("train_ratio", ours, theirs, meaning));
     }
     Ok(())
 }
@@ -276,22 +295,14 @@ fn generate_rounds(o: &BenchArgs, cfg: &BenchConfig, compute: &Compute, out: &Li
         ours.push(g.tokens_per_s);
         out.print(line(&g, true, Some(round), "rlhf"));
         if let Some(py) = &o.pytorch {
-            let mut v = pytorch(py, cfg, true)?;
-            theirs.push(
-                v["tokens_per_s"]
-                    .as_f64()
-                    .context("PyTorch's line has no tokens_per_s")?,
-            );
-            v["round"] = json!(round);
+            let (v, tps) = pytorch_round(py, cfg, true, round)?;
+            theirs.push(tps);
             out.print(v);
         }
     }
     if o.pytorch.is_some() {
-        let (a, b) = (median(ours), median(theirs));
-        out.print(json!({
-            "bench": "generate_ratio", "rounds": o.rounds, "rlhf_tokens_per_s": a, "pytorch_tokens_per_s": b,
-            "ratio": a / b, "meaning": "median new tokens/s with the KV cache, rlhf over PyTorch eager with its own cache; above 1 is faster",
-        }));
+        let meaning = "median new tokens/s with the KV cache, rlhf over PyTorch eager with its own cache; above 1 is faster";
+        out.print(ratio("generate_ratio", ours, theirs, meaning));
     }
     if compute.device.is_cpu() || cfg.prompt_len + cfg.new_tokens <= 256 {
         // Without the cache (skipped on a GPU for long sequences: minutes for nothing new).
