@@ -69,8 +69,8 @@ impl RmConfig {
     }
 
     /// The CPU pipeline's reward model: K = 8 responses per prompt sampled at temperature
-    /// 0.7 — the temperature PPO samples at (chapter 6), so the reward model learns on the
-    /// kind of responses it will score — about 25,000 pairs, one pass, 8 prompts per step,
+    /// 0.7, where the SFT model's answers are more often right than at 1 (PPO samples at 1:
+    /// chapter 6, "Across worlds") — about 25,000 pairs, one pass, 8 prompts per step,
     /// each prompt's pairs together. Chosen on the tuning worlds (chapter 5, "More
     /// comparisons"): K = 4 with a step per 32 pairs reached 58% held-out accuracy on
     /// world 7, K = 8 grouped 63% (ceiling 71%), in the same time.

@@ -34,6 +34,14 @@ pub struct OveroptConfig {
     /// One PPO run per fixed β, from the SFT model against the pipeline's reward model.
     pub betas: Vec<f64>,
     pub ppo_iterations: usize,
+    /// PPO's sampling temperature and prompts per rollout in these studies. The CPU
+    /// study keeps the pipeline's PPO as it was when chapter 7 was measured — 64 prompts
+    /// at 0.7, best-of-n's temperature — where the pipeline now samples 128 at temperature
+    /// 1 (chapter 6, "Across worlds").
+    #[serde(default = "study_ppo_temperature")]
+    pub ppo_temperature: f64,
+    #[serde(default = "study_rollout_batch")]
+    pub ppo_rollout_batch: usize,
     /// γ of PPO-ptx in the β study: 0, so that β is the only leash (the pipeline's
     /// pretraining term is a second one, towards the pretrained model; chapter 6).
     pub ppo_ptx_coef: f64,
@@ -53,6 +61,14 @@ pub struct OveroptConfig {
     pub seed: u64,
 }
 
+/// PPO's temperature and rollout batch in the committed chapter 7 studies.
+fn study_ppo_temperature() -> f64 {
+    0.7
+}
+fn study_rollout_batch() -> usize {
+    64
+}
+
 impl OveroptConfig {
     /// For tests: a few prompts, samples and iterations.
     pub fn tiny() -> Self {
@@ -65,6 +81,8 @@ impl OveroptConfig {
             rm_fractions: vec![0.5],
             betas: vec![0.0, 0.05],
             ppo_iterations: 4,
+            ppo_temperature: 1.0,
+            ppo_rollout_batch: 32,
             ppo_ptx_coef: 0.0,
             window: 2,
             reference_prompts: 32,
@@ -88,6 +106,8 @@ impl OveroptConfig {
             rm_fractions: vec![0.125, 0.25, 0.5],
             betas: vec![0.0, 0.02, 0.1, 0.2],
             ppo_iterations: 100,
+            ppo_temperature: study_ppo_temperature(),
+            ppo_rollout_batch: study_rollout_batch(),
             window: 10,
             reference_prompts: 1024,
             bias_per_word: 0.2,
@@ -442,6 +462,8 @@ pub fn ppo_config(base: &PpoConfig, beta: f64, cfg: &OveroptConfig) -> PpoConfig
         kl_control: KlControl::Fixed,
         iterations: cfg.ppo_iterations,
         ptx_coef: cfg.ppo_ptx_coef,
+        temperature: cfg.ppo_temperature,
+        rollout_batch: cfg.ppo_rollout_batch,
         ..base.clone()
     }
 }
