@@ -137,8 +137,8 @@ impl PpoConfig {
 
     /// The CPU pipeline's PPO: 128 rollouts per iteration sampled at temperature 1 — the
     /// policy itself, so the KL that β = 0.2 charges is the KL the capability table reports
-    /// (chapter 6, "Across worlds": on the tuning worlds the gold gain of 64 rollouts at 0.7
-    /// rose from +0.19 and +0.10 to +0.32 and +0.18) — and PPO-ptx with γ = 1 on text that
+    /// (chapter 6, "Across worlds": on the tuning worlds the gold gain rose from +0.19 and
+    /// +0.10, with 64 rollouts at 0.7, to +0.32 and +0.18) — and PPO-ptx with γ = 1 on text that
     /// is a quarter SFT demonstrations: without the pretraining term the policy forgot
     /// held-out facts while it learned from a reward model that cannot check them; with the
     /// corpus alone its greedy answers to sums ran on into more sums, as the corpus's lines do.

@@ -119,7 +119,7 @@ pub struct Report {
 /// The chapter's studies. Best-of-n: N samples of each held-out prompt from the SFT model,
 /// scored by each reward model — the pipeline's and new ones trained on fractions of its
 /// comparisons. PPO: the pipeline's configuration with β fixed at each value (and the
-/// study's pretraining coefficient), from the SFT model against the pipeline's reward model. Figures, `overopt_report.json` and
+/// study's pretraining coefficient, temperature and rollout batch), from the SFT model against the pipeline's reward model. Figures, `overopt_report.json` and
 /// `overopt.md` go to `out`; `on_progress` hears what is being done.
 pub fn run(
     inp: Inputs,
@@ -332,8 +332,13 @@ fn ppo_section(r: &Report) -> String {
     let mut s = String::from("<!-- ANCHOR: ppo -->\n");
     writeln!(
         s,
-        "PPO for {} iterations at each fixed β, pretraining coefficient γ = {}, otherwise the pipeline's settings; points average {} iterations' rollouts (training prompts), gains over the SFT policy's answers to {} training prompts sampled the same way; held-out columns: greedy responses, as in chapter 6.\n",
-        r.config.ppo_iterations, r.config.ppo_ptx_coef, r.config.window, r.config.reference_prompts
+        "PPO for {} iterations at each fixed β, pretraining coefficient γ = {}, rollouts of {} prompts at temperature {}, otherwise the pipeline's settings; points average {} iterations' rollouts (training prompts), gains over the SFT policy's answers to {} training prompts sampled the same way; held-out columns: greedy responses, as in chapter 6.\n",
+        r.config.ppo_iterations,
+        r.config.ppo_ptx_coef,
+        r.config.ppo_rollout_batch,
+        r.config.ppo_temperature,
+        r.config.window,
+        r.config.reference_prompts
     )
     .unwrap();
     s += "| β | final KL | final proxy gain | final gold gain | peak gold gain (at d) | fit α | fit β | R² | fitted peak d | held-out gold (SFT → RLHF) |\n|---|---|---|---|---|---|---|---|---|---|\n";

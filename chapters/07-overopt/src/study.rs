@@ -65,6 +65,7 @@ pub struct OveroptConfig {
 fn study_ppo_temperature() -> f64 {
     0.7
 }
+
 fn study_rollout_batch() -> usize {
     64
 }
@@ -152,6 +153,15 @@ impl OveroptConfig {
         ensure!(
             self.ppo_ptx_coef >= 0.0 && self.ppo_ptx_coef.is_finite(),
             "ppo_ptx_coef must be ≥ 0"
+        );
+        ensure!(
+            self.ppo_temperature > 0.0 && self.ppo_temperature.is_finite(),
+            "ppo_temperature must be positive, got {}",
+            self.ppo_temperature
+        );
+        ensure!(
+            self.ppo_rollout_batch > 0,
+            "ppo_rollout_batch must be positive"
         );
         ensure!(
             self.bias_per_word.is_finite(),
