@@ -10,8 +10,10 @@ Enforced on every world (the script fails when one does not hold):
     those changes lies below zero), and its gold reward is not below SFT's beyond noise;
   - the KL to SFT stays below BOUND nats per response.
 Reported, not enforced: the gold reward above SFT's beyond noise (the interval above zero).
-That is the claim RLHF should make on every world; at this scale it does not yet hold on
-every world, and the book says so (chapter 6, "Across worlds").
+That is the claim RLHF should make on every world. Pooled over three draws it held on all
+seven worlds measured for chapter 6 ("Across worlds"), but with a margin of a few
+hundredths on some (world 39417: +0.16 [+0.03, +0.30]), and a machine whose matrix kernels
+round differently trains other trajectories: a margin that small is not a build check.
 
     python3 scripts/check-acceptance.py runs/book
 """
