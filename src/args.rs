@@ -15,6 +15,15 @@ pub fn positive(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A fraction in (0, 1]: a share of the training prompts.
+pub fn fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x > 0.0 && x <= 1.0 => Ok(x),
+        Ok(x) => Err(format!("expected a fraction in (0, 1], got {x}")),
+        Err(e) => Err(format!("expected a fraction in (0, 1]: {e}")),
+    }
+}
+
 /// A count that must be at least 1: steps, iterations, a batch.
 pub fn count(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {

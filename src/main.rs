@@ -14,6 +14,7 @@ mod pipeline;
 mod ppo;
 mod progress;
 mod reward;
+mod reward_curve;
 mod run_dir;
 mod sft;
 mod tokenizer;
@@ -55,6 +56,8 @@ enum Command {
     Sft(sft::SftArgs),
     /// Chapter 5: train a reward model on labelled comparisons of the SFT model's samples.
     Reward(reward::RewardArgs),
+    /// Chapter 5: what each option buys a reward model — more comparisons, the SFT model's knowledge, an ensemble — as a share of the labeler's ceiling.
+    RewardCurve(reward_curve::CurveArgs),
     /// Ask a reward model: the normalised score of each response to a prompt.
     Score(reward::ScoreArgs),
     /// Chapter 6: PPO from the SFT model against the reward model, with a KL leash.
@@ -126,6 +129,7 @@ fn main() {
         Some(Command::Pretrain(a)) => gpt::pretrain_command(&a).map(|_| ()),
         Some(Command::Sft(a)) => sft::sft_command(&a).map(|_| ()),
         Some(Command::Reward(a)) => reward::reward_command(&a).map(|_| ()),
+        Some(Command::RewardCurve(a)) => reward_curve::curve_command(&a),
         Some(Command::Score(a)) => reward::score_command(&a),
         Some(Command::Ppo(a)) => ppo::ppo_command(&a).map(|_| ()),
         Some(Command::Overopt(a)) => overopt::overopt_command(&a).map(|_| ()),

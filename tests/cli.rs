@@ -272,6 +272,83 @@ fn pipeline_writes_every_stage_and_a_report() {
     let o = rlhf(&["score", "--reward", rm, "--prompt", "hi"], d);
     assert_eq!(o.status.code(), Some(2), "--response is required");
 
+    // Chapter 5's curve on the finished run: one point per option, each a share of the
+    // ceiling inside its interval; the default recipe on all the prompts is the reward
+    // stage's model again (the same comparisons, the same seed), so its accuracy is the same.
+    let o = rlhf(
+        &[
+            "reward-curve",
+            "--world",
+            "runs/check/world",
+            "--model",
+            "runs/check/sft/checkpoint",
+            "--pretrained",
+            "runs/check/pretrain/checkpoint",
+            "--preset",
+            "tiny",
+            "--fractions",
+            "0.5,1",
+            "--ensemble",
+            "2",
+            "--out",
+            "runs/check/reward-curve",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let c = json("reward-curve/curve.json");
+    let points = c["points"].as_array().unwrap();
+    let options: Vec<&str> = points
+        .iter()
+        .map(|p| p["option"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        options,
+        [
+            "the default recipe",
+            "the default recipe",
+            "with the SFT model's knowledge",
+            "with the SFT model's knowledge",
+            "another seed (seed + 1)",
+            "ensemble of 2",
+            "weight average of 2",
+            "from the pretrained model"
+        ]
+    );
+    for p in points {
+        let (v, lo, hi) = (
+            num(&p["share"]["value"]),
+            num(&p["share"]["low"]),
+            num(&p["share"]["high"]),
+        );
+        assert!(lo <= v && v <= hi && v > 0.0, "{p}");
+        let m = &p["heldout"];
+        assert!(
+            (v - num(&m["accuracy"]) / num(&m["ceiling"])).abs() < 1e-9,
+            "{p}"
+        );
+    }
+    assert!(
+        num(&points[0]["pairs"]) < num(&points[1]["pairs"]),
+        "half the prompts, fewer pairs"
+    );
+    assert_eq!(
+        num(&points[1]["heldout"]["accuracy"]),
+        num(&json("reward/reward_report.json")["heldout"]["accuracy"]),
+        "the curve's full default point is the reward stage's model"
+    );
+    assert!(
+        run.join("reward-curve/curve.svg").is_file() && run.join("reward-curve/curve.md").is_file()
+    );
+    let o = rlhf(&["reward-curve", "--fractions", "0.5,1.5"], d);
+    assert!(
+        o.status.code() == Some(2)
+            && stderr(&o).contains("--fractions")
+            && stderr(&o).contains("(0, 1]"),
+        "{}",
+        stderr(&o)
+    );
+
     exports_carry_the_data_and_the_chat_template(d, &run);
 
     // Chapter 7 from the finished run: its files, best-of-n's proxy never falls with n, the

@@ -12,6 +12,7 @@
 //! - [`train`]: training, held-out accuracy against the labeler's ceiling;
 //! - [`plots`]: accuracy, score histograms, calibration.
 
+pub mod curve;
 pub mod data;
 pub mod exercises;
 pub mod loss;

@@ -390,3 +390,67 @@ fn groups_score_each_response_once_and_keep_every_pair() {
         );
     }
 }
+
+#[test]
+fn weight_average_is_every_parameters_mean() {
+    let (a, b) = (
+        RewardModel::from_sft(&small_gpt(4), 2).unwrap(),
+        RewardModel::from_sft(&small_gpt(6), 3).unwrap(),
+    );
+    let get = |rm: &RewardModel, name: &str| -> Vec<f32> {
+        rm.params().vars[name]
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    };
+    let names = ["score.weight", "h.0.attn.c_attn.weight", "wte.weight"];
+    let before: Vec<(Vec<f32>, Vec<f32>)> =
+        names.iter().map(|n| (get(&a, n), get(&b, n))).collect();
+    let avg = RewardModel::weight_average(vec![a, b]).unwrap();
+    for (n, (x, y)) in names.iter().zip(&before) {
+        assert_ne!(x, y, "{n}: the two members differ");
+        let mean: Vec<f32> = x.iter().zip(y).map(|(p, q)| (p + q) / 2.0).collect();
+        let got = get(&avg, n);
+        assert!(
+            got.iter().zip(&mean).all(|(g, m)| (g - m).abs() < 1e-6),
+            "{n}: not the mean of the members"
+        );
+    }
+    // The average of one model is that model.
+    let one = RewardModel::from_sft(&small_gpt(4), 2).unwrap();
+    let ids = Tensor::new(&[[3u32, 1, 4, 1, 5]], &Device::Cpu).unwrap();
+    let mask = ids.ones_like().unwrap();
+    let score = |rm: &RewardModel| {
+        rm.raw_scores(&ids, &mask)
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
+    let s = score(&one);
+    assert_eq!(score(&RewardModel::weight_average(vec![one]).unwrap()), s);
+    assert!(RewardModel::weight_average(vec![]).is_err());
+}
+
+#[test]
+fn share_of_the_ceiling_on_hand_values() {
+    use ch05_reward::curve::share_of_ceiling;
+    // Prompt 0: two pairs the labeler gets right 90% of the time, the model orders one of
+    // them as the label does. Prompt 1: a tie (agreement ½), ordered as labelled.
+    let mut tie = pair(1, "c", "d");
+    (tie.u_chosen, tie.agreement) = (0.0, 0.5);
+    let pairs = vec![pair(0, "a", "b"), pair(0, "b", "a"), tie];
+    let scores = vec![(1.0, 0.0), (0.0, 1.0), (2.0, 1.0)];
+    let mut rng = world::rng(0, 0);
+    let s = share_of_ceiling(&pairs, &scores, &mut rng);
+    // accuracy 2/3 over ceiling (0.9 + 0.9 + 0.5)/3
+    assert!((s.value - 2.0 / 2.3).abs() < 1e-12, "{s:?}");
+    assert!(
+        s.low <= s.value && s.value <= s.high && s.low < s.high,
+        "{s:?}"
+    );
+    // Resampling the two prompts: all of prompt 1 (2/1 = 2 of its ceiling) or all of
+    // prompt 0 (1/1.8), never beyond.
+    assert!(s.low >= 1.0 / 1.8 - 1e-12 && s.high <= 2.0 + 1e-12, "{s:?}");
+}

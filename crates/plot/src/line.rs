@@ -27,6 +27,8 @@ pub struct LineChart {
     pub size: (u32, u32),
     /// Where the legend goes (upper right unless told).
     pub legend: SeriesLabelPosition,
+    /// Values of y the axis must reach besides the points' (room for the legend).
+    pub y_include: Vec<f64>,
 }
 
 impl LineChart {
@@ -40,6 +42,7 @@ impl LineChart {
             log_y: false,
             size: (640, 400),
             legend: SeriesLabelPosition::UpperRight,
+            y_include: Vec::new(),
         }
     }
     pub fn x_label(mut self, s: impl Into<String>) -> Self {
@@ -60,7 +63,7 @@ impl LineChart {
         self
     }
     /// Add a series whose points carry intervals of y, (x, y, low, high): a marker at each
-    /// point, a vertical bar from low to high (on linear axes).
+    /// point, a vertical bar from low to high (where the y axis is linear).
     pub fn series_with_errors(
         mut self,
         name: impl Into<String>,
@@ -90,6 +93,11 @@ impl LineChart {
     }
     pub fn size(mut self, w: u32, h: u32) -> Self {
         self.size = (w, h);
+        self
+    }
+    /// Make the y axis reach `y` too (e.g. to leave the legend an empty corner).
+    pub fn y_include(mut self, y: f64) -> Self {
+        self.y_include.push(y);
         self
     }
 
@@ -126,7 +134,12 @@ impl Chart for LineChart {
         let (x0, x1) = padded_range(all().map(|p| p.0))
             .ok_or(format!("line chart `{}` has no point to draw", self.title))?;
         let bar_ends = bars.iter().flatten().flat_map(|b| [b.2, b.3]);
-        let (y0, y1) = padded_range(all().map(|p| p.1).chain(bar_ends)).ok_or("no point")?;
+        let extra = self
+            .y_include
+            .iter()
+            .filter_map(|&y| self.project((1.0, y)).map(|p| p.1));
+        let (y0, y1) =
+            padded_range(all().map(|p| p.1).chain(bar_ends).chain(extra)).ok_or("no point")?;
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, TITLE_FONT)
@@ -184,18 +197,19 @@ impl Chart for LineChart {
 }
 
 impl LineChart {
-    /// Error bars, on linear axes only: (x, y, low, high) per point of each series.
+    /// Error bars, where y is linear (a log x axis moves only where they stand): (x, y,
+    /// low, high) per point of each series, in plotting coordinates.
     fn error_bars(&self) -> Vec<Vec<(f64, f64, f64, f64)>> {
         self.series
             .iter()
-            .map(|s| match self.log_x || self.log_y {
+            .map(|s| match self.log_y {
                 true => Vec::new(),
                 false => s
                     .points
                     .iter()
                     .zip(&s.errors)
-                    .filter(|(p, e)| p.0.is_finite() && e.0.is_finite() && e.1.is_finite())
-                    .map(|(p, e)| (p.0, p.1, e.0, e.1))
+                    .filter(|(_, e)| e.0.is_finite() && e.1.is_finite())
+                    .filter_map(|(&p, e)| self.project(p).map(|(x, y)| (x, y, e.0, e.1)))
                     .collect(),
             })
             .collect()

@@ -259,7 +259,25 @@ fn error_bars_span_their_interval_and_widen_the_axis() {
         .count();
     assert_eq!(bars, 3, "one vertical line and two caps");
     assert!(count(&svg, "<circle") >= 1, "the point itself is marked");
-    // On a log axis the bars are left out (not drawn wrongly).
+    // On a log x axis the bar stands at log10(x), the same line and caps.
+    let svg = LineChart::new("log x")
+        .log_x()
+        .series_with_errors("m", vec![(10.0, 1.0, 0.0, 5.0), (1000.0, 2.0, 1.0, 3.0)])
+        .to_svg()
+        .unwrap();
+    assert_eq!(
+        count(&svg, "<line") - count(&svg, "opacity=\"0.2\""),
+        6,
+        "two bars with their caps: {svg}"
+    );
+    // The y axis reaches a value asked for, beyond the points and bars.
+    let svg = LineChart::new("room")
+        .series("s", vec![(0.0, 1.0), (1.0, 2.0)])
+        .y_include(-40.0)
+        .to_svg()
+        .unwrap();
+    assert!(texts(&svg).iter().any(|t| t == "-40"), "{:?}", texts(&svg));
+    // On a log y axis the bars are left out (not drawn wrongly).
     let svg = LineChart::new("log")
         .log_y()
         .series_with_errors("m", vec![(1.0, 1.0, 0.5, 50.0)])
