@@ -15,7 +15,7 @@
 
 use crate::data::{Pair, PairSet};
 use crate::train::{self, PairMetrics, RmConfig};
-use crate::{RewardModel, comparisons, with_fitted_knowledge};
+use crate::{Comparisons, RewardModel, comparisons, with_fitted_knowledge};
 use anyhow::{Result, ensure};
 use ch01_tokenizer::tokenizers::Tokenizer;
 use ch03_gpt::Gpt;
@@ -73,13 +73,76 @@ pub const WEIGHT_AVERAGE: &str = "weight average";
 /// An ensemble's member other than the default model: in the table, not the figure.
 pub const MEMBER: &str = "another seed";
 
-// ANCHOR: curve
+/// (chosen, rejected) scores of pairs, in their order.
+pub type Scores = [(f64, f64)];
+
+/// One set of comparisons and what every point of the curve shares.
+struct Setup<'a> {
+    world: &'a World,
+    tok: &'a Tokenizer,
+    sft: &'a Gpt,
+    cfg: RmConfig,
+    c: Comparisons,
+}
+
+/// A trained reward model, its (chosen, rejected) scores of the held-out pairs, the pairs
+/// it was trained on and the seconds it took.
+struct Trained {
+    rm: RewardModel,
+    scores: Vec<(f64, f64)>,
+    pairs: usize,
+    seconds: f64,
+}
+
+impl Setup<'_> {
+    fn heldout(&self) -> PairSet<'_> {
+        PairSet {
+            prompts: &self.world.prompts.heldout,
+            pairs: &self.c.heldout_pairs,
+        }
+    }
+}
+
+// ANCHOR: subset
+/// A reward model from `init` trained on the pairs of the first `n` training
+/// prompts, its head and the order of the data drawn from `seed`; with the SFT
+/// model's knowledge as a second input if asked.
+fn train_on_first(s: &Setup, n: usize, init: &Gpt, knowledge: bool, seed: u64) -> Result<Trained> {
+    let first_n = |p: &&Pair| p.prompt < n;
+    let pairs: Vec<Pair> = s.c.train_pairs.iter().filter(first_n).cloned().collect();
+    let set = PairSet {
+        prompts: &s.world.prompts.train,
+        pairs: &pairs,
+    };
+    let t0 = std::time::Instant::now();
+    let mut rm = RewardModel::from_sft(init, seed)?;
+    if knowledge {
+        rm = with_fitted_knowledge(rm, s.sft, s.tok, set)?;
+    }
+    let cfg = RmConfig {
+        seed,
+        ..s.cfg.clone()
+    };
+    let heldout = s.heldout();
+    train::train(&rm, s.tok, set, heldout, &cfg, |_| {})?;
+    let scores = train::pair_scores(&rm, s.tok, heldout.prompts, heldout.pairs)?;
+    let seconds = t0.elapsed().as_secs_f64();
+    let pairs = pairs.len();
+    Ok(Trained {
+        rm,
+        scores,
+        pairs,
+        seconds,
+    })
+}
+// ANCHOR_END: subset
+
 /// Sample and label the comparisons once (the default recipe's, `cfg`), then train a
 /// reward model on the first `fraction` of the training prompts for each fraction —
 /// without and, if asked, with the SFT model's knowledge — an ensemble of
-/// `curve.ensemble` default models on all of them (seeds `cfg.seed + m`, scores
-/// standardised per member and averaged), and one initialised from `pretrained` if
-/// given. Every point is measured on the same held-out pairs; `on_point` sees each.
+/// `curve.ensemble` default models on all of them (seeds `cfg.seed + m`) and their weight
+/// average, and one initialised from `pretrained` if given. Every point is measured on
+/// the same held-out pairs; `on_point` sees each.
 pub fn comparisons_curve(
     world: &World,
     tok: &Tokenizer,
@@ -95,172 +158,122 @@ pub fn comparisons_curve(
             "a fraction of the training prompts must be in (0, 1], got {f}"
         );
     }
-    let c = comparisons(world, tok, sft, cfg, &cfg.labeler)?;
-    let (train_prompts, heldout_prompts) = (&world.prompts.train, &world.prompts.heldout);
-    let heldout = PairSet {
-        prompts: heldout_prompts,
-        pairs: &c.heldout_pairs,
-    };
-    // One evaluation, at the end: the curve needs no history.
-    let cfg = RmConfig {
-        eval_every: usize::MAX,
-        ..cfg.clone()
+    let s = Setup {
+        world,
+        tok,
+        sft,
+        // One evaluation, at the end: the curve needs no history.
+        cfg: RmConfig {
+            eval_every: usize::MAX,
+            ..cfg.clone()
+        },
+        c: comparisons(world, tok, sft, cfg, &cfg.labeler)?,
     };
     let mut rng = world::rng(cfg.seed, 34);
     let mut points = Vec::new();
-    // Train one reward model on the first `n` prompts' pairs; its held-out pair scores.
-    let fit = |option: &str, n: usize, rm: RewardModel, knowledge: bool, seed: u64| {
-        let pairs: Vec<Pair> = c
-            .train_pairs
-            .iter()
-            .filter(|p| p.prompt < n)
-            .cloned()
-            .collect();
-        let set = PairSet {
-            prompts: train_prompts,
-            pairs: &pairs,
+    let mut record =
+        |option: String, prompts: usize, pairs: usize, scores: &[(f64, f64)], seconds: f64| {
+            let p = CurvePoint {
+                option,
+                prompts,
+                pairs,
+                heldout: train::metrics(s.c.heldout_pairs.iter().zip(scores)),
+                share: share_of_ceiling(&s.c.heldout_pairs, scores, &mut rng),
+                seconds,
+            };
+            on_point(&p);
+            points.push(p);
         };
-        let t0 = std::time::Instant::now();
-        let rm = match knowledge {
-            true => with_fitted_knowledge(rm, sft, tok, set)?,
-            false => rm,
-        };
-        let cfg = RmConfig {
-            seed,
-            ..cfg.clone()
-        };
-        train::train(&rm, tok, set, heldout, &cfg, |_| {})?;
-        let scores = train::pair_scores(&rm, tok, heldout_prompts, &c.heldout_pairs)?;
-        let seconds = t0.elapsed().as_secs_f64();
-        anyhow::Ok(((option.to_string(), n, pairs.len(), scores, seconds), rm))
-    };
-    type Fitted = (String, usize, usize, Vec<(f64, f64)>, f64);
-    let mut record = |(option, prompts, pairs, scores, seconds): Fitted| {
-        let p = point(
-            option,
-            prompts,
-            pairs,
-            &c.heldout_pairs,
-            &scores,
-            seconds,
-            &mut rng,
-        );
-        on_point(&p);
-        points.push(p);
-    };
-    let n_all = train_prompts.len();
-    let sizes = |f: f64| ((f * n_all as f64).round() as usize).max(1);
-    for &f in &curve.fractions {
-        let r = fit(
-            DEFAULT,
-            sizes(f),
-            RewardModel::from_sft(sft, cfg.seed)?,
-            false,
-            cfg.seed,
-        )?;
-        record(r.0);
-    }
+    let n_all = world.prompts.train.len();
+    let size = |f: f64| ((f * n_all as f64).round() as usize).max(1);
+    let mut curves = vec![(DEFAULT, false)];
     if curve.knowledge {
+        curves.push((KNOWLEDGE, true));
+    }
+    for (option, knowledge) in curves {
         for &f in &curve.fractions {
-            let r = fit(
-                KNOWLEDGE,
-                sizes(f),
-                RewardModel::from_sft(sft, cfg.seed)?,
-                true,
-                cfg.seed,
-            )?;
-            record(r.0);
+            let t = train_on_first(&s, size(f), sft, knowledge, cfg.seed)?;
+            record(option.into(), size(f), t.pairs, &t.scores, t.seconds);
         }
     }
     if curve.ensemble > 1 {
         // M default models on all the prompts, told apart by their seeds (the head's
         // initialisation, the order of the data); the first is the default model.
-        let (mut members, mut member_scores, mut seconds) = (Vec::new(), Vec::new(), 0.0);
+        let (mut members, mut scores, mut seconds) = (Vec::new(), Vec::new(), 0.0);
         for m in 0..curve.ensemble as u64 {
-            let rm = RewardModel::from_sft(sft, cfg.seed + m)?;
-            let (r, rm) = fit(DEFAULT, n_all, rm, false, cfg.seed + m)?;
-            seconds += r.4;
-            member_scores.push(standardised(&r.3));
+            let t = train_on_first(&s, n_all, sft, false, cfg.seed + m)?;
             if m > 0 {
-                record((format!("{MEMBER} (seed + {m})"), r.1, r.2, r.3, r.4));
+                record(
+                    format!("{MEMBER} (seed + {m})"),
+                    n_all,
+                    t.pairs,
+                    &t.scores,
+                    t.seconds,
+                );
             }
-            members.push(rm);
+            seconds += t.seconds;
+            scores.push(t.scores);
+            members.push(t.rm);
         }
-        let mean: Vec<(f64, f64)> = (0..c.heldout_pairs.len())
-            .map(|i| {
-                let k = member_scores.len() as f64;
-                let s = member_scores
-                    .iter()
-                    .fold((0.0, 0.0), |a, m| (a.0 + m[i].0, a.1 + m[i].1));
-                (s.0 / k, s.1 / k)
-            })
-            .collect();
-        let pairs = c.train_pairs.len();
-        record((
-            format!("{ENSEMBLE} of {}", curve.ensemble),
+        let pairs = s.c.train_pairs.len();
+        let m = curve.ensemble;
+        record(
+            format!("{ENSEMBLE} of {m}"),
             n_all,
             pairs,
-            mean,
+            &ensemble_scores(&scores),
             seconds,
-        ));
+        );
         let averaged = RewardModel::weight_average(members)?;
-        let scores = train::pair_scores(&averaged, tok, heldout_prompts, &c.heldout_pairs)?;
-        record((
-            format!("{WEIGHT_AVERAGE} of {}", curve.ensemble),
+        let h = s.heldout();
+        let scores = train::pair_scores(&averaged, tok, h.prompts, h.pairs)?;
+        record(
+            format!("{WEIGHT_AVERAGE} of {m}"),
             n_all,
             pairs,
-            scores,
+            &scores,
             seconds,
-        ));
+        );
     }
     if let Some(pre) = pretrained {
-        let r = fit(
-            PRETRAINED,
-            n_all,
-            RewardModel::from_sft(pre, cfg.seed)?,
-            false,
-            cfg.seed,
-        )?;
-        record(r.0);
+        let t = train_on_first(&s, n_all, pre, false, cfg.seed)?;
+        record(PRETRAINED.into(), n_all, t.pairs, &t.scores, t.seconds);
     }
     Ok(points)
 }
-// ANCHOR_END: curve
 
-/// Pair scores shifted and scaled to mean 0, standard deviation 1 over all of them, so
-/// that the members of an ensemble count equally.
-fn standardised(scores: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    let all: Vec<f64> = scores.iter().flat_map(|s| [s.0, s.1]).collect();
-    let (mean, sd) = world::stats::mean_sd(&all);
-    let z = |x: f64| (x - mean) / sd.max(1e-12);
-    scores.iter().map(|s| (z(s.0), z(s.1))).collect()
+// ANCHOR: ensemble
+/// An ensemble's scores of pairs: each member's standardised (mean 0, standard
+/// deviation 1 over all its scores) so that every member counts alike, then
+/// averaged pair by pair.
+pub fn ensemble_scores(members: &[Vec<(f64, f64)>]) -> Vec<(f64, f64)> {
+    let standardised: Vec<Vec<(f64, f64)>> = members
+        .iter()
+        .map(|scores| {
+            let all: Vec<f64> = scores.iter().flat_map(|s| [s.0, s.1]).collect();
+            let (mean, sd) = world::stats::mean_sd(&all);
+            let z = |x: f64| (x - mean) / sd.max(1e-12);
+            scores.iter().map(|s| (z(s.0), z(s.1))).collect()
+        })
+        .collect();
+    let k = members.len() as f64;
+    (0..members.first().map_or(0, Vec::len))
+        .map(|i| {
+            let (c, r) = standardised
+                .iter()
+                .fold((0.0, 0.0), |a, m| (a.0 + m[i].0, a.1 + m[i].1));
+            (c / k, r / k)
+        })
+        .collect()
 }
-
-fn point<R: Rng>(
-    option: String,
-    prompts: usize,
-    pairs: usize,
-    heldout: &[Pair],
-    scores: &[(f64, f64)],
-    seconds: f64,
-    rng: &mut R,
-) -> CurvePoint {
-    CurvePoint {
-        option,
-        prompts,
-        pairs,
-        heldout: train::metrics(heldout.iter().zip(scores)),
-        share: share_of_ceiling(heldout, scores, rng),
-        seconds,
-    }
-}
+// ANCHOR_END: ensemble
 
 // ANCHOR: share
-/// Held-out accuracy ÷ the labeler's ceiling, with a 95% percentile-bootstrap interval
-/// over held-out prompts: per prompt, (pairs the model orders as the labeler did, the
-/// labeler's expected agreement with the gold order); resample prompts, take the ratio
-/// of the sums.
-pub fn share_of_ceiling<R: Rng>(pairs: &[Pair], scores: &[(f64, f64)], rng: &mut R) -> Interval {
+/// Held-out accuracy ÷ the labeler's ceiling, with a 95% percentile-bootstrap
+/// interval over held-out prompts: per prompt, (pairs the model orders as the
+/// labeler did, the labeler's expected agreement with the gold order); resample
+/// prompts, take the ratio of the sums.
+pub fn share_of_ceiling<R: Rng>(pairs: &[Pair], scores: &Scores, rng: &mut R) -> Interval {
     let mut by_prompt = std::collections::BTreeMap::<usize, (f64, f64)>::new();
     for (p, (c, r)) in pairs.iter().zip(scores) {
         let e = by_prompt.entry(p.prompt).or_default();

@@ -206,21 +206,20 @@ impl RewardModel {
 
     // ANCHOR: weight_average
     /// One reward model from several trained from the same SFT model on the same
-    /// comparisons (other head initialisations, other orders of the data): every parameter
-    /// the mean of the members', θ = (1/M) Σₘ θₘ (WARM, Ramé et al. 2024). Fine-tuned from
-    /// one starting point, the members stay in one basin of the loss, where the average
-    /// of the weights scores about as the average of the scores would — an ensemble's
-    /// steadier judgement at one model's cost to run. The first member is overwritten and
-    /// returned.
+    /// comparisons (other head initialisations, other orders of the data): every
+    /// parameter the mean of the members', θ = (1/M) Σₘ θₘ (WARM, Ramé et al.
+    /// 2024). Fine-tuned from one starting point, the members stay in one basin of
+    /// the loss, where the average of the weights scores about as the average of
+    /// the scores would — an ensemble's steadier judgement at one model's cost to
+    /// run. The first member is overwritten and returned.
     pub fn weight_average(members: Vec<RewardModel>) -> Result<RewardModel> {
         ensure!(!members.is_empty(), "no reward models to average");
         let params: Vec<Params> = members.iter().map(|m| m.params()).collect();
         for (name, var) in &params[0].vars {
             let mut sum = var.as_tensor().clone();
             for p in &params[1..] {
-                let other = p.vars.get(name).with_context(|| {
-                    format!("weight average: a member has no parameter `{name}`")
-                })?;
+                let other = (p.vars.get(name))
+                    .with_context(|| format!("weight average: a member lacks `{name}`"))?;
                 sum = (sum + other.as_tensor())?;
             }
             var.set(&(sum / params.len() as f64)?)?;
