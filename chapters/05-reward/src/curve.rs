@@ -24,7 +24,7 @@ use plot::plotters::chart::SeriesLabelPosition;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use world::World;
-use world::stats::{Interval, RESAMPLES, quantile};
+use world::stats::{Interval, RESAMPLES, percentile_interval};
 
 /// Which options the curve measures.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -287,15 +287,10 @@ pub fn share_of_ceiling<R: Rng>(pairs: &[Pair], scores: &Scores, rng: &mut R) ->
     };
     let value = ratio(&mut prompts.iter().copied());
     let n = prompts.len();
-    let mut resampled: Vec<f64> = (0..RESAMPLES)
+    let resampled: Vec<f64> = (0..RESAMPLES)
         .map(|_| ratio(&mut (0..n).map(|_| prompts[rng.random_range(0..n)])))
         .collect();
-    resampled.sort_by(f64::total_cmp);
-    Interval {
-        value,
-        low: quantile(&resampled, 0.025),
-        high: quantile(&resampled, 0.975),
-    }
+    percentile_interval(value, resampled)
 }
 // ANCHOR_END: share
 

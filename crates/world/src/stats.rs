@@ -48,6 +48,21 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
 }
 
 // ANCHOR: paired_bootstrap
+/// The statistic `value` with the 95% percentile interval of its bootstrap
+/// `resampled` values: their 2.5th and 97.5th percentiles (NaN when there are none).
+pub fn percentile_interval(value: f64, mut resampled: Vec<f64>) -> Interval {
+    resampled.sort_by(f64::total_cmp);
+    let q = |p: f64| match resampled.is_empty() {
+        true => f64::NAN,
+        false => quantile(&resampled, p),
+    };
+    Interval {
+        value,
+        low: q(0.025),
+        high: q(0.975),
+    }
+}
+
 /// The mean of `b` minus the mean of `a` over the items both count (`None`: not counted),
 /// with a 95% paired-bootstrap interval: items are resampled together for both.
 pub fn paired_difference<R: Rng>(a: &[Option<f64>], b: &[Option<f64>], rng: &mut R) -> Interval {
@@ -73,15 +88,10 @@ pub fn paired_difference<R: Rng>(a: &[Option<f64>], b: &[Option<f64>], rng: &mut
         };
     }
     let value = diff(&mut pairs.iter().copied());
-    let mut resampled: Vec<f64> = (0..RESAMPLES)
+    let resampled: Vec<f64> = (0..RESAMPLES)
         .map(|_| diff(&mut (0..pairs.len()).map(|_| pairs[rng.random_range(0..pairs.len())])))
         .collect();
-    resampled.sort_by(f64::total_cmp);
-    Interval {
-        value,
-        low: quantile(&resampled, 0.025),
-        high: quantile(&resampled, 0.975),
-    }
+    percentile_interval(value, resampled)
 }
 // ANCHOR_END: paired_bootstrap
 
@@ -129,7 +139,7 @@ pub fn paired_difference_draws<R: Rng>(
     let all_draws: Vec<usize> = (0..a.len()).collect();
     let all_items: Vec<usize> = (0..n).collect();
     let value = stat(&all_draws, &all_items);
-    let mut resampled: Vec<f64> = (0..RESAMPLES)
+    let resampled: Vec<f64> = (0..RESAMPLES)
         .map(|_| {
             let draws: Vec<usize> = (0..a.len()).map(|_| rng.random_range(0..a.len())).collect();
             let items: Vec<usize> = (0..n).map(|_| rng.random_range(0..n)).collect();
@@ -137,19 +147,7 @@ pub fn paired_difference_draws<R: Rng>(
         })
         .filter(|v| v.is_finite())
         .collect();
-    resampled.sort_by(f64::total_cmp);
-    if resampled.is_empty() {
-        return Interval {
-            value,
-            low: f64::NAN,
-            high: f64::NAN,
-        };
-    }
-    Interval {
-        value,
-        low: quantile(&resampled, 0.025),
-        high: quantile(&resampled, 0.975),
-    }
+    percentile_interval(value, resampled)
 }
 // ANCHOR_END: draws_bootstrap
 
