@@ -29,37 +29,48 @@ pub struct CurveArgs {
     /// The size of the run (the reward stage's preset).
     #[arg(long, value_enum, default_value_t)]
     pub preset: Preset,
-    /// Fractions of the training prompts, comma-separated, each in (0, 1]: one reward model each.
-    #[arg(long, value_delimiter = ',', value_parser = fraction, default_value = "0.0625,0.125,0.25,0.5,1")]
-    pub fractions: Vec<f64>,
-    /// Also train every size with the SFT model's knowledge as a second input: `true` or `false`.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-    pub knowledge: bool,
-    /// Reward models averaged in the ensemble point (on all the comparisons); 0 or 1: none.
-    #[arg(long, default_value_t = 3)]
-    pub ensemble: usize,
+    /// Fractions of the training prompts, comma-separated, each in (0, 1]: one reward model
+    /// each (default: the book's, 1/16, 1/8, 1/4, 1/2 and 1).
+    #[arg(long, value_delimiter = ',', value_parser = fraction)]
+    pub fractions: Option<Vec<f64>>,
+    /// Also train every size with the SFT model's knowledge as a second input: `true` or
+    /// `false` (default: the book's, true).
+    #[arg(long)]
+    pub knowledge: Option<bool>,
+    /// Reward models averaged in the ensemble point (on all the comparisons); 0 or 1: none
+    /// (default: the book's, 3).
+    #[arg(long)]
+    pub ensemble: Option<usize>,
 }
 
 /// `rlhf reward-curve`: one set of comparisons from the SFT model, reward models trained
 /// on parts of it and in the other ways of [`CurveConfig`], each measured as a share of the
 /// labeler's ceiling on the same held-out pairs; the table, the figure and the JSON in `out`.
 pub fn curve_command(a: &CurveArgs) -> Result<()> {
-    ensure!(
-        !a.fractions.is_empty(),
-        "--fractions: expected at least one fraction"
-    );
     let cfg = RmConfig::preset(a.preset);
+    let book = CurveConfig::book();
     let curve = CurveConfig {
-        fractions: a.fractions.clone(),
-        knowledge: a.knowledge,
-        ensemble: a.ensemble,
+        fractions: a.fractions.clone().unwrap_or(book.fractions),
+        knowledge: a.knowledge.unwrap_or(book.knowledge),
+        ensemble: a.ensemble.unwrap_or(book.ensemble),
     };
     let w = World::read_from(&a.world)?;
     let (sft, tok) = crate::compute::load_with_tokenizer(&a.model, "--model")?;
     let pretrained = match &a.pretrained {
-        Some(p) => Some(
-            crate::compute::load(p).with_context(|| format!("--pretrained `{}`", p.display()))?,
-        ),
+        Some(p) => {
+            let pre = crate::compute::load(p)
+                .with_context(|| format!("--pretrained `{}`", p.display()))?;
+            ensure!(
+                pre.cfg == sft.cfg,
+                "--pretrained `{}`: expected the architecture of --model `{}` (the same run's \
+                 pretrained model), got {:?} against {:?}",
+                p.display(),
+                a.model.display(),
+                pre.cfg,
+                sft.cfg
+            );
+            Some(pre)
+        }
         None => None,
     };
     files::ensure_dir(&a.out, "--out")?;

@@ -1,9 +1,10 @@
-//! Does a language model know which answer to a fact question is right? For every held-out
-//! comparison of a run's reward stage of a right against a wrong answer to a fact question
-//! (as the world's labeler judges them), score each answer *alone* — the bare sentence, "The mayor of Oakwick is
-//! Nico Gale." — by its mean log-probability per token under a model, and count how often
-//! the likelier one is the right one. Chapter 5, "What each option buys", quotes it for the
-//! pretrained and the SFT model of the tuning worlds.
+//! Does a language model know which answer to a fact question is right? For every
+//! held-out comparison of a run's reward stage of a right against a wrong answer to a
+//! fact question (as the world's labeler judges them), score each answer *alone* — the
+//! bare sentence, "The mayor of Oakwick is Nico Gale." — by its mean log-probability per
+//! token under a model, and count how often the likelier one is the right one. Chapter 5,
+//! "What each option buys", quotes it for the pretrained and the SFT model of the tuning
+//! worlds.
 //!
 //!     cargo run --release -p ch05-reward --example fact_likelihood -- runs/default
 use anyhow::{Context, Result};
